@@ -1,0 +1,38 @@
+"""Application factory: config, extensions, storage, Redis, blueprints, errors, CLI."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from redis import Redis
+
+from .config import ROOT, Config
+from .extensions import db, migrate
+
+
+def create_app(config: Config | None = None) -> Flask:
+    config = config or Config()
+    app = Flask(__name__)
+    app.config.from_object(config)
+    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .auth import AUTH_MODES
+    if app.config["AUTH_MODE"] not in AUTH_MODES:
+        raise ValueError(f"AUTH_MODE must be one of {AUTH_MODES}; got {app.config['AUTH_MODE']!r}")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    from .storage import create_storage
+    app.extensions["storage"] = create_storage(app.config)
+    # Short timeouts: an upload must not hang when Redis is down (the row is kept regardless).
+    app.extensions["redis"] = Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=10)
+
+    from . import models  # noqa: F401  (register tables with the metadata)
+    from .api import datasets, health
+    app.register_blueprint(datasets.bp)
+    app.register_blueprint(health.bp)
+    from .errors import register_error_handlers
+    register_error_handlers(app)
+    from .cli import register_cli
+    register_cli(app)
+    return app
+

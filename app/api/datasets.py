@@ -1,0 +1,128 @@
+"""Dataset endpoints: upload, status, lists, downloads, step logs."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request, send_file
+
+from jobs.pipeline.runner import MODES
+
+from ..auth import check_name, load_visible_dataset, request_value, requesting_user
+from ..errors import APIError
+from ..ingest import fetch_url, receive_upload, validate
+from ..models import Dataset, LogStep, Status
+from ..services import describe, filtered, links, log_entries, page, submit_dataset
+
+bp = Blueprint("datasets", __name__)
+MAX_PAGE = 200
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise APIError(400, "invalid_parameter", f"{name} must be an integer.", {"field": name}) from None
+    if not low <= value <= high:
+        raise APIError(400, "invalid_parameter", f"{name} must be between {low} and {high}.", {"field": name})
+    return value
+
+
+@bp.post("/dataset/upload")
+def upload():
+    config = current_app.config
+    mode = (request_value("mode") or "fast").strip().lower()
+    if mode not in MODES:
+        raise APIError(400, "invalid_mode", f"mode must be one of {', '.join(MODES)}; got {mode!r}.")
+    user_id = requesting_user() or "anonymous"
+    collaboration_id = check_name(request_value("collaboration_id"), "collaboration_id")
+    target = (request_value("target") or "").strip() or None
+    upload_file = request.files.get("file")
+    url = (request_value("dataset_url") or "").strip()
+    if upload_file is not None and url:
+        raise APIError(400, "bad_request", "Send either a file or a dataset_url, not both.")
+    if upload_file is None and not url:
+        raise APIError(400, "missing_file", "Send a multipart 'file' field or a 'dataset_url'.")
+
+    scratch = current_app.extensions["storage"].scratch_dir()
+    if upload_file is not None:
+        intake = receive_upload(upload_file.stream, upload_file.filename, scratch, config["MAX_UPLOAD_MB"])
+    else:
+        intake = fetch_url(url, scratch, config["MAX_UPLOAD_MB"], config["URL_FETCH_TIMEOUT"],
+                           config["ALLOW_PRIVATE_URLS"])
+    try:
+        info = validate(intake, config["MAX_ROWS"], config["MAX_COLUMNS"])
+        if target is not None and target not in info.column_names:
+            raise APIError(422, "unknown_target", f"target {target!r} is not a column of the dataset.",
+                           {"columns": info.column_names[:100]})
+        dataset, enqueued = submit_dataset(intake, user_id=user_id, collaboration_id=collaboration_id,
+                                           mode=mode, target=target)
+    finally:
+        intake.discard()
+    body = {"dataset_id": dataset.id, "rows": dataset.rows, "columns": dataset.columns,
+            "status": dataset.status, "mode": dataset.mode, "job_id": dataset.job_id,
+            "database_name": dataset.database_name, "enqueued": enqueued, "links": links(dataset)}
+    response = jsonify(body)
+    response.status_code = 202
+    response.headers["Location"] = body["links"]["status"]
+    return response
+
+
+@bp.get("/dataset/<dataset_id>/status")
+def status(dataset_id: str):
+    return jsonify(describe(load_visible_dataset(dataset_id)))
+
+
+@bp.get("/datasets/status")
+def statuses():
+    query = filtered(requesting_user(), check_name(request.args.get("collaboration_id"), "collaboration_id"))
+    rows = query.order_by(Dataset.created_at.desc()).limit(_int_arg("limit", 100, 1, MAX_PAGE)).all()
+    keys = ("dataset_id", "status", "mode", "database_name", "progress", "stage", "progress_info",
+            "error", "attempts", "updated_at")
+    return jsonify({"datasets": [{k: d[k] for k in keys} for d in map(describe, rows)]})
+
+
+@bp.get("/datasets")
+def list_datasets():
+    query = filtered(requesting_user(), check_name(request.args.get("collaboration_id"), "collaboration_id"),
+                     request.args.get("status"))
+    rows, next_cursor = page(query, _int_arg("limit", 50, 1, MAX_PAGE), request.args.get("cursor"),
+                             _int_arg("offset", 0, 0, 10**9))
+    return jsonify({"datasets": [describe(d) for d in rows], "next_cursor": next_cursor, "count": len(rows)})
+
+
+def _download(key: str, name: str, mimetype: str):
+    storage = current_app.extensions["storage"]
+    url = storage.url(key)
+    if url:
+        return "", 302, {"Location": url}
+    return send_file(storage.open(key), mimetype=mimetype, as_attachment=True, download_name=name)
+
+
+@bp.get("/dataset/<dataset_id>/raw")
+def raw(dataset_id: str):
+    dataset = load_visible_dataset(dataset_id)
+    return _download(dataset.raw_key, dataset.filename, "application/octet-stream")
+
+
+@bp.get("/dataset/<dataset_id>/cleaned")
+def cleaned(dataset_id: str):
+    dataset = load_visible_dataset(dataset_id)
+    fmt = request.args.get("format", "csv").lower()
+    if fmt not in ("csv", "parquet"):
+        raise APIError(400, "invalid_parameter", "format must be csv or parquet.", {"field": "format"})
+    if dataset.status != Status.COMPLETED.value or not dataset.cleaned_key:
+        raise APIError(409, "not_ready", f"The dataset is {dataset.status}; the cleaned file is not ready.",
+                       {"status": dataset.status, "progress": dataset.progress})
+    key = dataset.cleaned_key.rsplit(".", 1)[0] + "." + fmt
+    mimetype = "text/csv" if fmt == "csv" else "application/vnd.apache.parquet"
+    return _download(key, f"{dataset.database_name}_cleaned.{fmt}", mimetype)
+
+
+@bp.get("/dataset/<dataset_id>/logs/<step>")
+def logs(dataset_id: str, step: str):
+    if step not in {s.value for s in LogStep}:
+        raise APIError(404, "not_found", f"No log {step!r}; use cleaning, outliers or features.")
+    dataset = load_visible_dataset(dataset_id)
+    return jsonify({"dataset_id": dataset.id, "step": step, "status": dataset.status,
+                    "entries": log_entries(dataset, step)})

@@ -1,0 +1,104 @@
+"""Configuration: the only module that reads environment variables."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    try:
+        return int(raw) if raw else default
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer; got {raw!r}") from exc
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    return raw in {"1", "true", "yes", "on"}
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept `postgres://` as Heroku writes it, and use psycopg2 when no driver is named.
+
+    SQLAlchemy 2.1 maps a bare `postgresql://` to psycopg 3; we ship psycopg2.
+    """
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    """Settings read from the environment once, at app creation."""
+
+    def __init__(self) -> None:
+        env = os.environ
+        self.PORT = _int("PORT", 8000)
+        self.STORAGE_BACKEND = env.get("STORAGE_BACKEND", "local")
+        self.STORAGE_DIR = str(Path(env.get("STORAGE_DIR", str(ROOT / "storage"))).resolve())
+        default_db = f"sqlite:///{Path(self.STORAGE_DIR) / 'wrangler.db'}"
+        self.SQLALCHEMY_DATABASE_URI = normalize_database_url(env.get("DATABASE_URL", default_db))
+        self.REDIS_URL = env.get("REDIS_URL", "redis://localhost:6379/0")
+        self.S3_BUCKET = env.get("S3_BUCKET")
+        self.S3_ENDPOINT_URL = env.get("S3_ENDPOINT_URL")
+        self.AWS_REGION = env.get("AWS_REGION")
+        self.GEMINI_API_KEY = env.get("GEMINI_API_KEY")
+        self.GEMINI_MODEL = env.get("GEMINI_MODEL", "gemini-2.5-flash")
+        self.GEMINI_BASE_URL = env.get("GEMINI_BASE_URL")
+        self.AUTH_MODE = env.get("AUTH_MODE", "open")
+        self.MAX_UPLOAD_MB = _int("MAX_UPLOAD_MB", 200)
+        self.MAX_ROWS = _int("MAX_ROWS", 1_000_000)
+        self.MAX_COLUMNS = _int("MAX_COLUMNS", 500)
+        self.SMART_QUOTA = _int("SMART_QUOTA", 3)
+        self.DEEP_QUOTA = _int("DEEP_QUOTA", 1)
+        self.QUOTA_WINDOW_HOURS = _int("QUOTA_WINDOW_HOURS", 0)
+        self.ALLOW_PRIVATE_URLS = _bool("ALLOW_PRIVATE_URLS", False)
+        self.URL_FETCH_TIMEOUT = _int("URL_FETCH_TIMEOUT", 60)
+        # Worker liveness: how often a worker checks its job, reclaims abandoned jobs and
+        # re-enqueues datasets whose job vanished. Small values make crash recovery fast.
+        self.WORKER_MONITOR_INTERVAL = _int("WORKER_MONITOR_INTERVAL", 5)
+        self.WORKER_MAINTENANCE_INTERVAL = _int("WORKER_MAINTENANCE_INTERVAL", 15)
+        self.RECONCILE_GRACE_SECONDS = _int("RECONCILE_GRACE_SECONDS", 30)
+        self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO")
+        self._derive()
+
+    def _derive(self) -> None:
+        # Multipart framing adds a little to the body; the exact file-size limit is
+        # enforced while the upload streams to storage.
+        self.MAX_CONTENT_LENGTH = self.MAX_UPLOAD_MB * 1024 * 1024 + 1024 * 1024
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.JSON_SORT_KEYS = False
+
+    def override(self, **values) -> "Config":
+        for key, value in values.items():
+            setattr(self, key, value)
+        self._derive()
+        return self
+
+
+class TestConfig(Config):
+    """Settings for the test suite: its own database, Redis db and storage folder."""
+
+    TESTING = True
+
+    def __init__(self, *, database_url: str, redis_url: str, storage_dir: str, **values) -> None:
+        super().__init__()
+        self.TESTING = True
+        self.SQLALCHEMY_DATABASE_URI = normalize_database_url(database_url)
+        self.REDIS_URL = redis_url
+        self.STORAGE_DIR = storage_dir
+        self.GEMINI_API_KEY = None
+        self.override(**values)
+
+
+def test_settings() -> dict[str, str]:
+    """Where the test suite's database and Redis live (TEST_DATABASE_URL, TEST_REDIS_URL)."""
+    return {
+        "database_url": os.environ.get("TEST_DATABASE_URL", ""),
+        "redis_url": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13"),
+    }

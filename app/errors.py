@@ -1,0 +1,51 @@
+"""APIError and the handlers that turn every error into JSON."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 409: "not_ready", 413: "too_large", 415: "unsupported_format",
+    422: "unprocessable", 429: "quota_exceeded", 503: "unavailable",
+}
+
+
+class APIError(Exception):
+    """An error with an HTTP status, a stable code and details for the client."""
+
+    def __init__(self, status: int, code: str, message: str, details: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or {}
+
+
+def error_response(status: int, code: str, message: str, details: dict | None = None):
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return jsonify(body), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(APIError)
+    def _api_error(exc: APIError):
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        status = exc.code or 500
+        details = {}
+        if status == 413:
+            details = {"max_upload_mb": app.config["MAX_UPLOAD_MB"]}
+        return error_response(status, _HTTP_CODES.get(status, "http_error"), exc.description or exc.name, details)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "Internal server error.")
+

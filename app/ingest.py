@@ -1,0 +1,172 @@
+"""Upload and URL intake: stream to a temp file, enforce limits, guard against SSRF."""
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Iterable
+from urllib.parse import unquote, urljoin, urlsplit
+
+import requests
+
+from jobs.pipeline.load import EXTENSIONS, FileInfo, FormatError, LoadError, format_from_name, inspect
+
+from .errors import APIError
+
+CHUNK = 1024 * 1024
+MAX_REDIRECTS = 5
+CONTENT_TYPES = {
+    "text/csv": ".csv", "application/csv": ".csv", "text/tab-separated-values": ".tsv",
+    "application/json": ".json", "application/x-ndjson": ".jsonl", "application/jsonl": ".jsonl",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+    "application/vnd.apache.parquet": ".parquet", "application/x-parquet": ".parquet",
+}
+
+
+@dataclass
+class Intake:
+    """A received file waiting in scratch space: validated, not yet stored."""
+
+    tmp_path: str
+    filename: str
+    size: int
+    info: FileInfo | None = None
+    source_url: str | None = None
+
+    def discard(self) -> None:
+        Path(self.tmp_path).unlink(missing_ok=True)
+
+
+def clean_filename(raw: str | None) -> str:
+    """A display name only: it is stored as text and never used as a path."""
+    name = PurePosixPath((raw or "").replace("\\", "/")).name.strip()
+    name = "".join(ch for ch in name if ch.isprintable())[:255]
+    return name or "dataset"
+
+
+def database_name(filename: str) -> str:
+    stem = Path(filename).stem.strip() or "dataset"
+    return stem[:200]
+
+
+def _too_large(limit_mb: int) -> APIError:
+    return APIError(413, "too_large", f"The file is larger than the {limit_mb} MB limit.",
+                    {"max_upload_mb": limit_mb})
+
+
+def _spool(chunks: Iterable[bytes], scratch: str, limit_mb: int) -> tuple[str, int]:
+    """Write chunks to a temp file, stopping as soon as the size limit is passed."""
+    limit = limit_mb * 1024 * 1024
+    fd, path = tempfile.mkstemp(dir=scratch, prefix="upload-")
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit_mb)
+                out.write(chunk)
+    except BaseException:
+        Path(path).unlink(missing_ok=True)
+        raise
+    return path, size
+
+
+def receive_upload(stream: BinaryIO, filename: str | None, scratch: str, limit_mb: int) -> Intake:
+    name = clean_filename(filename)
+    path, size = _spool(iter(lambda: stream.read(CHUNK), b""), scratch, limit_mb)
+    return Intake(tmp_path=path, filename=name, size=size)
+
+
+def check_url(url: str, allow_private: bool) -> None:
+    """Refuse non-HTTP schemes and hosts that resolve to private, loopback or link-local addresses."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise APIError(400, "invalid_url", "Only http and https URLs are accepted.", {"scheme": parts.scheme})
+    if not parts.hostname:
+        raise APIError(400, "invalid_url", "The URL has no host.")
+    if allow_private:
+        return
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise APIError(422, "fetch_failed", f"Cannot resolve host {parts.hostname!r}.") from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if not address.is_global or address.is_multicast:
+            raise APIError(400, "forbidden_url", "The URL points to a private, loopback or link-local address.",
+                           {"host": parts.hostname})
+
+
+def _name_from_response(url: str, response: requests.Response) -> str:
+    name = clean_filename(unquote(urlsplit(url).path))
+    if format_from_name(name) is None:
+        ctype = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if ctype in CONTENT_TYPES:
+            name = (Path(name).stem if name != "dataset" else "dataset") + CONTENT_TYPES[ctype]
+    return name
+
+
+def fetch_url(url: str, scratch: str, limit_mb: int, timeout: int, allow_private: bool) -> Intake:
+    """Download a dataset over http(s), re-checking every redirect hop, capped in size and time."""
+    deadline = time.monotonic() + timeout
+    session = requests.Session()
+    current = url
+    try:
+        for _hop in range(MAX_REDIRECTS + 1):
+            check_url(current, allow_private)
+            response = session.get(current, stream=True, allow_redirects=False, timeout=(5, 15))
+            if response.is_redirect:
+                current = urljoin(current, response.headers["Location"])
+                response.close()
+                continue
+            break
+        else:
+            raise APIError(422, "fetch_failed", f"More than {MAX_REDIRECTS} redirects.")
+        if response.status_code != 200:
+            raise APIError(422, "fetch_failed", f"The URL answered HTTP {response.status_code}.",
+                           {"status": response.status_code})
+        length = response.headers.get("Content-Length")
+        if length and length.isdigit() and int(length) > limit_mb * 1024 * 1024:
+            raise _too_large(limit_mb)
+
+        def chunks():
+            for chunk in response.iter_content(CHUNK):
+                if time.monotonic() > deadline:
+                    raise APIError(422, "fetch_failed", f"The download took longer than {timeout} s.")
+                yield chunk
+
+        path, size = _spool(chunks(), scratch, limit_mb)
+        return Intake(tmp_path=path, filename=_name_from_response(current, response), size=size, source_url=url)
+    except requests.RequestException as exc:
+        raise APIError(422, "fetch_failed", f"Could not download the URL: {type(exc).__name__}.") from exc
+    finally:
+        session.close()
+
+
+def validate(intake: Intake, max_rows: int, max_columns: int) -> FileInfo:
+    """Parse the file enough to know it is a table within limits; 415/422 otherwise."""
+    if intake.size == 0:
+        raise APIError(422, "unparseable", "The file is empty.")
+    suffix = Path(intake.filename).suffix.lower()
+    if suffix and suffix not in EXTENSIONS:
+        raise APIError(415, "unsupported_format", f"Files of type {suffix!r} are not supported.",
+                       {"supported": sorted(set(EXTENSIONS))})
+    try:
+        info = inspect(intake.tmp_path, intake.filename)
+    except FormatError as exc:
+        raise APIError(415, "unsupported_format", str(exc), {"supported": sorted(set(EXTENSIONS))}) from exc
+    except LoadError as exc:
+        raise APIError(422, "unparseable", str(exc)) from exc
+    if info.columns > max_columns:
+        raise APIError(422, "too_many_columns", f"{info.columns} columns; the limit is {max_columns}.",
+                       {"columns": info.columns, "max_columns": max_columns})
+    if info.rows > max_rows:
+        raise APIError(422, "too_many_rows", f"{info.rows:,} rows; the limit is {max_rows:,}.",
+                       {"rows": info.rows, "max_rows": max_rows})
+    intake.info = info
+    return info

@@ -1,0 +1,139 @@
+"""The glue routes call: submit a dataset, describe it, list and page through datasets."""
+from __future__ import annotations
+
+import base64
+import logging
+from datetime import datetime, timezone
+
+from flask import current_app, url_for
+from redis.exceptions import RedisError
+from sqlalchemy import and_, or_
+from sqlalchemy.exc import SQLAlchemyError
+
+from jobs.queues import enqueue_dataset, job_id_for
+
+from .errors import APIError
+from .extensions import db
+from .ingest import Intake, database_name
+from .models import Dataset, Status, StepLog, new_id
+
+log = logging.getLogger(__name__)
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:  # SQLite hands back naive UTC
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def submit_dataset(intake: Intake, *, user_id: str, collaboration_id: str | None, mode: str,
+                   target: str | None) -> tuple[Dataset, bool]:
+    """Store the raw file, record the dataset, enqueue its job. Returns (dataset, enqueued)."""
+    storage = current_app.extensions["storage"]
+    info = intake.info
+    dataset_id = new_id()
+    extension = {"jsonl": "jsonl", "tsv": "tsv"}.get(info.format, info.format)
+    dataset = Dataset(
+        id=dataset_id, user_id=user_id, collaboration_id=collaboration_id, mode=mode, target=target,
+        status=Status.QUEUED.value, progress=0, progress_info="Waiting for a worker.",
+        filename=intake.filename, database_name=database_name(intake.filename), file_format=info.format,
+        encoding=info.encoding, delimiter=info.delimiter, size_bytes=intake.size, source_url=intake.source_url,
+        rows=info.rows, columns=info.columns, raw_key=f"datasets/{dataset_id}/raw.{extension}",
+        job_id=job_id_for(dataset_id),
+    )
+    storage.put_file(dataset.raw_key, intake.tmp_path)
+    try:
+        db.session.add(dataset)
+        db.session.commit()
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        storage.delete_prefix(f"datasets/{dataset_id}")
+        log.error("could not record dataset: %s", exc)
+        raise APIError(503, "database_unavailable", "The database is unavailable; nothing was stored.") from exc
+    try:
+        enqueue_dataset(current_app.extensions["redis"], dataset.id, mode)
+        return dataset, True
+    except RedisError as exc:
+        # The row is the source of truth: recovery enqueues it once Redis is back.
+        log.warning("enqueue of %s failed, left for recovery: %s", dataset.id, exc)
+        return dataset, False
+
+
+def links(dataset: Dataset) -> dict:
+    kw = {"dataset_id": dataset.id}
+    return {
+        "status": url_for("datasets.status", **kw),
+        "raw": url_for("datasets.raw", **kw),
+        "cleaned": url_for("datasets.cleaned", **kw),
+        "cleaned_parquet": url_for("datasets.cleaned", format="parquet", **kw),
+        "logs": {step: url_for("datasets.logs", step=step, **kw) for step in ("cleaning", "outliers", "features")},
+    }
+
+
+def describe(dataset: Dataset) -> dict:
+    return {
+        "dataset_id": dataset.id, "status": dataset.status, "mode": dataset.mode,
+        "database_name": dataset.database_name, "filename": dataset.filename,
+        "user_id": dataset.user_id, "collaboration_id": dataset.collaboration_id, "target": dataset.target,
+        "progress": dataset.progress, "stage": dataset.stage, "progress_info": dataset.progress_info,
+        "rows": dataset.rows, "columns": dataset.columns,
+        "cleaned_rows": dataset.cleaned_rows, "cleaned_columns": dataset.cleaned_columns,
+        "attempts": dataset.attempts, "error": dataset.error,
+        "created_at": iso(dataset.created_at), "updated_at": iso(dataset.updated_at),
+        "started_at": iso(dataset.started_at), "completed_at": iso(dataset.completed_at),
+        "links": links(dataset),
+    }
+
+
+def _encode_cursor(dataset: Dataset) -> str:
+    raw = f"{iso(dataset.created_at)}|{dataset.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, dataset_id = raw.split("|", 1)
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")), dataset_id
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise APIError(400, "invalid_cursor", "The cursor is not one this API returned.") from exc
+
+
+def filtered(user_id: str | None, collaboration_id: str | None, status: str | None = None):
+    if user_id is None and collaboration_id is None:
+        raise APIError(400, "missing_parameter", "Give user_id or collaboration_id.")
+    query = Dataset.query
+    if user_id is not None:
+        query = query.filter(Dataset.user_id == user_id)
+    if collaboration_id is not None:
+        query = query.filter(Dataset.collaboration_id == collaboration_id)
+    if status is not None:
+        if status not in {s.value for s in Status}:
+            raise APIError(400, "invalid_parameter", f"Unknown status {status!r}.")
+        query = query.filter(Dataset.status == status)
+    return query
+
+
+def page(query, limit: int, cursor: str | None, offset: int | None) -> tuple[list[Dataset], str | None]:
+    """Newest first; keyset pagination by (created_at, id), or a plain offset."""
+    query = query.order_by(Dataset.created_at.desc(), Dataset.id.desc())
+    if cursor:
+        stamp, last_id = _decode_cursor(cursor)
+        if db.engine.dialect.name == "sqlite":
+            stamp = stamp.replace(tzinfo=None)
+        query = query.filter(or_(Dataset.created_at < stamp,
+                                 and_(Dataset.created_at == stamp, Dataset.id < last_id)))
+    elif offset:
+        query = query.offset(offset)
+    rows = query.limit(limit + 1).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (_encode_cursor(rows[-1]) if more and rows else None)
+
+
+def log_entries(dataset: Dataset, step: str) -> list[dict]:
+    rows = StepLog.query.filter_by(dataset_id=dataset.id, step=step).order_by(StepLog.seq).all()
+    return [{"seq": r.seq, "column": r.column, "action": r.action, "count": r.count, "params": r.params,
+             "source": r.source, "before": r.before, "after": r.after, "message": r.message} for r in rows]

@@ -1,0 +1,1 @@
+"""Worker side: queues, the dataset job, worker setup, recovery and the pipeline."""

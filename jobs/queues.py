@@ -1,0 +1,76 @@
+"""Queue settings in one place: names, mode routing, timeouts, TTLs, retries; and enqueueing."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis import Redis
+from rq import Queue, Retry
+from rq.job import Job, JobStatus
+
+FAST_QUEUE = "eda_fast"
+DEEP_QUEUE = "eda_deep"
+QUEUE_NAMES = (FAST_QUEUE, DEEP_QUEUE)
+JOB_FUNC = "jobs.process.process_dataset"
+
+
+@dataclass(frozen=True)
+class QueuePolicy:
+    name: str
+    timeout: int  # seconds a job may run before RQ kills it
+    retries: int = 3
+    backoff: tuple[int, ...] = (60, 120, 300)
+    result_ttl: int = 0  # results live in the database, not in Redis
+    failure_ttl: int = 24 * 3600  # failed jobs stay inspectable for a day
+
+
+POLICIES = {
+    FAST_QUEUE: QueuePolicy(FAST_QUEUE, timeout=10 * 60),
+    DEEP_QUEUE: QueuePolicy(DEEP_QUEUE, timeout=30 * 60),
+}
+MODE_QUEUES = {"fast": FAST_QUEUE, "smart": FAST_QUEUE, "deep": DEEP_QUEUE}
+
+# Crashes (SIGKILL, OOM) are requeued without spending an RQ retry; this caps the total
+# number of runs so a dataset that kills its worker every time ends as failed.
+MAX_ATTEMPTS = 1 + POLICIES[FAST_QUEUE].retries + 2
+LIVE_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+def queue_for_mode(mode: str) -> str:
+    try:
+        return MODE_QUEUES[mode]
+    except KeyError:
+        raise ValueError(f"mode must be 'fast', 'smart' or 'deep'; got {mode!r}") from None
+
+
+def job_id_for(dataset_id: str) -> str:
+    """One job id per dataset, so re-enqueueing replaces rather than duplicates."""
+    return f"dataset-{dataset_id}"
+
+
+def dataset_id_from_job(job_id: str) -> str | None:
+    return job_id.removeprefix("dataset-") if job_id.startswith("dataset-") else None
+
+
+def get_queue(name: str, connection: Redis) -> Queue:
+    return Queue(name, connection=connection)
+
+
+def enqueue_dataset(connection: Redis, dataset_id: str, mode: str, *, at_front: bool = False) -> Job:
+    """Put the dataset's job on its mode's queue; only the id travels through Redis."""
+    policy = POLICIES[queue_for_mode(mode)]
+    return get_queue(policy.name, connection).enqueue(
+        JOB_FUNC, dataset_id,
+        job_id=job_id_for(dataset_id),
+        job_timeout=policy.timeout,
+        result_ttl=policy.result_ttl,
+        failure_ttl=policy.failure_ttl,
+        retry=Retry(max=policy.retries, interval=list(policy.backoff)),
+        description=f"clean dataset {dataset_id} ({mode})",
+        at_front=at_front,
+    )
+
+
+def job_is_live(connection: Redis, dataset_id: str) -> bool:
+    """True when Redis still holds a job that will run (or is running) for the dataset."""
+    job = Job.fetch_many([job_id_for(dataset_id)], connection=connection)[0]
+    return job is not None and job.get_status(refresh=False) in LIVE_STATUSES

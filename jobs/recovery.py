@@ -1,0 +1,88 @@
+"""Recovery: reclaim jobs abandoned by killed workers; re-enqueue datasets whose job vanished."""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
+from rq.utils import parse_composite_key
+
+from app.extensions import db
+from app.models import Dataset, Status
+
+from .queues import QUEUE_NAMES, dataset_id_from_job, enqueue_dataset, job_is_live
+
+log = logging.getLogger(__name__)
+LOCK_KEY = "wrangler:recovery-lock"
+
+
+def reclaim_abandoned(connection: Redis, now: float | None = None) -> list[str]:
+    """Take back started jobs whose worker stopped heartbeating; return their dataset ids.
+
+    RQ's own cleanup does this every ten minutes and spends a retry (with its backoff);
+    a crash is not the job's fault, so we requeue at once and let the database's attempt
+    counter stop a job that crashes its worker every time.
+    """
+    cutoff = time.time() if now is None else now
+    reclaimed = []
+    for name in QUEUE_NAMES:
+        registry = StartedJobRegistry(name, connection=connection)
+        for raw in connection.zrangebyscore(registry.key, 0, cutoff):
+            job_id, _execution = parse_composite_key(raw.decode() if isinstance(raw, bytes) else raw)
+            if connection.zrem(registry.key, raw) == 0:
+                continue  # another worker's recovery pass took it first
+            job = Job.fetch_many([job_id], connection=connection)[0]
+            if job is None or job.get_status(refresh=False) != JobStatus.STARTED:
+                continue
+            job.delete(remove_from_queue=True)
+            dataset_id = dataset_id_from_job(job_id)
+            if dataset_id:
+                reclaimed.append(dataset_id)
+                log.warning("reclaimed abandoned job %s from %s", job_id, name)
+    return reclaimed
+
+
+def reconcile(connection: Redis, grace_seconds: int, force_ids: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """Enqueue every queued or processing dataset that has no live job in Redis.
+
+    Datasets touched within `grace_seconds` are left alone (their upload may still be
+    enqueueing), except those in `force_ids`, whose jobs we just reclaimed.
+    """
+    cutoff = datetime.now(timezone.utc) - timedelta(seconds=grace_seconds)
+    pending = (Dataset.query
+               .filter(Dataset.status.in_([Status.QUEUED.value, Status.PROCESSING.value]))
+               .filter((Dataset.updated_at < cutoff) | Dataset.id.in_(list(force_ids) or [""]))
+               .order_by(Dataset.created_at)
+               .all())
+    enqueued = []
+    for dataset in pending:
+        if dataset.id not in force_ids and job_is_live(connection, dataset.id):
+            continue
+        enqueue_dataset(connection, dataset.id, dataset.mode, at_front=dataset.id in force_ids)
+        dataset.status = Status.QUEUED.value
+        dataset.progress_info = "Re-queued after its job was lost (worker crash or Redis restart)."
+        enqueued.append(dataset.id)
+    db.session.commit()
+    for dataset_id in enqueued:
+        log.warning("re-enqueued dataset %s", dataset_id)
+    return enqueued
+
+
+def recover(connection: Redis, grace_seconds: int, lock_seconds: int = 30) -> dict:
+    """One recovery pass, run by at most one process at a time across the cluster."""
+    try:
+        if not connection.set(LOCK_KEY, "1", nx=True, ex=lock_seconds):
+            return {"skipped": True, "reclaimed": [], "enqueued": []}
+    except RedisError as exc:
+        log.warning("recovery skipped, Redis unavailable: %s", exc)
+        return {"skipped": True, "reclaimed": [], "enqueued": [], "error": str(exc)}
+    try:
+        reclaimed = reclaim_abandoned(connection)
+        enqueued = reconcile(connection, grace_seconds, force_ids=reclaimed)
+    finally:
+        connection.delete(LOCK_KEY)
+    return {"skipped": False, "reclaimed": reclaimed, "enqueued": enqueued}

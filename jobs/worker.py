@@ -1,0 +1,88 @@
+"""Worker setup: one app per process, heavy imports preloaded, fast crash recovery."""
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import socket
+import uuid
+
+from flask import Flask
+from rq import Worker
+
+log = logging.getLogger(__name__)
+_app: Flask | None = None
+_app_pid: int | None = None
+PR_SET_PDEATHSIG = 1
+
+
+def get_app() -> Flask:
+    """The process's Flask app, built once; after a fork the DB pool is not shared."""
+    global _app, _app_pid
+    if _app is None:
+        from app import create_app
+        _app, _app_pid = create_app(), os.getpid()
+    elif _app_pid != os.getpid():
+        from app.extensions import db
+        with _app.app_context():
+            db.engine.dispose(close=False)  # the parent's connections stay the parent's
+        _app_pid = os.getpid()
+    return _app
+
+
+def preload() -> None:
+    """Import what every job needs in the parent, so each forked job starts warm."""
+    import jobs.process  # noqa: F401  (pulls in pandas, pyarrow and the pipeline)
+    get_app()
+
+
+def _die_with_parent() -> None:
+    # A horse orphaned by a SIGKILLed worker would race the job's reclaimed re-run.
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        log.debug("prctl unavailable; orphaned horses are not killed automatically")
+
+
+class WranglerWorker(Worker):
+    """An RQ worker that reclaims abandoned jobs and re-enqueues lost datasets as it idles."""
+
+    def __init__(self, *args, recovery_grace: int = 30, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.recovery_grace = recovery_grace
+
+    def main_work_horse(self, job, queue):
+        _die_with_parent()
+        get_app()
+        super().main_work_horse(job, queue)
+
+    def run_maintenance_tasks(self):
+        from jobs.recovery import recover
+        with get_app().app_context():
+            try:
+                outcome = recover(self.connection, self.recovery_grace)
+            except Exception:  # recovery must never take the worker down
+                log.exception("recovery pass failed")
+            else:
+                if outcome["reclaimed"] or outcome["enqueued"]:
+                    log.warning("recovery: %s", outcome)
+        super().run_maintenance_tasks()
+
+
+def build_worker(queues: list[str], name: str | None = None) -> WranglerWorker:
+    from redis import Redis
+
+    app = get_app()
+    config = app.config
+    connection = Redis.from_url(config["REDIS_URL"])
+    monitor = config["WORKER_MONITOR_INTERVAL"]
+    name = name or f"wrangler-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    return WranglerWorker(
+        queues, connection=connection, name=name,
+        job_monitoring_interval=monitor,
+        maintenance_interval=config["WORKER_MAINTENANCE_INTERVAL"],
+        # Idle workers wake every (worker_ttl - 15) s: that bounds how late recovery runs.
+        worker_ttl=max(config["WORKER_MAINTENANCE_INTERVAL"] + 15, 30),
+        recovery_grace=config["RECONCILE_GRACE_SECONDS"],
+    )

@@ -1,0 +1,34 @@
+#!/usr/bin/env python
+"""Run one RQ worker on the dataset queues, with pandas and the pipeline preloaded."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from jobs.queues import QUEUE_NAMES  # noqa: E402
+from jobs.worker import build_worker, preload  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--queue", "-q", action="append", choices=QUEUE_NAMES,
+                        help="queue to listen on (repeatable; default: all, fast first)")
+    parser.add_argument("--name", help="worker name (default: wrangler-<host>-<pid>-<random>)")
+    parser.add_argument("--burst", action="store_true", help="quit when the queues are empty")
+    parser.add_argument("--max-jobs", type=int, default=None, help="quit after this many jobs")
+    args = parser.parse_args(argv)
+
+    preload()
+    worker = build_worker(args.queue or list(QUEUE_NAMES), name=args.name)
+    logging.getLogger(__name__).info("worker %s listening on %s", worker.name, ", ".join(worker.queue_names()))
+    # The scheduler moves retried jobs (with backoff) back onto their queue when due.
+    worker.work(burst=args.burst, max_jobs=args.max_jobs, with_scheduler=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
