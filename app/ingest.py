@@ -83,21 +83,23 @@ def receive_upload(stream: BinaryIO, filename: str | None, scratch: str, limit_m
 
 
 def check_url(url: str, allow_private: bool) -> None:
-    """Refuse non-HTTP schemes and hosts that resolve to private, loopback or link-local addresses."""
+    """Refuse non-HTTP schemes and hosts that resolve to private, loopback or link-local addresses.
+
+    `allow_private` (tests, trusted networks) admits private and loopback, never link-local.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise APIError(400, "invalid_url", "Only http and https URLs are accepted.", {"scheme": parts.scheme})
     if not parts.hostname:
         raise APIError(400, "invalid_url", "The URL has no host.")
-    if allow_private:
-        return
     try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as exc:
         raise APIError(422, "fetch_failed", f"Cannot resolve host {parts.hostname!r}.") from exc
     for info in infos:
         address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not address.is_global or address.is_multicast:
+        # Link-local (cloud metadata at 169.254.169.254) is refused even when private is allowed.
+        if address.is_link_local or address.is_multicast or (not address.is_global and not allow_private):
             raise APIError(400, "forbidden_url", "The URL points to a private, loopback or link-local address.",
                            {"host": parts.hostname})
 

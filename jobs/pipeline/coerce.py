@@ -67,7 +67,7 @@ def repair_types(frame: pd.DataFrame, *, parse_threshold: float = 0.95) -> tuple
         before = column_stats(series)
         words = stripped.str.lower()
         bool_share = words.isin(TRUE_WORDS | FALSE_WORDS).mean()
-        if bool_share >= parse_threshold and words.nunique() <= 4:
+        if bool_share >= parse_threshold:
             converted = parse_booleans(out[col])
             lost = int(converted.isna().sum() - series.isna().sum())
             out[col] = converted

@@ -20,6 +20,7 @@ EXTENSIONS = {
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".xlsx": "xlsx", ".parquet": "parquet", ".pq": "parquet",
 }
 _DELIMITERS = [",", ";", "\t", "|"]
+WESTERN = {"cp1252", "latin_1", "iso8859_15"}
 SAMPLE_BYTES = 256 * 1024
 CHUNK_ROWS = 200_000
 
@@ -79,10 +80,24 @@ def detect_encoding(sample: bytes) -> str:
         return "utf-8"
     except UnicodeDecodeError:
         pass
-    best = from_bytes(sample).best()
+    matches = from_bytes(sample)
+    best = matches.best()
     if best is None:
         raise LoadError("Could not detect the text encoding; save the file as UTF-8.")
+    # Short samples fit several single-byte code pages equally well; Western Excel exports
+    # (cp1252) are by far the most common, so prefer it when it reads as cleanly.
+    for match in matches:
+        if match.encoding in WESTERN and match.chaos <= best.chaos + 0.01:
+            return _western(sample)
     return best.encoding
+
+
+def _western(sample: bytes) -> str:
+    try:
+        sample.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:  # five bytes are undefined in cp1252
+        return "latin_1"
 
 
 def detect_delimiter(text: str, default: str = ",") -> str:
@@ -203,7 +218,7 @@ def read_frame(path: str | Path, info: FileInfo) -> pd.DataFrame:
         elif info.format == "xlsx":
             frame = _replace_tokens(pd.read_excel(path, engine="openpyxl"))
         elif info.format == "parquet":
-            frame = pd.read_parquet(path)
+            frame = _replace_tokens(pd.read_parquet(path))
         else:
             raise FormatError(f"Unsupported format {info.format!r}.")
     except LoadError:

@@ -1,0 +1,79 @@
+"""The database is the source of truth: uploads survive Redis outages and lost jobs."""
+from __future__ import annotations
+
+import io
+import time
+
+from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
+
+from app import create_app
+from app.models import Dataset
+from jobs.queues import job_id_for
+from jobs.recovery import reclaim_abandoned, recover
+from tests.conftest import make_config
+
+CSV = b"a,b\n1,x\n,y\n3,\n"
+
+
+def test_upload_accepted_while_redis_is_down(app, db, settings, tmp_path, redis_conn, run_worker):
+    down = create_app(make_config(settings, app.config["STORAGE_DIR"], REDIS_URL="redis://127.0.0.1:1/0"))
+    response = down.test_client().post("/dataset/upload", data={"file": (io.BytesIO(CSV), "d.csv")},
+                                       content_type="multipart/form-data")
+    assert response.status_code == 202 and response.json["enqueued"] is False
+    dataset_id = response.json["dataset_id"]
+    assert db.session.get(Dataset, dataset_id).status == "queued"
+    assert down.test_client().get("/health/redis").status_code == 503
+
+    outcome = recover(redis_conn, grace_seconds=0)  # Redis is back: the recovery pass finds it
+    assert outcome["enqueued"] == [dataset_id]
+    assert recover(redis_conn, grace_seconds=0)["enqueued"] == []  # its job is live now
+    run_worker()
+    db.session.expire_all()
+    assert db.session.get(Dataset, dataset_id).status == "completed"
+
+
+def test_grace_period_protects_in_flight_uploads(client, db, redis_conn):
+    body = client.post("/dataset/upload", data={"file": (io.BytesIO(CSV), "d.csv")},
+                       content_type="multipart/form-data").json
+    Job.fetch(body["job_id"], connection=redis_conn).delete()
+    assert recover(redis_conn, grace_seconds=3600)["enqueued"] == []
+    assert recover(redis_conn, grace_seconds=0)["enqueued"] == [body["dataset_id"]]
+
+
+def test_reconcile_cli(app, client, db, redis_conn):
+    body = client.post("/dataset/upload", data={"file": (io.BytesIO(CSV), "d.csv")},
+                       content_type="multipart/form-data").json
+    redis_conn.flushdb()  # Redis restarted and lost everything
+    result = app.test_cli_runner().invoke(args=["reconcile", "--grace", "0"])
+    assert result.exit_code == 0 and body["dataset_id"] in result.output
+    assert Job.fetch(body["job_id"], connection=redis_conn).get_status() == JobStatus.QUEUED
+
+
+def test_abandoned_started_job_is_reclaimed_without_spending_a_retry(client, db, redis_conn):
+    body = client.post("/dataset/upload", data={"file": (io.BytesIO(CSV), "d.csv")},
+                       content_type="multipart/form-data").json
+    job = Job.fetch(body["job_id"], connection=redis_conn)
+    # What a worker leaves behind when SIGKILLed mid-job: STARTED, heartbeat long expired.
+    registry = StartedJobRegistry("eda_fast", connection=redis_conn)
+    redis_conn.lrem("rq:queue:eda_fast", 0, job.id)
+    job.set_status(JobStatus.STARTED)
+    redis_conn.zadd(registry.key, {f"{job.id}:exec1": time.time() - 5})
+    dataset = db.session.get(Dataset, body["dataset_id"])
+    dataset.status = "processing"
+    db.session.commit()
+
+    assert reclaim_abandoned(redis_conn, now=time.time() - 10) == []  # not expired yet at that time
+    outcome = recover(redis_conn, grace_seconds=3600)
+    assert outcome["reclaimed"] == [body["dataset_id"]] and outcome["enqueued"] == [body["dataset_id"]]
+    requeued = Job.fetch(job_id_for(body["dataset_id"]), connection=redis_conn)
+    assert requeued.get_status() == JobStatus.QUEUED and requeued.retries_left == 3
+    assert redis_conn.zcard(registry.key) == 0
+
+
+def test_recovery_lock_allows_one_pass_at_a_time(db, redis_conn):
+    redis_conn.set("wrangler:recovery-lock", "1", ex=30)
+    assert recover(redis_conn, grace_seconds=0)["skipped"] is True
+    redis_conn.delete("wrangler:recovery-lock")
+    assert recover(redis_conn, grace_seconds=0)["skipped"] is False
+

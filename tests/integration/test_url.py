@@ -1,0 +1,76 @@
+"""URL ingestion against a loopback HTTP server: fetch, redirects re-checked, caps."""
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from app.models import Dataset
+from tests.conftest import stored_files
+
+CSV = b"a,b\n1,x\n2,y\n"
+
+
+class Handler(BaseHTTPRequestHandler):
+    routes = {
+        "/data.csv": (200, {"Content-Type": "text/csv"}, CSV),
+        "/download": (200, {"Content-Type": "text/csv; charset=utf-8"}, CSV),
+        "/hop": (302, {"Location": "/data.csv"}, b""),
+        "/to-metadata": (302, {"Location": "http://169.254.169.254/latest/meta-data/"}, b""),
+        "/loop": (302, {"Location": "/loop"}, b""),
+        "/missing.csv": (404, {}, b"nope"),
+        "/big.csv": (200, {"Content-Type": "text/csv"}, b"a\n" + b"1\n" * 1_200_000),
+    }
+
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        status, headers, body = self.routes.get(self.path, (404, {}, b""))
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        return None
+
+
+@pytest.fixture(scope="module")
+def server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture()
+def url_client(app, db):
+    app.config.update(ALLOW_PRIVATE_URLS=True, MAX_UPLOAD_MB=1)
+    yield app.test_client()
+    app.config.update(ALLOW_PRIVATE_URLS=False, MAX_UPLOAD_MB=200)
+
+
+@pytest.mark.parametrize("path,name", [("/data.csv", "data"), ("/download", "download"), ("/hop", "data")])
+def test_fetch(url_client, server, db, path, name):
+    response = url_client.post("/dataset/upload", json={"dataset_url": server + path, "user_id": "u1"})
+    assert response.status_code == 202, response.json
+    dataset = db.session.get(Dataset, response.json["dataset_id"])
+    assert (dataset.rows, dataset.columns, dataset.database_name) == (2, 2, name)
+    assert dataset.source_url == server + path
+
+
+@pytest.mark.parametrize("path,status,code", [
+    ("/to-metadata", 400, "forbidden_url"), ("/loop", 422, "fetch_failed"),
+    ("/missing.csv", 422, "fetch_failed"), ("/big.csv", 413, "too_large"),
+])
+def test_fetch_refused(url_client, server, app, db, path, status, code):
+    response = url_client.post("/dataset/upload", data={"dataset_url": server + path})
+    assert response.status_code == status and response.json["error"]["code"] == code
+    assert Dataset.query.count() == 0 and stored_files(app) == []
+
+
+def test_loopback_refused_by_default(client, server, app):
+    response = client.post("/dataset/upload", data={"dataset_url": server + "/data.csv"})
+    assert response.status_code == 400 and response.json["error"]["code"] == "forbidden_url"

@@ -1,0 +1,101 @@
+"""Load step: format, encoding and delimiter detection; missing tokens; bad files."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from jobs.pipeline.load import (FileInfo, FormatError, LoadError, detect_delimiter, detect_encoding, inspect,
+                                load_step, read_frame)
+
+
+def write(tmp_path, name, content, mode="w", **kw):
+    path = tmp_path / name
+    (path.write_text(content, **kw) if mode == "w" else path.write_bytes(content))
+    return path
+
+
+@pytest.mark.parametrize("delim", [",", ";", "\t", "|"])
+def test_delimiter_detected(delim):
+    text = delim.join(["a", "b", "c"]) + "\n" + delim.join(["1", "x,y" if delim != "," else "2", "3"]) + "\n"
+    assert detect_delimiter(text) == delim
+
+
+def test_quoted_commas_do_not_fool_semicolon_detection():
+    text = 'name;note\n"Smith, J";"a, b, c"\n"Doe, A";"d, e"\n'
+    assert detect_delimiter(text) == ";"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1", "utf-8-sig", "cp1252"])
+def test_encodings_read_back(tmp_path, encoding):
+    path = write(tmp_path, "e.csv", "city,n\nZürich,1\nSão Paulo,2\nKraków,3\n", encoding=encoding)
+    info = inspect(path, "e.csv")
+    frame = read_frame(path, info)
+    assert list(frame["city"]) == ["Zürich", "São Paulo", "Kraków"]
+
+
+def test_utf8_bom_detected():
+    assert detect_encoding("\ufeffa,b\n".encode("utf-8-sig")) == "utf-8-sig"
+
+
+def test_binary_refused():
+    with pytest.raises(LoadError, match="binary"):
+        detect_encoding(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
+
+
+def test_missing_tokens_become_na(tmp_path):
+    path = write(tmp_path, "m.csv", "a,b\n1,x\n?,N/A\n-,null\n4,None\n")
+    frame, logs = load_step(path, inspect(path, "m.csv"))
+    assert frame["a"].isna().sum() == 2 and frame["b"].isna().sum() == 3
+    assert logs[0]["action"] == "load" and logs[0]["after"]["missing_cells"] == 5
+
+
+@pytest.mark.parametrize("name,writer", [
+    ("d.json", lambda p, f: p.write_text(f.to_json(orient="records"))),
+    ("d.json", lambda p, f: p.write_text(json.dumps({"data": json.loads(f.to_json(orient="records"))}))),
+    ("d.jsonl", lambda p, f: p.write_text(f.to_json(orient="records", lines=True))),
+    ("lines.json", lambda p, f: p.write_text(f.to_json(orient="records", lines=True))),
+    ("d.xlsx", lambda p, f: f.to_excel(p, index=False)),
+    ("d.parquet", lambda p, f: f.to_parquet(p)),
+    ("d.tsv", lambda p, f: f.to_csv(p, sep="\t", index=False)),
+])
+def test_formats(tmp_path, name, writer):
+    source = pd.DataFrame({"x": [1, 2, 3], "y": ["a", "NA", "c"]})
+    path = tmp_path / name
+    writer(path, source)
+    info = inspect(path, name)
+    assert (info.rows, info.columns) == (3, 2)
+    frame = read_frame(path, info)
+    assert list(frame.columns) == ["x", "y"] and frame["y"].isna().sum() == 1
+
+
+@pytest.mark.parametrize("name,content,error", [
+    ("e.csv", b"", LoadError),
+    ("h.csv", b"a,b,c\n", LoadError),
+    ("r.csv", b"a,b\n1,2\n3,4,5,6\n", LoadError),
+    ("b.json", b"{not json", LoadError),
+    ("s.json", b'"just a string"', LoadError),
+    ("n.json", b"[1, 2, 3]", LoadError),
+    ("x.xlsx", b"a,b\n1,2\n", LoadError),
+    ("p.parquet", b"PAR1 but not really", LoadError),
+    ("z.csv", b"PK\x03\x04 zip inside", FormatError),
+    ("noext", b"a,b\n1,2\n", FormatError),
+])
+def test_bad_files(tmp_path, name, content, error):
+    path = write(tmp_path, name, content, mode="wb")
+    with pytest.raises(error):
+        inspect(path, name)
+
+
+def test_duplicate_and_blank_headers_made_unique(tmp_path):
+    path = write(tmp_path, "d.json", json.dumps([{"a": 1, " ": 2}]))
+    frame = read_frame(path, inspect(path, "d.json"))
+    assert list(frame.columns) == ["a", "column_2"]
+
+
+def test_fileinfo_reused_by_worker(tmp_path):
+    path = write(tmp_path, "s.csv", "a;b\n1,5;x\n2,5;y\n")
+    info = inspect(path, "s.csv")
+    again = FileInfo(format=info.format, encoding=info.encoding, delimiter=info.delimiter)
+    assert read_frame(path, again).shape == (2, 2)
