@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from redis import Redis
 from rq import Queue, Retry
 from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
 
 FAST_QUEUE = "eda_fast"
 DEEP_QUEUE = "eda_deep"
@@ -71,6 +72,16 @@ def enqueue_dataset(connection: Redis, dataset_id: str, mode: str, *, at_front: 
 
 
 def job_is_live(connection: Redis, dataset_id: str) -> bool:
-    """True when Redis still holds a job that will run (or is running) for the dataset."""
+    """True when Redis still holds a job that will run (or is running) for the dataset.
+
+    A STARTED job only counts while a worker holds it in the started registry: a job
+    left STARTED by a crash between two recovery steps must not block a re-run.
+    """
     job = Job.fetch_many([job_id_for(dataset_id)], connection=connection)[0]
-    return job is not None and job.get_status(refresh=False) in LIVE_STATUSES
+    if job is None:
+        return False
+    status = job.get_status(refresh=False)
+    if status == JobStatus.STARTED:
+        entries = connection.zrange(StartedJobRegistry(job.origin, connection=connection).key, 0, -1)
+        return any(e.decode().split(":", 1)[0] == job.id for e in entries)
+    return status in LIVE_STATUSES

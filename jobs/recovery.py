@@ -38,7 +38,9 @@ def reclaim_abandoned(connection: Redis, now: float | None = None) -> list[str]:
             job = Job.fetch_many([job_id], connection=connection)[0]
             if job is None or job.get_status(refresh=False) != JobStatus.STARTED:
                 continue
-            job.delete(remove_from_queue=True)
+            # Job.delete() trips over executions whose keys already expired; the job's
+            # own keys are all there is to remove, and enqueue writes them afresh.
+            connection.delete(job.key, job.execution_registry.key)
             dataset_id = dataset_id_from_job(job_id)
             if dataset_id:
                 reclaimed.append(dataset_id)

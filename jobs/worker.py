@@ -10,6 +10,7 @@ import uuid
 
 from flask import Flask
 from rq import Worker
+from rq.scheduler import RQScheduler
 
 log = logging.getLogger(__name__)
 _app: Flask | None = None
@@ -45,12 +46,40 @@ def _die_with_parent() -> None:
         log.debug("prctl unavailable; orphaned horses are not killed automatically")
 
 
+class WranglerScheduler(RQScheduler):
+    """RQ's scheduler process, which also dies with its worker instead of living on orphaned."""
+
+    def work(self):
+        _die_with_parent()
+        super().work()
+
+
 class WranglerWorker(Worker):
     """An RQ worker that reclaims abandoned jobs and re-enqueues lost datasets as it idles."""
 
     def __init__(self, *args, recovery_grace: int = 30, **kwargs):
         super().__init__(*args, **kwargs)
         self.recovery_grace = recovery_grace
+
+    def _start_scheduler(self, burst=False, logging_level="INFO", date_format=None, log_format=None):
+        # RQ's own version, with our scheduler class (RQ offers no hook for it).
+        self.scheduler = WranglerScheduler(self.queues, connection=self.connection,
+                                           logging_level=logging_level or self.log.level,
+                                           serializer=self.serializer,
+                                           **{k: v for k, v in (("date_format", date_format),
+                                                                ("log_format", log_format)) if v})
+        self.scheduler.acquire_locks()
+        if not self.scheduler.acquired_locks:
+            return
+        if not burst:
+            self.scheduler.start()
+            return
+        try:
+            self.scheduler.register_birth()
+            self.scheduler.enqueue_scheduled_jobs()
+        finally:
+            self.scheduler.release_locks()
+            self.scheduler.register_death()
 
     def main_work_horse(self, job, queue):
         _die_with_parent()

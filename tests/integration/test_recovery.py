@@ -77,3 +77,11 @@ def test_recovery_lock_allows_one_pass_at_a_time(db, redis_conn):
     redis_conn.delete("wrangler:recovery-lock")
     assert recover(redis_conn, grace_seconds=0)["skipped"] is False
 
+
+
+def test_started_job_without_a_worker_entry_is_not_live(client, db, redis_conn):
+    body = client.post("/dataset/upload", data={"file": (io.BytesIO(CSV), "d.csv")},
+                       content_type="multipart/form-data").json
+    redis_conn.lrem("rq:queue:eda_fast", 0, body["job_id"])
+    Job.fetch(body["job_id"], connection=redis_conn).set_status(JobStatus.STARTED)  # holder crashed
+    assert recover(redis_conn, grace_seconds=0)["enqueued"] == [body["dataset_id"]]
