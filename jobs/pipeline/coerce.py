@@ -2,35 +2,47 @@
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .entries import column_stats, entry
 
 TRUE_WORDS = frozenset({"yes", "y", "true", "t", "1"})
 FALSE_WORDS = frozenset({"no", "n", "false", "f", "0"})
-_CURRENCY = r"[\$€£¥₹\s\u00a0]"
+_CURRENCY = r"[$€£¥₹\s\x{00a0}]"
+_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _THOUSANDS = r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$"
+SAMPLE = 2000  # values tried first: most text columns are ruled out without a full pass
 
 
 def is_text(series: pd.Series) -> bool:
     return series.dtype == object or pd.api.types.is_string_dtype(series)
 
 
+def _count(mask: pa.Array) -> int:
+    return int(pc.sum(mask).as_py() or 0)
+
+
 def parse_numbers(values: pd.Series) -> tuple[pd.Series, dict]:
-    """Parse '$1,200', '12%', '(5.00)' and '1 200' as numbers; unparseable become NA."""
-    text = values.astype("str").str.strip()
-    negative = text.str.match(r"^\(.*\)$")
-    text = text.str.replace(r"^\((.*)\)$", r"\1", regex=True)
-    currency = text.str.contains(_CURRENCY, regex=True)
-    text = text.str.replace(_CURRENCY, "", regex=True)
-    percent = text.str.endswith("%")
-    text = text.str.removesuffix("%")
-    thousands = text.str.match(_THOUSANDS)
-    text = text.where(~thousands, text.str.replace(",", "", regex=False))
-    numbers = pd.to_numeric(text, errors="coerce")
-    numbers = numbers.where(~negative, -numbers)
-    evidence = {"currency": int(currency.sum()), "percent": int(percent.sum()),
-                "thousands_separators": int(thousands.sum()), "parenthesised_negatives": int(negative.sum())}
-    return numbers.astype("float64"), evidence
+    """Parse '$1,200', '12%', '(5.00)' and '1 200' as numbers; unparseable become NA.
+
+    Vectorised in Arrow: pandas' regex replace with groups falls back to a Python loop.
+    """
+    text = pc.utf8_trim_whitespace(pa.array(values.astype("str"), type=pa.large_string(), from_pandas=True))
+    negative = pc.match_substring_regex(text, r"^\(.*\)$")
+    text = pc.replace_substring_regex(text, r"^\((.*)\)$", r"\1")
+    currency = pc.match_substring_regex(text, _CURRENCY)
+    text = pc.replace_substring_regex(text, _CURRENCY, "")
+    percent = pc.ends_with(text, "%")
+    text = pc.replace_substring_regex(text, "%$", "")
+    thousands = pc.match_substring_regex(text, _THOUSANDS)
+    text = pc.if_else(thousands, pc.replace_substring(text, ",", ""), text)
+    valid = pc.match_substring_regex(text, _NUMBER)
+    numbers = pc.cast(pc.if_else(valid, text, pa.scalar(None, pa.large_string())), pa.float64())
+    numbers = pc.if_else(negative, pc.negate(numbers), numbers)
+    evidence = {"currency": _count(currency), "percent": _count(percent),
+                "thousands_separators": _count(thousands), "parenthesised_negatives": _count(negative)}
+    return pd.Series(numbers.to_numpy(zero_copy_only=False), index=values.index, dtype="float64"), evidence
 
 
 def parse_booleans(values: pd.Series) -> pd.Series:
@@ -58,12 +70,19 @@ def repair_types(frame: pd.DataFrame, *, parse_threshold: float = 0.95) -> tuple
         present = series.dropna()
         if present.empty:
             continue
-        stripped = present.astype("str").str.strip()
-        changed = int((stripped != present.astype("str")).sum())
+        text = present.astype("str")
+        stripped = text.str.strip()
+        changed = int((stripped != text).sum())
         if changed:
-            out[col] = series.where(series.isna(), series.astype("str").str.strip())
+            out[col] = stripped.reindex(series.index)
             logs.append(entry("trim_whitespace", column=col, count=changed,
                               message=f"Trimmed surrounding whitespace in {changed:,} values."))
+        sample = stripped.iloc[:: max(1, len(stripped) // SAMPLE)]
+        loose = parse_threshold - 0.05  # sampling noise must not reject a column that qualifies
+        could_be_bool = sample.str.lower().isin(TRUE_WORDS | FALSE_WORDS).mean() >= loose
+        could_be_number = parse_numbers(sample)[0].notna().mean() >= loose
+        if not (could_be_bool or could_be_number):
+            continue
         before = column_stats(series)
         words = stripped.str.lower()
         bool_share = words.isin(TRUE_WORDS | FALSE_WORDS).mean()
