@@ -65,18 +65,19 @@ def server(env):
                              "--timeout", "120", "wsgi:app"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            if requests.get(base + "/health", timeout=5).status_code == 200:
-                break
-        except requests.RequestException:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail("gunicorn did not become healthy")
-    yield base
-    proc.terminate()
-    proc.wait(10)
+    try:
+        for _ in range(100):
+            try:
+                if requests.get(base + "/health", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.1)
+        else:
+            pytest.fail("gunicorn did not become healthy")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 @pytest.fixture()
@@ -91,8 +92,11 @@ def workers(env):
     yield start
     for proc in started:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(30)
+            proc.send_signal(signal.SIGTERM)  # warm shutdown
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def curl(*args: str) -> str:
