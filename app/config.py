@@ -50,6 +50,7 @@ class Config:
         self.GEMINI_API_KEY = env.get("GEMINI_API_KEY")
         self.GEMINI_MODEL = env.get("GEMINI_MODEL", "gemini-2.5-flash")
         self.GEMINI_BASE_URL = env.get("GEMINI_BASE_URL")
+        self.GEMINI_TIMEOUT = _int("GEMINI_TIMEOUT", 30)
         self.AUTH_MODE = env.get("AUTH_MODE", "open")
         self.MAX_UPLOAD_MB = _int("MAX_UPLOAD_MB", 200)
         self.MAX_ROWS = _int("MAX_ROWS", 1_000_000)

@@ -78,6 +78,8 @@ class Dataset(db.Model):
     attempts = db.Column(db.Integer, nullable=False, default=0)
     error = db.Column(db.Text, nullable=True)
     summary = db.Column(JSON, nullable=True)
+    features = db.Column(JSON, nullable=True)
+    features_key = db.Column(db.String(512), nullable=True)
     created_at = db.Column(TZ, nullable=False, default=utcnow)
     updated_at = db.Column(TZ, nullable=False, default=utcnow, onupdate=utcnow)
     started_at = db.Column(TZ, nullable=True)
@@ -135,6 +137,16 @@ class ModeUsage(db.Model):
     created_at = db.Column(TZ, nullable=False, default=utcnow)
 
     __table_args__ = (Index("ix_mode_usage_user_mode_created", "user_id", "mode", "created_at"),)
+
+
+class QuotaLock(db.Model):
+    """One row per (user, mode): updating it serialises concurrent quota checks on any database."""
+
+    __tablename__ = "quota_locks"
+
+    user_id = db.Column(db.String(128), primary_key=True)
+    mode = db.Column(db.String(16), primary_key=True)
+    touched_at = db.Column(TZ, nullable=False, default=utcnow)
 
 
 class Graph(db.Model):

@@ -15,7 +15,7 @@ from jobs.queues import enqueue_dataset, job_id_for
 from .errors import APIError
 from .extensions import db
 from .ingest import Intake, database_name
-from .models import Dataset, Status, StepLog, new_id
+from .models import Dataset, ModeUsage, Status, StepLog, new_id
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def iso(value: datetime | None) -> str | None:
 
 
 def submit_dataset(intake: Intake, *, user_id: str, collaboration_id: str | None, mode: str,
-                   target: str | None) -> tuple[Dataset, bool]:
+                   target: str | None, usage: ModeUsage | None = None) -> tuple[Dataset, bool]:
     """Store the raw file, record the dataset, enqueue its job. Returns (dataset, enqueued)."""
     storage = current_app.extensions["storage"]
     info = intake.info
@@ -46,6 +46,9 @@ def submit_dataset(intake: Intake, *, user_id: str, collaboration_id: str | None
     storage.put_file(dataset.raw_key, intake.tmp_path)
     try:
         db.session.add(dataset)
+        if usage is not None:
+            db.session.flush()  # the dataset row must exist before the usage points at it
+            db.session.merge(usage).dataset_id = dataset_id
         db.session.commit()
     except SQLAlchemyError as exc:
         db.session.rollback()
@@ -69,6 +72,9 @@ def links(dataset: Dataset) -> dict:
         "cleaned": url_for("datasets.cleaned", **kw),
         "cleaned_parquet": url_for("datasets.cleaned", format="parquet", **kw),
         "logs": {step: url_for("datasets.logs", step=step, **kw) for step in ("cleaning", "outliers", "features")},
+        "features": url_for("datasets.features", **kw),
+        "features_csv": url_for("datasets.features_table", fmt="csv", **kw),
+        **({"report": url_for("datasets.report", **kw)} if dataset.mode == "deep" else {}),
     }
 
 
@@ -83,7 +89,7 @@ def describe(dataset: Dataset) -> dict:
         "attempts": dataset.attempts, "error": dataset.error,
         "created_at": iso(dataset.created_at), "updated_at": iso(dataset.updated_at),
         "started_at": iso(dataset.started_at), "completed_at": iso(dataset.completed_at),
-        "links": links(dataset),
+        "summary": dataset.summary, "links": links(dataset),
     }
 
 

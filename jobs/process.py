@@ -14,10 +14,11 @@ from flask import current_app, has_app_context
 from rq import get_current_job
 
 from app.extensions import db
-from app.models import Dataset, Stage, Status, StepLog, utcnow
+from app.models import CleaningReport, Dataset, Stage, Status, StepLog, utcnow
 from jobs.pipeline.load import FileInfo, load_step
 from jobs.pipeline.runner import PipelineOptions, run_pipeline
 
+from .advisor import advisor_from_config
 from .queues import MAX_ATTEMPTS
 
 log = logging.getLogger(__name__)
@@ -83,24 +84,38 @@ def _run(dataset: Dataset) -> dict:
     with storage.local_path(dataset.raw_key) as path:
         frame, load_logs = load_step(path, info)
     options = PipelineOptions(mode=dataset.mode, target=dataset.target)
-    result = run_pipeline(frame, options, progress)
+    advise = advisor_from_config(current_app.config) if dataset.mode != "fast" else None
+    result = run_pipeline(frame, options, progress, advise)
 
-    progress(Stage.SAVING.value, 90, f"Saving {len(result.frame):,} cleaned rows", force=True)
+    progress(Stage.SAVING.value, 90, f"Saving {len(result.frame):,} cleaned rows and "
+                                     f"{result.features.shape[1]} features", force=True)
     csv_key, parquet_key = cleaned_keys(dataset.id)
     _save_frame(storage, result.frame, csv_key, parquet_key)
-    StepLog.query.filter_by(dataset_id=dataset.id).delete()
-    for step, entries in {"cleaning": load_logs + result.logs.get("cleaning", []),
-                          **{k: v for k, v in result.logs.items() if k != "cleaning"}}.items():
-        db.session.add_all(StepLog(dataset_id=dataset.id, step=step, seq=i, **e) for i, e in enumerate(entries))
-    dataset.cleaned_key = csv_key
+    features_key = f"datasets/{dataset.id}/features.csv"
+    _save_frame(storage, result.features, features_key, f"datasets/{dataset.id}/features.parquet")
+    _replace_records(dataset, load_logs, result)
+    dataset.cleaned_key, dataset.features_key = csv_key, features_key
     dataset.cleaned_rows, dataset.cleaned_columns = result.frame.shape
-    dataset.summary = result.summary
+    dataset.summary, dataset.features = result.summary, result.feature_descriptions
     dataset.status, dataset.stage, dataset.progress = Status.COMPLETED.value, None, 100
     dataset.progress_info = (f"Done: {result.summary['rows_out']:,} rows × {result.summary['columns_out']} "
                              f"columns, {result.summary['missing_in']:,} missing cells repaired.")
     dataset.completed_at = utcnow()
     db.session.commit()
     return {"dataset_id": dataset.id, "status": dataset.status}
+
+
+def _replace_records(dataset: Dataset, load_logs: list[dict], result) -> None:
+    """Idempotence: a re-run replaces the logs and the report of the previous run."""
+    StepLog.query.filter_by(dataset_id=dataset.id).delete()
+    CleaningReport.query.filter_by(dataset_id=dataset.id).delete()
+    logs = {**result.logs, "cleaning": load_logs + result.logs.get("cleaning", [])}
+    for step, entries in logs.items():
+        db.session.add_all(StepLog(dataset_id=dataset.id, step=step, seq=i, **e) for i, e in enumerate(entries))
+    if result.report is not None:
+        db.session.add(CleaningReport(dataset_id=dataset.id, mode=dataset.mode, source=result.report["source"],
+                                      reasoning=result.report["reasoning"], summary=result.report["summary"],
+                                      recommendations=result.report["recommendations"]))
 
 
 def _save_frame(storage, frame, csv_key: str, parquet_key: str) -> None:

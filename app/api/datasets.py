@@ -1,17 +1,17 @@
 """Dataset endpoints: upload, status, lists, downloads, step logs."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request, send_file
-
-from jobs.pipeline.runner import MODES
+from flask import Blueprint, current_app, jsonify, request, send_file, url_for
 
 from ..auth import check_name, load_visible_dataset, request_value, requesting_user
 from ..errors import APIError
 from ..ingest import fetch_url, receive_upload, validate
-from ..models import Dataset, LogStep, Status
-from ..services import describe, filtered, links, log_entries, page, submit_dataset
+from ..models import CleaningReport, Dataset, LogStep, Mode, Status
+from ..quotas import release_quota, reserve_quota
+from ..services import describe, iso, filtered, links, log_entries, page, submit_dataset
 
 bp = Blueprint("datasets", __name__)
+MODES = tuple(m.value for m in Mode)
 MAX_PAGE = 200
 
 
@@ -44,21 +44,27 @@ def upload():
     if upload_file is None and not url:
         raise APIError(400, "missing_file", "Send a multipart 'file' field or a 'dataset_url'.")
 
+    usage = reserve_quota(user_id, mode)  # 429 before anything is stored
     scratch = current_app.extensions["storage"].scratch_dir()
-    if upload_file is not None:
-        intake = receive_upload(upload_file.stream, upload_file.filename, scratch, config["MAX_UPLOAD_MB"])
-    else:
-        intake = fetch_url(url, scratch, config["MAX_UPLOAD_MB"], config["URL_FETCH_TIMEOUT"],
-                           config["ALLOW_PRIVATE_URLS"])
+    intake = None
     try:
+        if upload_file is not None:
+            intake = receive_upload(upload_file.stream, upload_file.filename, scratch, config["MAX_UPLOAD_MB"])
+        else:
+            intake = fetch_url(url, scratch, config["MAX_UPLOAD_MB"], config["URL_FETCH_TIMEOUT"],
+                               config["ALLOW_PRIVATE_URLS"])
         info = validate(intake, config["MAX_ROWS"], config["MAX_COLUMNS"])
         if target is not None and target not in info.column_names:
             raise APIError(422, "unknown_target", f"target {target!r} is not a column of the dataset.",
                            {"columns": info.column_names[:100]})
         dataset, enqueued = submit_dataset(intake, user_id=user_id, collaboration_id=collaboration_id,
-                                           mode=mode, target=target)
+                                           mode=mode, target=target, usage=usage)
+    except BaseException:
+        release_quota(usage)
+        raise
     finally:
-        intake.discard()
+        if intake is not None:
+            intake.discard()
     body = {"dataset_id": dataset.id, "rows": dataset.rows, "columns": dataset.columns,
             "status": dataset.status, "mode": dataset.mode, "job_id": dataset.job_id,
             "database_name": dataset.database_name, "enqueued": enqueued, "links": links(dataset)}
@@ -111,12 +117,54 @@ def cleaned(dataset_id: str):
     fmt = request.args.get("format", "csv").lower()
     if fmt not in ("csv", "parquet"):
         raise APIError(400, "invalid_parameter", "format must be csv or parquet.", {"field": "format"})
-    if dataset.status != Status.COMPLETED.value or not dataset.cleaned_key:
-        raise APIError(409, "not_ready", f"The dataset is {dataset.status}; the cleaned file is not ready.",
-                       {"status": dataset.status, "progress": dataset.progress})
+    _completed(dataset, "cleaned file")
     key = dataset.cleaned_key.rsplit(".", 1)[0] + "." + fmt
     mimetype = "text/csv" if fmt == "csv" else "application/vnd.apache.parquet"
     return _download(key, f"{dataset.database_name}_cleaned.{fmt}", mimetype)
+
+
+def _completed(dataset: Dataset, what: str) -> None:
+    if dataset.status != Status.COMPLETED.value:
+        raise APIError(409, "not_ready", f"The dataset is {dataset.status}; the {what} is not ready.",
+                       {"status": dataset.status, "progress": dataset.progress})
+
+
+@bp.get("/dataset/<dataset_id>/report")
+def report(dataset_id: str):
+    dataset = load_visible_dataset(dataset_id)
+    if dataset.mode != Mode.DEEP.value:
+        raise APIError(404, "not_found", "Reports are written for deep mode only.", {"mode": dataset.mode})
+    _completed(dataset, "report")
+    found = CleaningReport.query.filter_by(dataset_id=dataset.id).one_or_none()
+    if found is None:
+        raise APIError(404, "not_found", "No report was recorded for this dataset.")
+    return jsonify({"dataset_id": dataset.id, "mode": dataset.mode, "source": found.source,
+                    "reasoning": found.reasoning, "summary": found.summary,
+                    "recommendations": found.recommendations, "created_at": iso(found.created_at)})
+
+
+@bp.get("/dataset/<dataset_id>/features")
+def features(dataset_id: str):
+    dataset = load_visible_dataset(dataset_id)
+    _completed(dataset, "feature table")
+    described = dataset.features or []
+    output = next((d for d in described if d["kind"] == "output"), None)
+    return jsonify({"dataset_id": dataset.id, "target": dataset.target, "count": len(described),
+                    "input_features": [d for d in described if d["kind"] == "input"], "output_feature": output,
+                    "links": {"csv": url_for("datasets.features_table", dataset_id=dataset.id, fmt="csv"),
+                              "parquet": url_for("datasets.features_table", dataset_id=dataset.id,
+                                                 fmt="parquet")}})
+
+
+@bp.get("/dataset/<dataset_id>/features.<fmt>")
+def features_table(dataset_id: str, fmt: str):
+    dataset = load_visible_dataset(dataset_id)
+    if fmt not in ("csv", "parquet"):
+        raise APIError(404, "not_found", "Use features.csv or features.parquet.")
+    _completed(dataset, "feature table")
+    key = dataset.features_key.rsplit(".", 1)[0] + "." + fmt
+    mimetype = "text/csv" if fmt == "csv" else "application/vnd.apache.parquet"
+    return _download(key, f"{dataset.database_name}_features.{fmt}", mimetype)
 
 
 @bp.get("/dataset/<dataset_id>/logs/<step>")

@@ -1,60 +1,84 @@
-"""Type repair step: trim text, numbers stored as text, booleans written as words."""
+"""Type repair step: trim text; numbers, booleans and dates written as text; category variants; roles."""
 from __future__ import annotations
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
+from .dates import looks_like_dates, parse_dates
 from .entries import column_stats, entry
+from .numbers import bool_share, parse_booleans, parse_numbers
+from .profile import CATEGORY_MAX, column_role, id_evidence
 
-TRUE_WORDS = frozenset({"yes", "y", "true", "t", "1"})
-FALSE_WORDS = frozenset({"no", "n", "false", "f", "0"})
-_CURRENCY = r"[$€£¥₹\s\x{00a0}]"
-_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
-_THOUSANDS = r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$"
 SAMPLE = 2000  # values tried first: most text columns are ruled out without a full pass
+_KINDS = {"currency", "percent", "thousands_separators", "parenthesised_negatives", "decimal_comma", "dayfirst",
+          "has_time"}
 
 
 def is_text(series: pd.Series) -> bool:
     return series.dtype == object or pd.api.types.is_string_dtype(series)
 
 
-def _count(mask: pa.Array) -> int:
-    return int(pc.sum(mask).as_py() or 0)
+def _converted(action: str, col: str, series: pd.Series, new: pd.Series, share: float, what: str,
+               evidence: dict) -> dict:
+    lost = int(new.isna().sum() - series.isna().sum())
+    kinds = ", ".join(k.replace("_", " ") for k, v in evidence.items() if k in _KINDS and v)
+    return entry(action, column=col, count=int(series.notna().sum()),
+                 params={"share_parsed": round(share, 4), "unparseable_to_missing": lost, **evidence},
+                 before=column_stats(series), after=column_stats(new),
+                 message=f"{share:.0%} of values parse as {what}" + (f" ({kinds})" if kinds else "")
+                         + ": converted" + (f"; {lost:,} unparseable values set to missing." if lost else "."))
 
 
-def parse_numbers(values: pd.Series) -> tuple[pd.Series, dict]:
-    """Parse '$1,200', '12%', '(5.00)' and '1 200' as numbers; unparseable become NA.
+def _convert(series: pd.Series, col: str, stripped: pd.Series, threshold: float) -> tuple[pd.Series, dict] | None:
+    """Try booleans, then numbers, then dates; the first that parses well enough wins."""
+    sample = stripped.iloc[:: max(1, len(stripped) // SAMPLE)]
+    loose = threshold - 0.05  # sampling noise must not reject a column that qualifies
+    if bool_share(sample) >= loose and (share := bool_share(stripped)) >= threshold:
+        new = parse_booleans(series)
+        return new, _converted("convert_boolean", col, series, new, share, "yes/no words", {})
+    leading_zeros = stripped.str.match(r"^0\d").mean()
+    if leading_zeros > 0.05:  # zip codes, account numbers: digits, but not quantities
+        return None
+    if parse_numbers(sample)[0].notna().mean() >= loose:
+        new, evidence = parse_numbers(series)
+        share = float(new.notna().sum()) / len(stripped)
+        if share >= threshold:
+            return new, _converted("convert_numeric", col, series, new, share, "numbers", evidence)
+    if looks_like_dates(sample) >= loose:
+        new, evidence = parse_dates(series)
+        share = float(new.notna().sum()) / len(stripped)
+        if share >= threshold:
+            return new, _converted("convert_datetime", col, series, new, share, "dates", evidence)
+    return None
 
-    Vectorised in Arrow: pandas' regex replace with groups falls back to a Python loop.
-    """
-    text = pc.utf8_trim_whitespace(pa.array(values.astype("str"), type=pa.large_string(), from_pandas=True))
-    negative = pc.match_substring_regex(text, r"^\(.*\)$")
-    text = pc.replace_substring_regex(text, r"^\((.*)\)$", r"\1")
-    currency = pc.match_substring_regex(text, _CURRENCY)
-    text = pc.replace_substring_regex(text, _CURRENCY, "")
-    percent = pc.ends_with(text, "%")
-    text = pc.replace_substring_regex(text, "%$", "")
-    thousands = pc.match_substring_regex(text, _THOUSANDS)
-    text = pc.if_else(thousands, pc.replace_substring(text, ",", ""), text)
-    valid = pc.match_substring_regex(text, _NUMBER)
-    numbers = pc.cast(pc.if_else(valid, text, pa.scalar(None, pa.large_string())), pa.float64())
-    numbers = pc.if_else(negative, pc.negate(numbers), numbers)
-    evidence = {"currency": _count(currency), "percent": _count(percent),
-                "thousands_separators": _count(thousands), "parenthesised_negatives": _count(negative)}
-    return pd.Series(numbers.to_numpy(zero_copy_only=False), index=values.index, dtype="float64"), evidence
 
-
-def parse_booleans(values: pd.Series) -> pd.Series:
-    words = values.astype("str").str.strip().str.lower()
-    out = pd.Series(pd.NA, index=values.index, dtype="boolean")
-    out[words.isin(TRUE_WORDS)] = True
-    out[words.isin(FALSE_WORDS)] = False
-    return out
+def unify_variants(series: pd.Series, col: str) -> tuple[pd.Series, dict] | None:
+    """Map 'paris', ' PARIS' and 'Paris' to the most frequent spelling."""
+    counts = series.value_counts()
+    if len(counts) < 2 or len(counts) > max(CATEGORY_MAX, 1000):
+        return None
+    keys = pd.Series(counts.index.astype("str"), index=counts.index).str.casefold().str.replace(r"\s+", " ",
+                                                                                                 regex=True)
+    groups = keys.groupby(keys).groups
+    mapping = {}
+    for members in groups.values():
+        if len(members) > 1:
+            canonical = max(members, key=lambda m: counts[m])
+            mapping.update({m: canonical for m in members if m != canonical})
+    if not mapping:
+        return None
+    new = series.replace(mapping)
+    changed = int(series.isin(list(mapping)).sum())
+    examples = {str(k): str(v) for k, v in list(mapping.items())[:5]}
+    return new, entry("unify_category_variants", column=col, count=changed,
+                      params={"variants_merged": len(mapping), "examples": examples},
+                      before={"distinct": len(counts)}, after={"distinct": int(new.nunique())},
+                      message=f"Merged {len(mapping)} case/spacing variants into their most frequent spelling "
+                              f"({changed:,} values), e.g. {next(iter(examples.items()))[0]!r} → "
+                              f"{next(iter(examples.items()))[1]!r}.")
 
 
 def repair_types(frame: pd.DataFrame, *, parse_threshold: float = 0.95) -> tuple[pd.DataFrame, list[dict]]:
-    """Convert text columns whose values are numbers or booleans in disguise.
+    """Convert text columns that hold numbers, booleans or dates; tidy categories; note IDs and constants.
 
     A column converts when at least `parse_threshold` of its non-missing values parse;
     the rest become missing and the log says how many.
@@ -65,46 +89,35 @@ def repair_types(frame: pd.DataFrame, *, parse_threshold: float = 0.95) -> tuple
     logs: list[dict] = []
     for col in out.columns:
         series = out[col]
-        if not is_text(series):
-            continue
         present = series.dropna()
-        if present.empty:
-            continue
-        text = present.astype("str")
-        stripped = text.str.strip()
-        changed = int((stripped != text).sum())
-        if changed:
-            out[col] = stripped.reindex(series.index)
-            logs.append(entry("trim_whitespace", column=col, count=changed,
-                              message=f"Trimmed surrounding whitespace in {changed:,} values."))
-        sample = stripped.iloc[:: max(1, len(stripped) // SAMPLE)]
-        loose = parse_threshold - 0.05  # sampling noise must not reject a column that qualifies
-        could_be_bool = sample.str.lower().isin(TRUE_WORDS | FALSE_WORDS).mean() >= loose
-        could_be_number = parse_numbers(sample)[0].notna().mean() >= loose
-        if not (could_be_bool or could_be_number):
-            continue
-        before = column_stats(series)
-        words = stripped.str.lower()
-        bool_share = words.isin(TRUE_WORDS | FALSE_WORDS).mean()
-        if bool_share >= parse_threshold:
-            converted = parse_booleans(out[col])
-            lost = int(converted.isna().sum() - series.isna().sum())
-            out[col] = converted
-            logs.append(entry("convert_boolean", column=col, count=len(present),
-                              params={"share_parsed": round(float(bool_share), 4), "unparseable_to_missing": lost},
-                              before=before, after=column_stats(converted),
-                              message=f"{bool_share:.0%} of values are yes/no words: converted to boolean."))
-            continue
-        numbers, evidence = parse_numbers(out[col])
-        parsed = int(numbers.notna().sum())
-        share = parsed / len(present)
-        if share >= parse_threshold:
-            lost = int(len(present) - parsed)
-            out[col] = numbers
-            kinds = ", ".join(k.replace("_", " ") for k, v in evidence.items() if v) or "plain numbers"
-            logs.append(entry("convert_numeric", column=col, count=len(present),
-                              params={"share_parsed": round(share, 4), "unparseable_to_missing": lost, **evidence},
-                              before=before, after=column_stats(numbers),
-                              message=f"{share:.0%} of values parse as numbers ({kinds}): converted to numeric"
-                                      + (f"; {lost:,} unparseable values set to missing." if lost else ".")))
+        if is_text(series) and not present.empty:
+            text = present.astype("str")
+            stripped = text.str.strip()
+            changed = int((stripped != text).sum())
+            if changed:
+                series = out[col] = stripped.reindex(series.index)
+                logs.append(entry("trim_whitespace", column=col, count=changed,
+                                  message=f"Trimmed surrounding whitespace in {changed:,} values."))
+            converted = _convert(series, col, stripped, parse_threshold)
+            if converted is not None:
+                out[col], log = converted
+                logs.append(log)
+            elif (unified := unify_variants(series, col)) is not None:
+                out[col], log = unified
+                logs.append(log)
+        logs.extend(_role_notes(out[col], col))
     return out, logs
+
+
+def _role_notes(series: pd.Series, col: str) -> list[dict]:
+    role = column_role(series, col)
+    if role == "id":
+        why = id_evidence(series, col)
+        return [entry("detect_id_like", column=col, params={"evidence": why},
+                      message=f"Looks like an identifier ({why}): kept, not imputed from others, "
+                              "excluded from features.")]
+    if role == "constant":
+        value = series.dropna().iloc[0] if series.notna().any() else None
+        return [entry("detect_constant", column=col, params={"value": None if value is None else str(value)},
+                      message="Holds a single value: kept in the cleaned data, excluded from features.")]
+    return []

@@ -1,4 +1,4 @@
-"""run_pipeline: the steps in order, with progress reports and logs grouped by step."""
+"""run_pipeline: types → duplicates → missing values → outliers → features (→ report), with progress."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,10 +6,17 @@ from typing import Callable
 
 import pandas as pd
 
-from .clean import drop_duplicates, drop_sparse_columns, impute_missing
+from .clean import drop_duplicates, drop_sparse_columns
 from .coerce import repair_types
+from .features import engineer_features
+from .impute import apply_decisions
+from .outliers import METHODS, STRATEGIES, handle_outliers
+from .plan import Advise, plan_missing
+from .profile import column_role
+from .report import merge_advisor_report, rule_based_report
 
 MODES = ("fast", "smart", "deep")
+SCALINGS = ("standard", "minmax", "none")
 Progress = Callable[[str, int, str], None]
 
 
@@ -20,6 +27,9 @@ class PipelineOptions:
     drop_threshold: float = 0.7
     parse_threshold: float = 0.95
     missing_indicators: bool = False
+    outlier_method: str = "iqr"
+    outlier_strategy: str = "clip"
+    scaling: str = "standard"
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -28,41 +38,69 @@ class PipelineOptions:
             value = getattr(self, name)
             if not 0 < value <= 1:
                 raise ValueError(f"{name} must be in (0, 1]; got {value!r}")
+        for name, allowed in (("outlier_method", METHODS), ("outlier_strategy", STRATEGIES),
+                              ("scaling", SCALINGS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
 
 
 @dataclass
 class PipelineResult:
     frame: pd.DataFrame
+    features: pd.DataFrame | None = None
+    feature_descriptions: list[dict] = field(default_factory=list)
     logs: dict[str, list[dict]] = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
+    report: dict | None = None
 
 
 def _no_progress(stage: str, percent: int, info: str) -> None:
     return None
 
 
-def run_pipeline(frame: pd.DataFrame, options: PipelineOptions | None = None,
-                 progress: Progress | None = None) -> PipelineResult:
-    """Clean a loaded frame; `progress(stage, percent, info)` is told about each step."""
+def run_pipeline(frame: pd.DataFrame, options: PipelineOptions | None = None, progress: Progress | None = None,
+                 advise: Advise | None = None) -> PipelineResult:
+    """Clean a loaded frame. `advise` (smart/deep) is the LLM advisor; its answers are validated here."""
     options = options or PipelineOptions()
     report = progress or _no_progress
     keep = {options.target} if options.target else set()
     rows_in, cols_in = frame.shape
 
-    report("cleaning", 20, f"Repairing types in {cols_in} columns")
+    report("cleaning", 15, f"Repairing types in {cols_in} columns")
     out, type_logs = repair_types(frame, parse_threshold=options.parse_threshold)
-    report("cleaning", 35, f"Removing duplicate rows among {rows_in:,}")
+    report("cleaning", 30, f"Removing duplicate rows among {rows_in:,}")
     out, dup_logs = drop_duplicates(out)
     out, drop_logs = drop_sparse_columns(out, options.drop_threshold, keep)
-    report("cleaning", 50, f"Filling missing values in {out.shape[1]} columns")
-    out, fill_logs = impute_missing(out, indicators=options.missing_indicators)
+    roles = {str(c): column_role(out[c], str(c)) for c in out.columns}
+    asking = " (asking the advisor)" if options.mode != "fast" else ""
+    report("cleaning", 40, f"Planning missing values for {int(out.isna().any().sum())} columns{asking}")
+    before_fill = out
+    plans, advisor = plan_missing(out, roles, options.mode, options.target, advise)
+    out, fill_logs = apply_decisions(out, plans, indicators=options.missing_indicators)
 
-    cleaning = type_logs + dup_logs + drop_logs + fill_logs
+    report("outliers", 60, f"Checking {sum(r == 'numeric' for r in roles.values())} numeric columns for outliers")
+    numeric = [c for c, r in roles.items() if r == "numeric" and c in out.columns]
+    out, outlier_logs = handle_outliers(out, method=options.outlier_method, strategy=options.outlier_strategy,
+                                        columns=numeric)
+    report("features", 75, "Engineering model-ready features")
+    features, feature_logs, descriptions = engineer_features(
+        out, target=options.target if options.target in out.columns else None,
+        roles={c: r for c, r in roles.items() if c in out.columns}, scaling=options.scaling)
+
     summary = {
         "rows_in": rows_in, "columns_in": cols_in, "rows_out": len(out), "columns_out": out.shape[1],
         "missing_in": int(frame.isna().sum().sum()), "missing_out": int(out.isna().sum().sum()),
         "columns_converted": sum(e["action"].startswith("convert_") for e in type_logs),
         "duplicates_removed": sum(e["count"] for e in dup_logs),
-        "columns_dropped": [e["column"] for e in drop_logs],
+        "columns_dropped": [e["column"] for e in drop_logs + fill_logs if e["action"] == "drop_column"],
+        "roles": roles, "advisor": {k: v for k, v in advisor.items() if k != "report"},
+        "features": features.shape[1],
     }
-    return PipelineResult(frame=out, logs={"cleaning": cleaning}, summary=summary)
+    result_report = None
+    if options.mode == "deep":
+        base = rule_based_report(before_fill, plans, advisor["asked"], summary, outlier_logs)
+        result_report = merge_advisor_report(base, advisor["report"]) if advisor["used"] else base
+    return PipelineResult(frame=out, features=features, feature_descriptions=descriptions,
+                          logs={"cleaning": type_logs + dup_logs + drop_logs + fill_logs, "outliers": outlier_logs,
+                                "features": feature_logs},
+                          summary=summary, report=result_report)

@@ -1,12 +1,24 @@
-"""Cleaning: duplicates, sparse columns, fast-mode imputation choices."""
+"""Cleaning: duplicates, sparse columns, missing-value decisions and how they are applied."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from jobs.pipeline.clean import drop_duplicates, drop_sparse_columns, fill_value, impute_missing
+from jobs.pipeline.clean import drop_duplicates, drop_sparse_columns
+from jobs.pipeline.impute import DecisionError, apply_decisions, heuristic_decision, validate_decision
+from jobs.pipeline.plan import advisor_columns, plan_missing
+from jobs.pipeline.profile import column_role
 from jobs.pipeline.runner import PipelineOptions, run_pipeline
+
+
+def roles(frame: pd.DataFrame) -> dict[str, str]:
+    return {c: column_role(frame[c], c) for c in frame.columns}
+
+
+def fill(frame: pd.DataFrame, **kw):
+    plans, _ = plan_missing(frame, roles(frame), "fast")
+    return apply_decisions(frame, plans, **kw)
 
 
 def test_exact_duplicates_removed():
@@ -25,23 +37,67 @@ def test_sparse_and_empty_columns_dropped_but_target_kept():
 
 def test_skewed_numbers_get_median_symmetric_get_mean():
     rng = np.random.default_rng(0)
-    skewed = pd.Series(np.append(rng.exponential(10, 500), np.nan))
-    symmetric = pd.Series(np.append(rng.normal(0, 1, 500), np.nan))
-    assert fill_value(skewed)[1] == "median"
-    assert fill_value(symmetric)[1] == "mean"
+    frame = pd.DataFrame({"skewed": np.append(rng.exponential(10, 500), np.nan),
+                          "symmetric": np.append(rng.normal(0, 1, 500), np.nan)})
+    assert heuristic_decision(frame, "skewed", "numeric", [], False)["action"] == "median"
+    assert heuristic_decision(frame, "symmetric", "numeric", [], False)["action"] == "mean"
 
 
-def test_integer_columns_stay_integer():
-    out, logs = impute_missing(pd.DataFrame({"n": [1.0, 2.0, None, 4.0]}))
+def test_correlated_columns_are_predicted_and_beat_the_mean():
+    rng = np.random.default_rng(1)
+    x = rng.normal(0, 1, 2000)
+    truth = pd.DataFrame({"x": x, "z": rng.normal(0, 1, 2000), "y": 3 * x + rng.normal(0, 0.3, 2000)})
+    holes = rng.random(2000) < 0.2
+    frame = truth.copy()
+    frame.loc[holes, "y"] = np.nan
+    out, logs = fill(frame)
+    log = next(e for e in logs if e["column"] == "y")
+    assert log["action"] == "impute_regression" and log["params"]["predictors"] == ["x"]
+    rmse = np.sqrt(((out.loc[holes, "y"] - truth.loc[holes, "y"]) ** 2).mean())
+    mean_rmse = np.sqrt(((frame["y"].mean() - truth.loc[holes, "y"]) ** 2).mean())
+    assert rmse < 0.2 * mean_rmse
+
+
+def test_time_ordered_rows_are_interpolated_and_carried_forward():
+    frame = pd.DataFrame({"day": pd.date_range("2024-01-01", periods=6), "temp": [1.0, 2.0, None, 4.0, None, 6.0],
+                          "state": ["on", None, "off", "off", None, "on"]})
+    out, logs = fill(frame)
+    assert out["temp"].tolist() == [1, 2, 3, 4, 5, 6] and out["state"].tolist()[1] == "on"
+    assert {e["column"]: e["action"] for e in logs} == {"temp": "impute_interpolate", "state": "impute_ffill"}
+
+
+def test_integer_columns_stay_integer_and_fills_match_the_data_precision():
+    out, logs = fill(pd.DataFrame({"n": [1.0, 2.0, None, 4.0], "r": [1.25, 2.5, None, 3.75]}))
     assert out["n"].dtype == "int64" and out["n"].tolist() == [1, 2, 2, 4]
-    assert logs[0]["params"]["integer_valued"] is True
+    assert out["r"].tolist()[2] == 2.5 and logs[1]["params"]["value"] == 2.5
 
 
 def test_categories_get_mode_and_indicators_optional():
-    out, logs = impute_missing(pd.DataFrame({"c": ["a", "b", "a", None]}), indicators=True)
+    out, logs = fill(pd.DataFrame({"c": ["a", "b", "a", None]}), indicators=True)
     assert out["c"].tolist() == ["a", "b", "a", "a"]
     assert out["c_was_missing"].tolist() == [0, 0, 0, 1]
     assert logs[0]["action"] == "impute_mode" and logs[0]["before"]["missing"] == 1
+
+
+@pytest.mark.parametrize("raw,role,message", [
+    ("mean", "numeric", "not an object"), ({"action": "mean"}, "categorical", "not allowed"),
+    ({"action": "constant", "params": {"value": float("nan")}}, "numeric", "finite"),
+    ({"action": "constant", "params": {"value": "x" * 500}}, "categorical", "short"),
+    ({"action": "regression", "params": {"predictors": ["nope"]}}, "numeric", "predictors"),
+    ({"action": "regression", "params": {"predictors": ["a"]}}, "numeric", "predictors"),  # itself
+])
+def test_untrusted_decisions_are_validated(raw, role, message):
+    with pytest.raises(DecisionError, match=message):
+        validate_decision(raw, role, pd.Series([1.0, None], name="a"), ["a", "b"])
+
+
+def test_mode_thresholds_pick_advisor_columns():
+    frame = pd.DataFrame({"a": [None] * 5 + [1] * 5, "b": [None] * 3 + [1] * 7, "c": [None] * 2 + [1] * 8,
+                          "d": [None] + [1] * 9, "e": [None] * 4 + [1] * 6})
+    assert advisor_columns(frame, "smart") == ["a", "e", "b"]
+    assert advisor_columns(frame, "deep") == ["a", "e", "b"]
+    assert advisor_columns(frame, "fast") == []
+    assert advisor_columns(frame.drop(columns=["a", "e"]), "deep") == ["b", "c"]
 
 
 def test_pipeline_leaves_no_missing_cells(messy):
@@ -54,13 +110,14 @@ def test_pipeline_leaves_no_missing_cells(messy):
 def test_progress_is_reported(messy):
     seen = []
     run_pipeline(messy, progress=lambda stage, pct, info: seen.append((stage, pct)))
-    assert seen and all(stage == "cleaning" for stage, _ in seen)
+    assert [s for s, _ in seen][0] == "cleaning" and {"outliers", "features"} <= {s for s, _ in seen}
     assert [p for _, p in seen] == sorted(p for _, p in seen)
 
 
 @pytest.mark.parametrize("kwargs,message", [
     ({"mode": "turbo"}, "mode must be"), ({"drop_threshold": 0}, "drop_threshold"),
-    ({"parse_threshold": 1.5}, "parse_threshold"),
+    ({"parse_threshold": 1.5}, "parse_threshold"), ({"outlier_method": "vibes"}, "outlier_method"),
+    ({"scaling": "log"}, "scaling"),
 ])
 def test_options_validated(kwargs, message):
     with pytest.raises(ValueError, match=message):

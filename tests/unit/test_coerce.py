@@ -4,7 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from jobs.pipeline.coerce import parse_numbers, repair_types
+from jobs.pipeline.coerce import repair_types
+from jobs.pipeline.numbers import parse_numbers
 
 
 @pytest.mark.parametrize("text,value", [
@@ -42,7 +43,8 @@ def test_threshold_allows_a_few_bad_values():
     frame = pd.DataFrame({"n": [str(i) for i in range(99)] + ["oops"]})
     out, logs = repair_types(frame, parse_threshold=0.95)
     assert out["n"].isna().sum() == 1
-    assert logs[-1]["params"]["unparseable_to_missing"] == 1
+    convert = next(e for e in logs if e["action"] == "convert_numeric")
+    assert convert["params"]["unparseable_to_missing"] == 1
 
 
 def test_whitespace_trimmed():
@@ -53,3 +55,54 @@ def test_whitespace_trimmed():
 def test_bad_threshold_rejected():
     with pytest.raises(ValueError, match="parse_threshold"):
         repair_types(pd.DataFrame({"a": [1]}), parse_threshold=0)
+
+
+@pytest.mark.parametrize("values,expected", [
+    (["3,5", "1.234,56", "-2,25", "7"], [3.5, 1234.56, -2.25, 7.0]),  # decimal comma, per column
+    (["1,234", "12", "5,000.5"], [1234.0, 12.0, 5000.5]),  # US separators
+])
+def test_decimal_comma_decided_per_column(values, expected):
+    assert parse_numbers(pd.Series(values))[0].tolist() == expected
+
+
+def test_mixed_date_formats_become_datetimes():
+    frame = pd.DataFrame({"when": ["2024-01-05", "13/02/2024", "Jan 5, 2024", "5 March 2023", None, "2024-01-06"]})
+    out, logs = repair_types(frame, parse_threshold=0.8)
+    assert pd.api.types.is_datetime64_any_dtype(out["when"])
+    assert out["when"].iloc[1] == pd.Timestamp("2024-02-13")  # day first: 13 cannot be a month
+    log = next(e for e in logs if e["action"] == "convert_datetime")
+    assert log["params"]["dayfirst"] is True and "dates" in log["message"]
+
+
+@pytest.mark.parametrize("values", [
+    ["20240105", "20240106", "20240107"],  # numbers that happen to look like compact dates
+    ["1", "2", "3.5"], ["1.5", "2.25", "3"],
+])
+def test_numbers_are_never_turned_into_dates(values):
+    out, _ = repair_types(pd.DataFrame({"n": values}))
+    assert pd.api.types.is_float_dtype(out["n"])
+
+
+def test_leading_zero_codes_stay_text():
+    out, logs = repair_types(pd.DataFrame({"zip": ["02134", "10001", "00501", "94105"]}))
+    assert out["zip"].tolist() == ["02134", "10001", "00501", "94105"]
+    assert not [e for e in logs if e["action"].startswith("convert")]
+
+
+def test_category_variants_unified():
+    frame = pd.DataFrame({"city": ["Paris", "paris", "PARIS ", "Paris", "London", "london", "London", "Rome"]})
+    out, logs = repair_types(frame)
+    assert out["city"].tolist() == ["Paris"] * 4 + ["London"] * 3 + ["Rome"]
+    log = next(e for e in logs if e["action"] == "unify_category_variants")
+    assert log["count"] == 3 and log["after"]["distinct"] == 3
+
+
+def test_id_like_and_constant_columns_noted():
+    frame = pd.DataFrame({"customer_id": [f"c{i}" for i in range(30)],
+                          "uuid": [f"{i:08x}-aaaa-bbbb-cccc-{i:012x}" for i in range(30)],
+                          "row": range(1, 31), "country": ["FR"] * 30, "amount": [float(i % 7) for i in range(30)]})
+    _, logs = repair_types(frame)
+    notes = {(e["action"], e["column"]) for e in logs}
+    assert {("detect_id_like", "customer_id"), ("detect_id_like", "uuid"), ("detect_id_like", "row"),
+            ("detect_constant", "country")} <= notes
+    assert not any(col == "amount" for _, col in notes)

@@ -5,16 +5,34 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jobs.pipeline.clean import drop_duplicates, drop_sparse_columns, impute_missing
+from jobs.pipeline.clean import drop_duplicates, drop_sparse_columns
 from jobs.pipeline.coerce import repair_types
-from jobs.pipeline.runner import run_pipeline
+from jobs.pipeline.features import engineer_features
+from jobs.pipeline.impute import apply_decisions
+from jobs.pipeline.outliers import handle_outliers
+from jobs.pipeline.plan import plan_missing
+from jobs.pipeline.profile import column_role
+from jobs.pipeline.runner import PipelineOptions, run_pipeline
+
+
+def _impute(frame: pd.DataFrame):
+    plans, _ = plan_missing(frame, {c: column_role(frame[c], c) for c in frame.columns}, "deep")
+    return apply_decisions(frame, plans)
+
 
 STEPS = {
     "repair_types": lambda f: repair_types(f),
     "drop_duplicates": lambda f: drop_duplicates(f),
     "drop_sparse_columns": lambda f: drop_sparse_columns(f, 0.7, set()),
-    "impute_missing": lambda f: impute_missing(f),
-    "run_pipeline": lambda f: (lambda r: (r.frame, r.logs["cleaning"]))(run_pipeline(f)),
+    "impute": _impute,
+    **{f"outliers_{s}": (lambda s: lambda f: handle_outliers(f, strategy=s))(s)
+       for s in ("clip", "remove", "median", "flag")},
+    "outliers_mad": lambda f: handle_outliers(f, method="mad"),
+    "outliers_zscore": lambda f: handle_outliers(f, method="zscore"),
+    "features": lambda f: engineer_features(f)[:2],
+    "features_minmax": lambda f: engineer_features(f, scaling="minmax")[:2],
+    **{f"run_pipeline_{m}": (lambda m: lambda f: (lambda r: (r.frame, r.logs["cleaning"]))(
+        run_pipeline(f, PipelineOptions(mode=m))))(m) for m in ("fast", "smart", "deep")},
 }
 
 
@@ -25,11 +43,14 @@ def frames() -> dict[str, pd.DataFrame]:
     return {
         "empty": pd.DataFrame(),
         "no_rows": pd.DataFrame({"a": pd.Series([], dtype="float64"), "b": pd.Series([], dtype="str")}),
-        "one_row": pd.DataFrame({"a": ["$1"], "b": [None], "c": ["yes"]}),
+        "one_row": pd.DataFrame({"a": ["$1"], "b": [None], "c": ["yes"], "d": [3.5]}),
         "all_missing_column": pd.DataFrame({"a": [None, None, None], "b": [1.0, None, 3.0]}),
         "wide": wide,
-        "unicode_names": pd.DataFrame({"città": ["Roma", None, "Milano"], "価格": ["¥1,000", "¥2", None],
-                                       "🙂": [1.0, None, 2.0]}),
+        "unicode_names": pd.DataFrame({"città": ["Roma", None, "Milano", "Roma"], "価格": ["¥1,000", "¥2", None, "¥5"],
+                                       "🙂": [1.0, None, 2.0, 2.5]}),
+        "mixed": pd.DataFrame({"when": pd.to_datetime(["2024-01-01", None, "2024-03-01", "2024-04-01"]),
+                               "flag": pd.array([True, None, False, True], dtype="boolean"),
+                               "n": [1, 2, 3, 400], "s": ["a", "b", None, "a"]}),
     }
 
 
@@ -44,5 +65,5 @@ def test_step_contract(step_name, frame_name):
     assert isinstance(logs, list)
     for entry in logs:
         assert {"column", "action", "count", "params", "source", "before", "after", "message"} <= set(entry)
-        assert entry["source"] in ("heuristic", "advisor")
+        assert entry["source"] in ("heuristic", "advisor") and isinstance(entry["count"], int)
     assert len(out) <= len(frame)

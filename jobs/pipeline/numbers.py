@@ -1,0 +1,67 @@
+"""Parsing numbers and booleans written as text: currency, percent, separators, yes/no words."""
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+TRUE_WORDS = frozenset({"yes", "y", "true", "t", "1"})
+FALSE_WORDS = frozenset({"no", "n", "false", "f", "0"})
+BOOL_WORDS = TRUE_WORDS | FALSE_WORDS
+_CURRENCY = r"[$€£¥₹\s\x{00a0}']"
+_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+_THOUSANDS = r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$"
+# "3,5" or "1.234,56": a comma followed by other than three digits, or dots grouping thousands.
+_DECIMAL_COMMA = r"^[+-]?(\d+,\d{1,2}|\d+,\d{4,}|\d{1,3}(\.\d{3})+(,\d+)?)$"
+_US_DECIMAL = r"^[+-]?\d{1,3}(,\d{3})+\.\d+$"
+
+
+def _count(mask: pa.Array) -> int:
+    return int(pc.sum(mask).as_py() or 0)
+
+
+def _arrow_text(values: pd.Series) -> pa.Array:
+    return pc.utf8_trim_whitespace(pa.array(values.astype("str"), type=pa.large_string(), from_pandas=True))
+
+
+def parse_numbers(values: pd.Series) -> tuple[pd.Series, dict]:
+    """Parse '$1,200', '12%', '(5.00)', '1 200' and '3,5' as numbers; unparseable become NA.
+
+    Vectorised in Arrow: pandas' regex replace with groups falls back to a Python loop.
+    The decimal comma is decided per column: '1,234' alone is read the US way.
+    """
+    text = _arrow_text(values)
+    negative = pc.match_substring_regex(text, r"^\(.*\)$")
+    text = pc.replace_substring_regex(text, r"^\((.*)\)$", r"\1")
+    currency = pc.match_substring_regex(text, _CURRENCY)
+    text = pc.replace_substring_regex(text, _CURRENCY, "")
+    percent = pc.ends_with(text, "%")
+    text = pc.replace_substring_regex(text, "%$", "")
+    decimal_comma = _count(pc.match_substring_regex(text, _DECIMAL_COMMA)) > 0 and \
+        _count(pc.match_substring_regex(text, _US_DECIMAL)) == 0
+    if decimal_comma:
+        grouped = pc.match_substring_regex(text, r"\.\d{3}(,|$)")
+        text = pc.replace_substring(pc.if_else(grouped, pc.replace_substring(text, ".", ""), text), ",", ".")
+        thousands = grouped
+    else:
+        thousands = pc.match_substring_regex(text, _THOUSANDS)
+        text = pc.if_else(thousands, pc.replace_substring(text, ",", ""), text)
+    valid = pc.match_substring_regex(text, _NUMBER)
+    numbers = pc.cast(pc.if_else(valid, text, pa.scalar(None, pa.large_string())), pa.float64())
+    numbers = pc.if_else(negative, pc.negate(numbers), numbers)
+    evidence = {"currency": _count(currency), "percent": _count(percent),
+                "thousands_separators": _count(thousands), "parenthesised_negatives": _count(negative),
+                "decimal_comma": decimal_comma}
+    return pd.Series(numbers.to_numpy(zero_copy_only=False), index=values.index, dtype="float64"), evidence
+
+
+def bool_share(values: pd.Series) -> float:
+    return float(values.astype("str").str.strip().str.lower().isin(BOOL_WORDS).mean()) if len(values) else 0.0
+
+
+def parse_booleans(values: pd.Series) -> pd.Series:
+    words = values.astype("str").str.strip().str.lower()
+    out = pd.Series(pd.NA, index=values.index, dtype="boolean")
+    out[words.isin(TRUE_WORDS)] = True
+    out[words.isin(FALSE_WORDS)] = False
+    return out

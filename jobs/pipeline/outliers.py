@@ -1,0 +1,222 @@
+"""Outliers in numeric columns: detection (IQR, z-score, MAD) and handling (clip, remove, median, flag)."""
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+import numpy as np
+import pandas as pd
+
+from .entries import column_stats, entry, plain
+from .profile import skewness
+
+METHODS = ("iqr", "zscore", "mad")
+STRATEGIES = ("clip", "remove", "median", "flag")
+DEFAULT_THRESHOLDS = {"iqr": 3.0, "zscore": 3.5, "mad": 3.5}
+MIN_VALUES = 8
+SKEW_LIMIT = 1.0
+EXAMPLES = 5
+_LABELS = {"iqr": ("IQR", "k={:g}"), "zscore": ("z-score", "{:g} sigma"), "mad": ("MAD", "modified z {:g}")}
+
+
+def _check_method(method: str, threshold: float | None) -> float:
+    if method not in METHODS:
+        raise ValueError(f"method must be 'iqr', 'zscore' or 'mad'; got {method!r}")
+    if threshold is None:
+        return DEFAULT_THRESHOLDS[method]
+    if isinstance(threshold, bool) or not isinstance(threshold, Real) or not math.isfinite(threshold) \
+            or threshold <= 0:
+        raise ValueError(f"threshold must be a positive finite number; got {threshold!r}")
+    return float(threshold)
+
+
+def _numeric(series: pd.Series) -> bool:
+    dtype = series.dtype
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype) \
+        and not pd.api.types.is_complex_dtype(dtype)
+
+
+def _log_scale(values: np.ndarray) -> tuple[bool, float]:
+    """Strictly positive with a heavy right tail. The skew is measured on the central 98% so that the
+    gross errors being hunted cannot by themselves push a symmetric column onto the log scale (one
+    x100 typo gives a normal column a skew of 30, and log-scale fences then clip its genuine low tail)."""
+    if values.min() <= 0:
+        return False, 0.0
+    low, high = np.quantile(values, [0.01, 0.99])
+    skew = skewness(pd.Series(values[(values >= low) & (values <= high)]))
+    return skew > SKEW_LIMIT, skew
+
+
+def _fences(values: np.ndarray, method: str, t: float) -> tuple[float, float, str] | str:
+    """(lower, upper, spread measure) on the given scale, or the reason no fences exist."""
+    if method == "iqr":
+        q1, q3 = np.quantile(values, [0.25, 0.75])
+        if q3 <= q1:
+            # Half the values are tied: zero-width fences would flag every other value as an error.
+            return "interquartile range is zero"
+        return q1 - t * (q3 - q1), q3 + t * (q3 - q1), "iqr"
+    if method == "zscore":
+        centre, spread = float(values.mean()), float(values.std(ddof=1))
+        return centre - t * spread, centre + t * spread, "std"
+    centre = float(np.median(values))
+    deviations = np.abs(values - centre)
+    # |0.6745 * (x - median) / MAD| > t  <=>  |x - median| > t * MAD / 0.6745
+    spread, measure = float(np.median(deviations)) / 0.6745, "mad"
+    if spread == 0:
+        spread, measure = float(deviations.mean()) * 1.2533, "mean_absolute_deviation"
+    if spread == 0:
+        return "median absolute deviation and mean absolute deviation are zero"
+    return centre - t * spread, centre + t * spread, measure
+
+
+def _detect(series: pd.Series, method: str, t: float) -> tuple[np.ndarray, np.ndarray, dict, float, tuple]:
+    """(flagged, values as float64 with NaN for missing, params, exact flagged share, unrounded fences)."""
+    params: dict = {"method": method, "threshold": t}
+    if not _numeric(series):
+        return np.zeros(len(series), bool), np.array([]), {**params, "skipped": "not a numeric column"}, 0.0, ()
+    raw = series.to_numpy(dtype="float64", na_value=np.nan)
+    # Statistics come from finite values only; +/-inf still lands outside any finite fence below.
+    finite = raw[np.isfinite(raw)]
+    reason = None
+    if len(finite) < MIN_VALUES:
+        reason = f"fewer than {MIN_VALUES} values"
+    elif finite.min() == finite.max():
+        reason = "no spread"
+    else:
+        log, skew = _log_scale(finite)
+        fences = _fences(np.log(finite) if log else finite, method, t)
+        reason = fences if isinstance(fences, str) else None
+    if reason:
+        return np.zeros(len(series), bool), raw, {**params, "skipped": reason}, 0.0, ()
+    lower, upper, measure = fences
+    if log:
+        lower, upper = math.exp(lower), math.exp(upper)
+    flagged = (raw < lower) | (raw > upper)  # NaN compares False, so missing values are never flagged
+    count, present = int(flagged.sum()), int((~np.isnan(raw)).sum())
+    share = count / present
+    params.update(scale="log" if log else "linear", skew=round(skew, 4), spread=measure,
+                  lower=plain(lower), upper=plain(upper), flagged=count, flagged_share=round(share, 4),
+                  examples=[plain(v) for v in series[flagged].head(EXAMPLES)])
+    return flagged, raw, params, share, (lower, upper)
+
+
+def detect_outliers(series: pd.Series, method: str = "iqr",
+                    threshold: float | None = None) -> tuple[pd.Series, dict]:
+    """Boolean mask (same index, False for missing) of outlying values, and the fences/params used."""
+    t = _check_method(method, threshold)
+    flagged, _, params, _, _ = _detect(series, method, t)
+    return pd.Series(flagged, index=series.index, name=series.name, dtype=bool), params
+
+
+def _rebuild(values: np.ndarray, like: pd.Series) -> pd.Series:
+    if pd.api.types.is_integer_dtype(like.dtype):
+        values = np.round(values)
+    return pd.Series(values, index=like.index, name=like.name).astype(like.dtype)
+
+
+def _free_name(base: str, taken: set) -> str:
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}_{n}", n + 1
+    return name
+
+
+def _num(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def _pct(share: float) -> str:
+    return f"{share:.1%}".replace(".0%", "%")
+
+
+def _describe(params: dict) -> str:
+    name, threshold = _LABELS[params["method"]]
+    text = f"{name}, {threshold.format(params['threshold'])}, {params['scale']} scale"
+    return text + (", mean-deviation fallback" if params["spread"] == "mean_absolute_deviation" else "")
+
+
+def handle_outliers(frame: pd.DataFrame, *, method: str = "iqr", strategy: str = "clip",
+                    threshold: float | None = None, max_flagged_share: float = 0.10,
+                    columns: list[str] | None = None) -> tuple[pd.DataFrame, list[dict]]:
+    """Detect outliers in each numeric column and clip, remove, replace or flag them; the input is not changed."""
+    t = _check_method(method, threshold)
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be 'clip', 'remove', 'median' or 'flag'; got {strategy!r}")
+    if isinstance(max_flagged_share, bool) or not isinstance(max_flagged_share, Real) \
+            or not 0 < max_flagged_share <= 1:
+        raise ValueError(f"max_flagged_share must be in (0, 1]; got {max_flagged_share!r}")
+    if columns is not None:
+        unknown = [c for c in columns if c not in frame.columns]
+        if unknown:
+            raise ValueError(f"columns not in the frame: {unknown!r}")
+    wanted = None if columns is None else set(columns)
+    out = frame.copy()
+    logs: list[dict] = []
+    flags: dict = {}
+    doomed = np.zeros(len(frame), bool)
+    removed: list[tuple[int, int]] = []  # (log index, column position) whose "after" waits for the drop
+    taken = set(frame.columns)
+    for position, name in enumerate(frame.columns):
+        if wanted is not None and name not in wanted:
+            continue
+        series = frame.iloc[:, position]
+        flagged, raw, params, share, fences = _detect(series, method, t)
+        if "skipped" in params or not params["flagged"]:
+            continue
+        lower, upper = fences
+        count, span, how = params["flagged"], f"[{_num(lower)}, {_num(upper)}]", _describe(params)
+        if share > max_flagged_share:
+            logs.append(entry("outliers_reported", column=str(name), params={
+                **params, "max_flagged_share": plain(max_flagged_share)},
+                before=column_stats(series), after=column_stats(series),
+                message=f"{_pct(share)} of values lie outside the fences {span} ({how}); more than "
+                        f"{_pct(max_flagged_share)} is a feature of the data, not an error: left unchanged."))
+            continue
+        after = None
+        if strategy == "remove":
+            doomed |= flagged
+            removed.append((len(logs), position))
+            message = f"Removed {count:,} rows with values outside {span} ({how})."
+        elif strategy == "flag":
+            flag_name = _free_name(f"{name}_outlier", taken)
+            taken.add(flag_name)
+            flags[flag_name] = pd.Series(flagged, index=frame.index, dtype=bool)
+            params["flag_column"] = str(flag_name)
+            after = column_stats(series)
+            message = f"Marked {count:,} values outside {span} in new column {str(flag_name)!r} ({how})."
+        else:
+            fixed = raw.copy()
+            if strategy == "clip":
+                low, high = lower, upper
+                if pd.api.types.is_integer_dtype(series.dtype) and math.ceil(lower) <= math.floor(upper):
+                    # Inward rounding keeps clipped integers inside the fences, so a rerun flags nothing.
+                    low, high = math.ceil(lower), math.floor(upper)
+                fixed[flagged] = np.clip(raw[flagged], low, high)
+                message = f"Clipped {count:,} values outside {span} ({how})."
+            else:
+                median = float(np.median(raw[~flagged & ~np.isnan(raw)]))
+                if pd.api.types.is_integer_dtype(series.dtype):
+                    median = float(round(median))
+                fixed[flagged] = median
+                params["median"] = plain(median)
+                message = f"Replaced {count:,} values outside {span} with the median of the rest " \
+                          f"({_num(median)}) ({how})."
+            new = _rebuild(fixed, series)
+            out.isetitem(position, new)
+            after = column_stats(new)
+        logs.append(entry(f"outliers_{strategy}", column=str(name), count=count, params=params,
+                          before=column_stats(series), after=after, message=message))
+    if flags:
+        out = pd.concat([out, pd.DataFrame(flags, index=frame.index)], axis=1)
+    if removed:
+        total = int(doomed.sum())
+        out = out.loc[~doomed].reset_index(drop=True)
+        for index, position in removed:
+            logs[index]["after"] = column_stats(out.iloc[:, position])
+        logs.append(entry("remove_outlier_rows", count=total,
+                          params={"method": method, "threshold": t,
+                                  "columns": [logs[i]["column"] for i, _ in removed]},
+                          before={"rows": len(frame)}, after={"rows": len(out)},
+                          message=f"Removed {total:,} rows with an outlier in at least one of "
+                                  f"{len(removed)} columns."))
+    return out, logs

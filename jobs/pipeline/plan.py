@@ -1,0 +1,82 @@
+"""Planning missing-value repairs: which columns the advisor decides, validation, heuristic fallback."""
+from __future__ import annotations
+
+from typing import Callable
+
+import pandas as pd
+
+from .entries import plain
+from .impute import ALLOWED, DecisionError, heuristic_decision, validate_decision
+from .profile import profile_column
+
+Advise = Callable[[dict], dict]
+SMART_SHARE, DEEP_SHARE, DEEP_COLUMNS = 0.20, 0.10, 3
+SAMPLE_ROWS = 10
+
+
+def advisor_columns(frame: pd.DataFrame, mode: str) -> list[str]:
+    """Smart: every column over 20% missing. Deep: the 3 most-missing columns over 10%."""
+    shares = frame.isna().mean().sort_values(ascending=False, kind="stable")
+    if mode == "smart":
+        return [str(c) for c, s in shares.items() if s > SMART_SHARE]
+    if mode == "deep":
+        return [str(c) for c, s in shares.items() if s > DEEP_SHARE][:DEEP_COLUMNS]
+    return []
+
+
+def sample_rows(frame: pd.DataFrame, columns: list[str], n: int = SAMPLE_ROWS) -> list[dict]:
+    """The first rows, plus rows where the columns in question are present, as plain values."""
+    rows = frame.head(n)
+    if columns:
+        present = frame[frame[columns].notna().any(axis=1)].head(n)
+        rows = pd.concat([rows, present[~present.index.isin(rows.index)]])
+    return [{str(k): plain(v) for k, v in row.items()} for row in rows.to_dict("records")]
+
+
+def ordered_in_time(frame: pd.DataFrame, roles: dict[str, str]) -> bool:
+    """Rows sorted by a date column: a time series, where neighbours are the best guess."""
+    for col, role in roles.items():
+        if role == "datetime" and col in frame and frame[col].notna().sum() > 2:
+            values = frame[col].dropna()
+            if values.is_monotonic_increasing and values.nunique() > 0.9 * len(values):
+                return True
+    return False
+
+
+def plan_missing(frame: pd.DataFrame, roles: dict[str, str], mode: str, target: str | None = None,
+                 advise: Advise | None = None) -> tuple[dict[str, dict], dict]:
+    """A decision per column with missing values, and what happened with the advisor."""
+    numeric = [c for c, r in roles.items() if r == "numeric" and c in frame and c != target]
+    ordered = ordered_in_time(frame, roles)
+    gaps = [c for c in frame.columns if frame[c].isna().any() and frame[c].notna().any()]
+    plans = {c: heuristic_decision(frame, c, roles[c], numeric, ordered) for c in gaps}
+    asked = advisor_columns(frame[gaps], mode) if gaps and mode in ("smart", "deep") else []
+    meta: dict = {"asked": asked, "used": False, "error": None, "report": None, "model": None}
+    if not asked:
+        return plans, meta
+    if advise is None:
+        meta["error"] = "no advisor configured (GEMINI_API_KEY unset)"
+        for col in asked:
+            plans[col]["advisor_error"] = meta["error"]
+        return plans, meta
+    request = {"mode": mode, "target": target, "ordered_in_time": ordered,
+               "columns": [profile_column(frame[c], c) for c in asked],
+               "allowed": {c: list(ALLOWED[roles[c]]) for c in asked},
+               "numeric_columns": numeric, "rows": sample_rows(frame, asked), "want_report": mode == "deep"}
+    try:
+        answer = advise(request)
+        decisions = answer.get("columns") if isinstance(answer, dict) else None
+        if not isinstance(decisions, dict):
+            raise DecisionError("the answer has no per-column decisions")
+    except Exception as exc:  # noqa: BLE001 - any advisor failure means the heuristic decides
+        meta["error"] = f"{type(exc).__name__}: {exc}"[:300]
+        for col in asked:
+            plans[col]["advisor_error"] = meta["error"]
+        return plans, meta
+    meta.update(used=True, model=answer.get("model"), report=answer.get("report"))
+    for col in asked:
+        try:
+            plans[col] = validate_decision(decisions.get(col), roles[col], frame[col], [str(c) for c in frame.columns])
+        except DecisionError as exc:
+            plans[col]["advisor_error"] = f"rejected advisor answer: {exc}"
+    return plans, meta

@@ -1,0 +1,133 @@
+"""Smart and deep through the API and a real worker: quotas, the advisor, report and features."""
+from __future__ import annotations
+
+import io
+import json
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from app.models import ModeUsage
+from tests.fakes.gemini import FakeGemini, text_reply
+
+
+def csv_bytes(n: int = 120, seed: int = 2) -> bytes:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(100, 15, n).round(1)
+    frame = pd.DataFrame({"order_id": range(1, n + 1), "x": x, "price": [f"${v:,.2f}" for v in 3 * x + 7],
+                          "city": rng.choice(["Oslo", "oslo ", "Rome"], n), "sold": rng.choice(["yes", "no"], n),
+                          "when": pd.date_range("2024-01-01", periods=n).strftime("%d/%m/%Y")})
+    frame = frame.astype(object)
+    frame.loc[rng.random(n) < 0.3, "price"] = "?"
+    frame.loc[rng.random(n) < 0.15, "city"] = ""
+    return frame.to_csv(index=False).encode()
+
+
+def upload(client, data: bytes | None = None, **fields):
+    form = {"file": (io.BytesIO(data or csv_bytes()), "orders.csv"), **fields}
+    return client.post("/dataset/upload", data=form, content_type="multipart/form-data")
+
+
+@pytest.fixture()
+def gemini(app):
+    fake = FakeGemini()
+    app.config.update(GEMINI_API_KEY="test-key", GEMINI_BASE_URL=fake.url, GEMINI_TIMEOUT=5)
+    yield fake
+    app.config.update(GEMINI_API_KEY=None, GEMINI_BASE_URL=None)
+    fake.close()
+
+
+def test_quota_is_429_before_anything_is_stored(client, app):
+    for _ in range(3):
+        assert upload(client, user_id="q", mode="smart").status_code == 202
+    response = upload(client, user_id="q", mode="smart")
+    assert response.status_code == 429 and response.json["error"]["code"] == "quota_exceeded"
+    assert response.json["error"]["details"] == {"mode": "smart", "limit": 3, "used": 3, "window_hours": 0}
+    assert upload(client, user_id="q", mode="deep").status_code == 202
+    assert upload(client, user_id="q", mode="deep").status_code == 429
+    assert upload(client, user_id="q", mode="fast").status_code == 202  # unlimited
+    assert upload(client, user_id="other", mode="deep").status_code == 202
+    assert ModeUsage.query.filter_by(user_id="q").count() == 4
+
+
+def test_rejected_upload_does_not_use_quota(client):
+    assert upload(client, b"a,b\n", user_id="r", mode="deep").status_code == 422
+    assert upload(client, user_id="r", mode="deep").status_code == 202
+
+
+def test_quota_window(client, app, db):
+    app.config["QUOTA_WINDOW_HOURS"] = 1
+    try:
+        assert upload(client, user_id="w", mode="deep").status_code == 202
+        usage = ModeUsage.query.filter_by(user_id="w").one()
+        usage.created_at = usage.created_at.replace(year=2000)  # outside the window now
+        db.session.commit()
+        assert upload(client, user_id="w", mode="deep").status_code == 202
+    finally:
+        app.config["QUOTA_WINDOW_HOURS"] = 0
+
+
+def test_concurrent_uploads_cannot_exceed_the_quota(app, db):
+    results: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def one():
+        client = app.test_client()
+        barrier.wait()
+        results.append(upload(client, user_id="race", mode="smart").status_code)
+
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(results) == [202] * 3 + [429] * 5, results
+    assert ModeUsage.query.filter_by(user_id="race", mode="smart").count() == 3
+
+
+def test_smart_mode_asks_the_advisor_and_logs_it(client, run_worker, gemini):
+    gemini.reply = text_reply(json.dumps({"columns": [
+        {"column": "price", "action": "regression", "params": {"predictors": ["x"]}, "reasoning": "tracks x",
+         "confidence": 0.9}]}))
+    dataset_id = upload(client, user_id="s", mode="smart").json["dataset_id"]
+    run_worker()
+    assert client.get(f"/dataset/{dataset_id}/status").json["status"] == "completed"
+    entries = client.get(f"/dataset/{dataset_id}/logs/cleaning").json["entries"]
+    price = next(e for e in entries if e["column"] == "price" and e["action"].startswith("impute"))
+    assert (price["action"], price["source"], price["params"]["confidence"]) == ("impute_regression", "advisor", 0.9)
+    cleaned = pd.read_csv(io.BytesIO(client.get(f"/dataset/{dataset_id}/cleaned").data))
+    assert (cleaned["price"] - (3 * cleaned["x"] + 7)).abs().quantile(0.95) < 1  # predicted, not a flat mean
+    assert client.get(f"/dataset/{dataset_id}/report").status_code == 404  # reports are deep only
+
+
+def test_deep_mode_report_without_key(client, run_worker):
+    dataset_id = upload(client, user_id="d", mode="deep", target="x").json["dataset_id"]
+    assert client.get(f"/dataset/{dataset_id}/report").status_code == 409
+    run_worker()
+    report = client.get(f"/dataset/{dataset_id}/report").json
+    assert report["mode"] == "deep" and report["source"] == "heuristic"
+    assert report["summary"] and report["recommendations"] and report["created_at"]
+    assert [r["column"] for r in report["reasoning"]] == ["price", "city"]
+    assert all(r["examples"] for r in report["reasoning"])
+
+
+def test_features_endpoint_and_table(client, run_worker):
+    dataset_id = upload(client, user_id="f", target="x").json["dataset_id"]
+    assert client.get(f"/dataset/{dataset_id}/features").status_code == 409
+    run_worker()
+    body = client.get(f"/dataset/{dataset_id}/features").json
+    assert body["output_feature"]["name"] == "x" and body["target"] == "x"
+    names = [f["name"] for f in body["input_features"]]
+    assert "order_id" not in names and any(n.startswith("city=") for n in names)
+    assert all(f["transform"] and f["description"] for f in body["input_features"])
+    table = pd.read_csv(io.BytesIO(client.get(body["links"]["csv"]).data))
+    assert list(table.columns) == names + ["x"] and table.isna().sum().sum() == 0
+    cleaned = pd.read_csv(io.BytesIO(client.get(f"/dataset/{dataset_id}/cleaned").data))
+    assert table["x"].tolist() == cleaned["x"].tolist()  # the output feature stays unscaled
+    assert "order_id" in cleaned.columns and cleaned["price"].min() > 100  # readable units
+    parquet = client.get(f"/dataset/{dataset_id}/features.parquet")
+    assert parquet.status_code == 200 and pd.read_parquet(io.BytesIO(parquet.data)).shape == table.shape
+    logs = client.get(f"/dataset/{dataset_id}/logs/features").json["entries"]
+    assert {"drop_id_like", "one_hot"} <= {e["action"] for e in logs}
