@@ -1,6 +1,8 @@
 """Missing values: per-column decisions (heuristic or advisor), validated, then applied."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -10,14 +12,18 @@ from .profile import skewness
 SKEW_LIMIT = 1.0
 ALLOWED = {
     "numeric": ("mean", "median", "regression", "interpolate", "constant", "drop_column"),
-    "boolean": ("mode", "constant", "drop_column"),
-    "categorical": ("mode", "constant", "ffill", "drop_column"),
+    "boolean": ("mode", "group_mode", "constant", "drop_column"),
+    "categorical": ("mode", "group_mode", "constant", "ffill", "drop_column"),
     "text": ("mode", "constant", "drop_column"),
     "datetime": ("median", "ffill", "interpolate", "drop_column"),
     "id": ("constant", "drop_column"),
     "constant": ("mode", "constant", "drop_column"),
 }
-CORRELATION_ROWS = 20_000  # correlations are estimated on a row sample: plenty for choosing predictors
+SAMPLE_ROWS = 5_000  # relations between columns are measured on a row sample: plenty for choosing predictors
+MAX_LEVELS = 10  # categories used as regression predictors become this many indicator columns at most
+GROUP_LEVELS = 50  # categories with more levels are not used to group others
+GROUP_CANDIDATES = 8
+GROUP_GAIN = 0.05  # a grouping key must beat the plain mode by this much accuracy to be used
 MIN_FIT_ROWS = 30
 
 
@@ -29,25 +35,90 @@ def decision(action: str, reasoning: str, source: str = "heuristic", **params) -
     return {"action": action, "params": params, "reasoning": reasoning, "source": source, "confidence": None}
 
 
-def predictors(frame: pd.DataFrame, col: str, numeric: list[str], limit: int = 3, floor: float = 0.3) -> list[str]:
-    """The numeric columns most correlated with `col` (|r| >= floor), strongest first."""
-    others = [c for c in numeric if c != col and frame[c].isna().mean() < 0.5]
-    if not others:
-        return []
-    sample = frame[[col, *others]]
-    if len(sample) > CORRELATION_ROWS:
-        sample = sample.sample(CORRELATION_ROWS, random_state=0)
-    corr = sample[others].corrwith(sample[col]).abs().dropna().sort_values(ascending=False)
-    return [c for c, r in corr.items() if r >= floor][:limit]
+@dataclass
+class Evidence:
+    """What the heuristics need to know about relations between columns, measured once on a sample."""
+
+    sample: pd.DataFrame
+    corr: pd.DataFrame  # |Pearson r| between numeric columns
+    eta: pd.DataFrame  # correlation ratio: rows categorical columns, columns numeric ones
+    keys: dict[str, pd.Series]  # grouping keys on the sample: categories, or numbers in quintiles
 
 
-def heuristic_decision(frame: pd.DataFrame, col: str, role: str, numeric: list[str], ordered: bool) -> dict:
+def gather_evidence(frame: pd.DataFrame, roles: dict[str, str]) -> Evidence:
+    sample = frame.sample(SAMPLE_ROWS, random_state=0) if len(frame) > SAMPLE_ROWS else frame
+    numeric = [c for c, r in roles.items() if r == "numeric" and c in frame]
+    levels = {c: int(frame[c].nunique()) for c, r in roles.items() if r in ("categorical", "boolean") and c in frame}
+    grouping = [c for c, n in levels.items() if n <= MAX_LEVELS]
+    values = sample[numeric].astype("float64")
+    corr = values.corr().abs() if numeric else pd.DataFrame()
+    eta = pd.DataFrame(0.0, index=grouping, columns=numeric)
+    variance, grand = values.var(ddof=0), values.mean()
+    for c in grouping:  # one groupby per category column covers every numeric column at once
+        groups = values.groupby(sample[c], observed=True)
+        between = (groups.count() * (groups.mean() - grand) ** 2).sum() / values.count()
+        eta.loc[c] = np.sqrt((between / variance.replace(0, np.nan)).clip(0, 1)).fillna(0.0)
+    keys = {c: _binned(sample[c]) if roles[c] == "numeric" else sample[c]
+            for c in [*numeric, *(c for c, n in levels.items() if n <= GROUP_LEVELS)]}
+    return Evidence(sample=sample, corr=corr, eta=eta, keys=keys)
+
+
+def _binned(series: pd.Series) -> pd.Series:
+    if series.nunique() <= 10:
+        return series
+    return pd.qcut(series, 5, labels=False, duplicates="drop")
+
+
+def predictors(evidence: Evidence, col: str, missing: pd.Series, limit: int = 5, floor: float = 0.2,
+               target: str | None = None) -> list[str]:
+    """Columns that explain `col`: correlated numbers and categories whose groups differ in mean."""
+    strength = {}
+    if col in evidence.corr:
+        strength.update(evidence.corr[col].drop(col).dropna().to_dict())
+    if col in evidence.eta:
+        strength.update(evidence.eta[col].to_dict())
+    ranked = sorted(((c, r) for c, r in strength.items() if c != target and missing[c] < 0.5),
+                    key=lambda item: -item[1])
+    return [c for c, r in ranked if r >= floor][:limit]
+
+
+def group_key(frame: pd.DataFrame, by: str) -> pd.Series:
+    """Grouping values for the whole frame: categories as they are, numbers in quintile bins."""
+    series = frame[by]
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        return _binned(series)
+    return series
+
+
+def best_grouping(evidence: Evidence, col: str, missing: pd.Series) -> tuple[str, float, float] | None:
+    """The column whose groups predict `col` best (by in-sample conditional-mode accuracy)."""
+    target = evidence.sample[col]
+    known_target = target.notna()
+    if known_target.sum() < MIN_FIT_ROWS:
+        return None
+    base = float(target.value_counts(normalize=True).iloc[0])
+    candidates = sorted((c for c in evidence.keys if c != col), key=lambda c: missing[c])[:GROUP_CANDIDATES]
+    best = None
+    for by in candidates:
+        keys = evidence.keys[by]
+        known = keys.notna() & known_target
+        if known.sum() < MIN_FIT_ROWS:
+            continue
+        counts = target[known].groupby(keys[known], observed=True).value_counts()
+        accuracy = float(counts.groupby(level=0).max().sum() / known.sum())
+        if accuracy >= base + GROUP_GAIN and (best is None or accuracy > best[1]):
+            best = (by, accuracy, base)
+    return best
+
+
+def heuristic_decision(frame: pd.DataFrame, col: str, role: str, ordered: bool, evidence: Evidence,
+                       missing: pd.Series, target: str | None = None) -> dict:
     """The fast-mode rule for one column with missing values."""
     series = frame[col]
     if role == "numeric":
         if ordered:
             return decision("interpolate", "rows are ordered in time: interpolate between neighbours")
-        chosen = predictors(frame, col, numeric)
+        chosen = predictors(evidence, col, missing, target=target)
         if chosen:
             return decision("regression", f"correlated with {', '.join(chosen)}: predict from them",
                             predictors=chosen)
@@ -60,6 +131,11 @@ def heuristic_decision(frame: pd.DataFrame, col: str, role: str, numeric: list[s
     if role in ("categorical", "boolean", "constant", "text"):
         if ordered and role == "categorical":
             return decision("ffill", "rows are ordered in time: carry the last value forward")
+        grouping = best_grouping(evidence, col, missing) if role in ("categorical", "boolean") else None
+        if grouping:
+            by, accuracy, base = grouping
+            return decision("group_mode", f"the most frequent value among rows alike in {by!r} "
+                                          f"(right {accuracy:.0%} of the time on known rows, vs {base:.0%})", by=by)
         return decision("mode", "the most frequent value")
     return decision("constant", "identifiers are not guessed: a placeholder marks the gap",
                     value=-1 if pd.api.types.is_numeric_dtype(series) else "unknown")
@@ -87,6 +163,10 @@ def validate_decision(raw: object, role: str, series: pd.Series, columns: list[s
         elif not isinstance(value, (str, int, float)) or len(str(value)) > 100:
             raise DecisionError("a constant must be a short string or number")
         clean["value"] = value
+    if action == "group_mode":
+        if params.get("by") not in columns or params.get("by") == series.name:
+            raise DecisionError("group_mode needs 'by', another column of the table")
+        clean["by"] = params["by"]
     if action == "regression":
         chosen = params.get("predictors")
         if not isinstance(chosen, list) or not chosen or not all(c in columns for c in chosen) or \
@@ -101,22 +181,49 @@ def validate_decision(raw: object, role: str, series: pd.Series, columns: list[s
     return result
 
 
+def _design(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Numbers as they are, categories as indicator columns."""
+    parts = []
+    for c in columns:
+        series = frame[c]
+        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+            parts.append(series.astype("float64").rename(c))
+        else:
+            parts.append(pd.get_dummies(series.astype("str"), prefix=c, dtype="float64").iloc[:, :MAX_LEVELS])
+    return pd.concat(parts, axis=1)
+
+
+def _fit_predict(frame: pd.DataFrame, y: pd.Series, columns: list[str], rows: pd.Index) -> np.ndarray | None:
+    fit = y.notna() & frame[columns].notna().all(axis=1)
+    x = _design(frame.loc[fit | y.index.isin(rows), columns], columns)
+    if fit.sum() < max(MIN_FIT_ROWS, 3 * x.shape[1]):
+        return None
+    design = np.column_stack([np.ones(int(fit.sum())), x.loc[fit[fit].index].to_numpy()])
+    # A little ridge keeps near-duplicate predictors from producing wild coefficients.
+    gram = design.T @ design + 1e-6 * len(design) * np.eye(design.shape[1])
+    coef = np.linalg.solve(gram, design.T @ y[fit].to_numpy())
+    return np.column_stack([np.ones(len(rows)), x.loc[rows].to_numpy()]) @ coef
+
+
 def _regress(frame: pd.DataFrame, col: str, chosen: list[str]) -> pd.Series | None:
-    usable = [c for c in chosen if c in frame.columns and pd.api.types.is_numeric_dtype(frame[c])]
+    """Predict the gaps from the predictors; each pattern of missing predictors gets its own fit."""
+    usable = [c for c in chosen if c in frame.columns and c != col]
     if not usable:
         return None
-    x = frame[usable].astype("float64")
     y = frame[col].astype("float64")
-    fit = y.notna() & x.notna().all(axis=1)
-    if fit.sum() < max(MIN_FIT_ROWS, 3 * len(usable)):
-        return None
-    design = np.column_stack([np.ones(int(fit.sum())), x[fit].to_numpy()])
-    coef, *_ = np.linalg.lstsq(design, y[fit].to_numpy(), rcond=None)
     gaps = y.isna()
-    xs = x[gaps].fillna(x.median())  # a missing predictor contributes its typical value
-    predicted = np.column_stack([np.ones(int(gaps.sum())), xs.to_numpy()]) @ coef
+    bits = 1 << np.arange(len(usable))
+    patterns = pd.Series(frame.loc[gaps, usable].notna().to_numpy() @ bits, index=y.index[gaps])
+    predictions = []
+    for pattern, rows in patterns.groupby(patterns).groups.items():
+        available = [c for c, bit in zip(usable, bits) if pattern & bit]
+        predicted = _fit_predict(frame, y, available, rows) if available else None
+        if predicted is not None:
+            predictions.append(pd.Series(predicted, index=rows))
+    if not predictions:
+        return None
     observed = y.dropna()
-    return pd.Series(np.clip(predicted, observed.min(), observed.max()), index=y.index[gaps])
+    return pd.concat(predictions).clip(observed.min(), observed.max())
 
 
 def fill_column(frame: pd.DataFrame, col: str, plan: dict) -> tuple[pd.Series | None, object]:
@@ -133,6 +240,13 @@ def fill_column(frame: pd.DataFrame, col: str, plan: dict) -> tuple[pd.Series | 
             len(values) // 2]
     elif action == "mode":
         value = values.value_counts().index[0]
+    elif action == "group_mode":
+        keys = group_key(frame, plan["params"]["by"])
+        modes = series.groupby(keys, observed=True).agg(lambda v: v.value_counts().index[0] if v.notna().any()
+                                                        else None)
+        value = values.value_counts().index[0]  # rows whose group is unknown or never seen
+        guess = keys.map(modes)
+        return _keep_integers(series, series.fillna(guess).fillna(value).astype(series.dtype)), None
     elif action == "constant":
         value = plan["params"]["value"]
     elif action in ("ffill", "interpolate"):
@@ -141,11 +255,12 @@ def fill_column(frame: pd.DataFrame, col: str, plan: dict) -> tuple[pd.Series | 
         return _keep_integers(series, filled), None
     elif action == "regression":
         predicted = _regress(frame, col, plan["params"]["predictors"])
-        value = values.mean() if predicted is None else None
         if predicted is not None:
             filled = series.astype("float64").copy()
             filled[predicted.index] = predicted
-            return _keep_integers(series, filled), None
+            # Rows with no usable predictor get the median, robust whatever the shape.
+            return _keep_integers(series, filled.fillna(round(values.median(), _decimals(values)))), None
+        value = values.median()
     else:
         raise DecisionError(f"unknown action {action!r}")
     if pd.api.types.is_float_dtype(series) and isinstance(value, float):

@@ -6,7 +6,7 @@ from typing import Callable
 import pandas as pd
 
 from .entries import plain
-from .impute import ALLOWED, DecisionError, heuristic_decision, validate_decision
+from .impute import ALLOWED, DecisionError, gather_evidence, heuristic_decision, validate_decision
 from .profile import profile_column
 
 Advise = Callable[[dict], dict]
@@ -49,7 +49,9 @@ def plan_missing(frame: pd.DataFrame, roles: dict[str, str], mode: str, target: 
     numeric = [c for c, r in roles.items() if r == "numeric" and c in frame and c != target]
     ordered = ordered_in_time(frame, roles)
     gaps = [c for c in frame.columns if frame[c].isna().any() and frame[c].notna().any()]
-    plans = {c: heuristic_decision(frame, c, roles[c], numeric, ordered) for c in gaps}
+    evidence = gather_evidence(frame, roles) if gaps else None
+    missing = frame.isna().mean()
+    plans = {c: heuristic_decision(frame, c, roles[c], ordered, evidence, missing, target) for c in gaps}
     asked = advisor_columns(frame[gaps], mode) if gaps and mode in ("smart", "deep") else []
     meta: dict = {"asked": asked, "used": False, "error": None, "report": None, "model": None}
     if not asked:

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from jobs.pipeline.clean import drop_duplicates, drop_sparse_columns
-from jobs.pipeline.impute import DecisionError, apply_decisions, heuristic_decision, validate_decision
+from jobs.pipeline.impute import (DecisionError, apply_decisions, gather_evidence, heuristic_decision,
+                                  validate_decision)
 from jobs.pipeline.plan import advisor_columns, plan_missing
 from jobs.pipeline.profile import column_role
 from jobs.pipeline.runner import PipelineOptions, run_pipeline
@@ -39,8 +40,9 @@ def test_skewed_numbers_get_median_symmetric_get_mean():
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"skewed": np.append(rng.exponential(10, 500), np.nan),
                           "symmetric": np.append(rng.normal(0, 1, 500), np.nan)})
-    assert heuristic_decision(frame, "skewed", "numeric", [], False)["action"] == "median"
-    assert heuristic_decision(frame, "symmetric", "numeric", [], False)["action"] == "mean"
+    evidence, missing = gather_evidence(frame, roles(frame)), frame.isna().mean()
+    assert heuristic_decision(frame, "skewed", "numeric", False, evidence, missing)["action"] == "median"
+    assert heuristic_decision(frame, "symmetric", "numeric", False, evidence, missing)["action"] == "mean"
 
 
 def test_correlated_columns_are_predicted_and_beat_the_mean():
@@ -79,12 +81,27 @@ def test_categories_get_mode_and_indicators_optional():
     assert logs[0]["action"] == "impute_mode" and logs[0]["before"]["missing"] == 1
 
 
+def test_categories_predicted_from_a_related_column():
+    rng = np.random.default_rng(4)
+    species = rng.choice(["Adelie", "Gentoo", "Chinstrap"], 600)
+    island = np.where(species == "Gentoo", "Biscoe", np.where(species == "Chinstrap", "Dream", "Torgersen"))
+    truth = pd.DataFrame({"species": species, "island": island, "noise": rng.normal(size=600)})
+    frame = truth.copy()
+    holes = rng.random(600) < 0.2
+    frame.loc[holes, "island"] = None
+    out, logs = fill(frame)
+    log = next(e for e in logs if e["column"] == "island")
+    assert log["action"] == "impute_group_mode" and log["params"]["by"] == "species"
+    assert (out.loc[holes, "island"] == truth.loc[holes, "island"]).mean() == 1.0
+
+
 @pytest.mark.parametrize("raw,role,message", [
     ("mean", "numeric", "not an object"), ({"action": "mean"}, "categorical", "not allowed"),
     ({"action": "constant", "params": {"value": float("nan")}}, "numeric", "finite"),
     ({"action": "constant", "params": {"value": "x" * 500}}, "categorical", "short"),
     ({"action": "regression", "params": {"predictors": ["nope"]}}, "numeric", "predictors"),
     ({"action": "regression", "params": {"predictors": ["a"]}}, "numeric", "predictors"),  # itself
+    ({"action": "group_mode", "params": {"by": "a"}}, "categorical", "another column"),
 ])
 def test_untrusted_decisions_are_validated(raw, role, message):
     with pytest.raises(DecisionError, match=message):

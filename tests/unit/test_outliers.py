@@ -130,13 +130,13 @@ def test_flag_adds_boolean_column_and_keeps_values():
 @pytest.mark.parametrize("strategy", ["clip", "median"])
 @pytest.mark.parametrize("dtype", ["int64", "Int64", "int32"])
 def test_integer_columns_stay_integer(strategy, dtype):
-    values = list(range(100, 140)) + [99999]
+    values = [100] + list(range(100, 125)) + [99999]  # fence 157.5, median of the rest 111.5
     frame = pd.DataFrame({"n": pd.Series(values, dtype=dtype)})
     out, logs = handle_outliers(frame, strategy=strategy)
     assert out["n"].dtype == frame["n"].dtype
     assert out["n"].iloc[:-1].tolist() == values[:-1]
-    replaced = out["n"].iloc[-1]
-    assert replaced == (120 if strategy == "median" else int(np.floor(logs[0]["params"]["upper"])))
+    assert logs[0]["params"]["upper"] == 157.5
+    assert out["n"].iloc[-1] == (112 if strategy == "median" else 157)  # inward for clip, so never 158
     again, more = handle_outliers(out, strategy=strategy)  # inward rounding: a rerun finds nothing
     assert more == [] and again.equals(out)
 
@@ -162,6 +162,8 @@ def test_too_many_outliers_are_reported_not_changed():
     assert "more than 10% is a feature of the data, not an error: left unchanged" in logs[0]["message"]
     out, logs = handle_outliers(frame, method="mad", max_flagged_share=0.2)
     assert logs[0]["action"] == "outliers_clip" and logs[0]["count"] == 120
+    out, logs = handle_outliers(frame, method="zscore", threshold=1e-9, max_flagged_share=1.0, strategy="median")
+    assert out.equals(frame) and logs[0]["action"] == "outliers_reported"
 
 
 def test_heavy_tail_judged_on_log_scale_with_iqr():
@@ -176,15 +178,16 @@ def test_heavy_tail_judged_on_log_scale_with_iqr():
     assert (frame["price"][~errors] > linear_upper).mean() > 0.05
 
 
-def test_heavy_tail_default_iqr_keeps_genuine_values():
-    # k=3 on logs is 4.7 sigma: no genuine price changes, but a x100 error (4.6 sigma on logs) is caught
-    # only when it lands on an already-high price (measured 46% of them for this seed).
+def test_heavy_tail_default_iqr_uses_k2_on_logs():
+    # k=3 on logs is 4.7 sigma, beyond most x100 errors (4.6 sigma); the log-scale default is k=2.
     frame, errors = heavy_tailed()
     out, logs = handle_outliers(frame)
     changed = (out["price"] != frame["price"]).to_numpy()
-    assert logs[0]["params"]["scale"] == "log" and logs[0]["params"]["threshold"] == 3.0
-    assert changed[~errors].sum() == 0
-    assert 0.3 < changed[errors].mean() < 0.7
+    assert logs[0]["params"]["scale"] == "log" and logs[0]["params"]["threshold"] == 2.0
+    assert changed[errors].mean() >= 0.8
+    assert changed[~errors].mean() < 0.002
+    linear, linear_logs = handle_outliers(pd.DataFrame({"x": np.r_[np.arange(100.0), 10_000.0]}))
+    assert linear_logs[0]["params"]["threshold"] == 3.0  # linear scale keeps k=3
 
 
 @pytest.mark.parametrize("method", ["zscore", "mad"])
