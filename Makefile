@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv run test test-fast bench bench-quick clean
+.PHONY: venv run test test-fast bench bench-quick bench-quality clean
 
 venv: $(STAMP)
 
@@ -33,6 +33,11 @@ bench: venv
 
 bench-quick: venv
 	@redis_url=$$(scripts/ensure_redis.sh) && BENCH_REDIS_URL=$${redis_url%/*}/14 $(BIN)/python -m bench.run --quick
+
+# Imputation and outlier quality against mean/mode and scikit-learn's IterativeImputer (bench-only deps).
+bench-quality: venv
+	$(BIN)/python -m pip install -q -r requirements-bench.txt
+	$(BIN)/python -m bench.quality
 
 clean:
 	rm -rf $(VENV) .pytest_cache bench/data bench/results

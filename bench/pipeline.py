@@ -4,11 +4,11 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-from bench.generate import write_csv
 from jobs.pipeline.load import inspect, load_step
 from jobs.pipeline.runner import PipelineOptions, run_pipeline
 
@@ -21,7 +21,10 @@ def rss_mb() -> float:
 
 
 def measure(rows: int, columns: int, mode: str) -> dict:
-    path = write_csv(DATA / f"messy_{rows}x{columns}.csv", rows, columns)
+    path = DATA / f"messy_{rows}x{columns}.csv"
+    if not path.exists():  # generate in another process: its peak memory must not count here
+        subprocess.run([sys.executable, "-m", "bench.generate", str(path), "--rows", str(rows),
+                        "--columns", str(columns)], check=True, capture_output=True)
     base = rss_mb()
     started = time.perf_counter()
     info = inspect(path, path.name)

@@ -100,28 +100,10 @@ def bench_uploads(redis_url: str, quick: bool) -> dict:
     return out
 
 
-def bench_pipeline() -> dict:
-    """Per-step wall time and peak RSS in a fresh process, on the 100k x 100 file."""
-    code = """
-import json, resource, time
-from jobs.pipeline.load import inspect, load_step
-from jobs.pipeline.coerce import repair_types
-from jobs.pipeline.clean import drop_duplicates, drop_sparse_columns, impute_missing
-path = "%s"
-times = {}
-t = time.perf_counter(); info = inspect(path, "x.csv"); times["inspect (upload validation)"] = time.perf_counter() - t
-t = time.perf_counter(); frame, _ = load_step(path, info); times["load"] = time.perf_counter() - t
-loaded_mb = frame.memory_usage(deep=True).sum() / 2**20
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-t = time.perf_counter(); frame, _ = repair_types(frame); times["types"] = time.perf_counter() - t
-t = time.perf_counter(); frame, _ = drop_duplicates(frame); times["duplicates"] = time.perf_counter() - t
-t = time.perf_counter(); frame, _ = drop_sparse_columns(frame, 0.7, set()); frame, _ = impute_missing(frame)
-times["missing values"] = time.perf_counter() - t
-print(json.dumps({"seconds": {k: round(v, 3) for k, v in times.items()}, "loaded_frame_mb": round(loaded_mb, 1),
-                  "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                  "rss_after_load_mb": round(base, 1)}))
-""" % (DATA / "messy_100000x100.csv")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+def bench_pipeline(rows: int, columns: int, mode: str = "fast") -> dict:
+    """Per-step time and peak memory, each size in a fresh process (see bench/pipeline.py)."""
+    result = subprocess.run([sys.executable, "-m", "bench.pipeline", "--rows", str(rows), "--columns", str(columns),
+                             "--mode", mode], cwd=ROOT, capture_output=True, text=True, check=True)
     return json.loads(result.stdout)
 
 
@@ -150,8 +132,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     args = parser.parse_args()
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-    results = {"uploads": bench_uploads(redis_url, args.quick), "pipeline_100000x100": bench_pipeline(),
+    results = {"uploads": bench_uploads(redis_url, args.quick),
+               "pipeline_100000x100": bench_pipeline(100_000, 100),
+               "pipeline_100000x100_deep_no_key": bench_pipeline(100_000, 100, "deep"),
                "enqueue": bench_enqueue(redis_url, 500 if args.quick else 2000)}
+    if not args.quick:
+        results["pipeline_1000000x20"] = bench_pipeline(1_000_000, 20)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))

