@@ -5,13 +5,16 @@ import ipaddress
 import os
 import socket
 import tempfile
-import time
+import threading
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Iterable
 from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from jobs.pipeline.load import EXTENSIONS, FileInfo, FormatError, LoadError, format_from_name, inspect
 
@@ -90,18 +93,63 @@ def check_url(url: str, allow_private: bool) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise APIError(400, "invalid_url", "Only http and https URLs are accepted.", {"scheme": parts.scheme})
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise APIError(400, "invalid_url", "The URL's port is not a number.") from exc
     if not parts.hostname:
         raise APIError(400, "invalid_url", "The URL has no host.")
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+        infos = socket.getaddrinfo(parts.hostname, port or 443, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as exc:
         raise APIError(422, "fetch_failed", f"Cannot resolve host {parts.hostname!r}.") from exc
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        # Link-local (cloud metadata at 169.254.169.254) is refused even when private is allowed.
-        if address.is_link_local or address.is_multicast or (not address.is_global and not allow_private):
-            raise APIError(400, "forbidden_url", "The URL points to a private, loopback or link-local address.",
-                           {"host": parts.hostname})
+        check_address(info[4][0], allow_private, parts.hostname)
+
+
+def check_address(ip: str, allow_private: bool, host: str) -> None:
+    address = ipaddress.ip_address(ip.split("%")[0])
+    # Link-local (cloud metadata at 169.254.169.254) is refused even when private is allowed.
+    if address.is_link_local or address.is_multicast or (not address.is_global and not allow_private):
+        raise APIError(400, "forbidden_url", "The URL points to a private, loopback or link-local address.",
+                       {"host": host})
+
+
+def guarded_session(allow_private: bool, sockets: list | None = None) -> requests.Session:
+    """A session whose every connection checks the address it actually reached.
+
+    Checking the name before the request is not enough: DNS may answer a public address
+    to the check and a private one to the connection (rebinding). Connected sockets are
+    added to `sockets` so a watchdog can shut them down.
+    """
+    def guard(base):
+        class Guarded(base):
+            def connect(self):
+                super().connect()
+                try:
+                    check_address(self.sock.getpeername()[0], allow_private, self.host)
+                except APIError:
+                    self.close()
+                    raise
+                if sockets is not None:
+                    sockets.append(self.sock)
+        return Guarded
+
+    class Pool(HTTPConnectionPool):
+        ConnectionCls = guard(HTTPConnection)
+
+    class SecurePool(HTTPSConnectionPool):
+        ConnectionCls = guard(HTTPSConnection)
+
+    class Adapter(HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs):
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = {"http": Pool, "https": SecurePool}
+
+    session = requests.Session()
+    session.mount("http://", Adapter())
+    session.mount("https://", Adapter())
+    return session
 
 
 def _name_from_response(url: str, response: requests.Response) -> str:
@@ -115,9 +163,24 @@ def _name_from_response(url: str, response: requests.Response) -> str:
 
 def fetch_url(url: str, scratch: str, limit_mb: int, timeout: int, allow_private: bool) -> Intake:
     """Download a dataset over http(s), re-checking every redirect hop, capped in size and time."""
-    deadline = time.monotonic() + timeout
-    session = requests.Session()
+    sockets: list = []
+    session = guarded_session(allow_private, sockets)
     current = url
+    expired = threading.Event()
+
+    def expire() -> None:
+        # A server trickling bytes never trips the per-read timeout: the timer cuts the download.
+        # shutdown() wakes a thread blocked in recv(); close() alone would not.
+        expired.set()
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    watchdog = threading.Timer(timeout, expire)
+    watchdog.daemon = True
+    watchdog.start()
     try:
         for _hop in range(MAX_REDIRECTS + 1):
             check_url(current, allow_private)
@@ -138,15 +201,21 @@ def fetch_url(url: str, scratch: str, limit_mb: int, timeout: int, allow_private
 
         def chunks():
             for chunk in response.iter_content(CHUNK):
-                if time.monotonic() > deadline:
-                    raise APIError(422, "fetch_failed", f"The download took longer than {timeout} s.")
+                if expired.is_set():
+                    break
                 yield chunk
 
         path, size = _spool(chunks(), scratch, limit_mb)
+        if expired.is_set():
+            Path(path).unlink(missing_ok=True)
+            raise APIError(422, "fetch_failed", f"The download took longer than {timeout} s.")
         return Intake(tmp_path=path, filename=_name_from_response(current, response), size=size, source_url=url)
-    except requests.RequestException as exc:
+    except (requests.RequestException, OSError, AttributeError, ValueError) as exc:
+        if expired.is_set():
+            raise APIError(422, "fetch_failed", f"The download took longer than {timeout} s.") from exc
         raise APIError(422, "fetch_failed", f"Could not download the URL: {type(exc).__name__}.") from exc
     finally:
+        watchdog.cancel()
         session.close()
 
 

@@ -6,13 +6,14 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from redis import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import LockError, RedisError
+from sqlalchemy import update
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq.utils import parse_composite_key
 
 from app.extensions import db
-from app.models import Dataset, Status
+from app.models import Dataset, Status, utcnow
 
 from .queues import QUEUE_NAMES, dataset_id_from_job, enqueue_dataset, job_is_live
 
@@ -60,15 +61,24 @@ def reconcile(connection: Redis, grace_seconds: int, force_ids: list[str] | tupl
                .filter((Dataset.updated_at < cutoff) | Dataset.id.in_(list(force_ids) or [""]))
                .order_by(Dataset.created_at)
                .all())
+    seen = [(d.id, d.mode, d.updated_at) for d in pending]
+    db.session.rollback()  # nothing held while we talk to Redis
     enqueued = []
-    for dataset in pending:
-        if dataset.id not in force_ids and job_is_live(connection, dataset.id):
+    for dataset_id, mode, updated_at in seen:
+        if dataset_id not in force_ids and job_is_live(connection, dataset_id):
             continue
-        enqueue_dataset(connection, dataset.id, dataset.mode, at_front=dataset.id in force_ids)
-        dataset.status = Status.QUEUED.value
-        dataset.progress_info = "Re-queued after its job was lost (worker crash or Redis restart)."
-        enqueued.append(dataset.id)
-    db.session.commit()
+        # Only if untouched since we looked: a job that just finished must not be re-queued.
+        claimed = db.session.execute(
+            update(Dataset)
+            .where(Dataset.id == dataset_id, Dataset.updated_at == updated_at,
+                   Dataset.status.in_([Status.QUEUED.value, Status.PROCESSING.value]))
+            .values(status=Status.QUEUED.value, updated_at=utcnow(),
+                    progress_info="Re-queued after its job was lost (worker crash or Redis restart).")
+        ).rowcount
+        db.session.commit()
+        if claimed:
+            enqueue_dataset(connection, dataset_id, mode, at_front=dataset_id in force_ids)
+            enqueued.append(dataset_id)
     for dataset_id in enqueued:
         log.warning("re-enqueued dataset %s", dataset_id)
     return enqueued
@@ -76,8 +86,9 @@ def reconcile(connection: Redis, grace_seconds: int, force_ids: list[str] | tupl
 
 def recover(connection: Redis, grace_seconds: int, lock_seconds: int = 30) -> dict:
     """One recovery pass, run by at most one process at a time across the cluster."""
+    lock = connection.lock(LOCK_KEY, timeout=lock_seconds, blocking=False)
     try:
-        if not connection.set(LOCK_KEY, "1", nx=True, ex=lock_seconds):
+        if not lock.acquire():
             return {"skipped": True, "reclaimed": [], "enqueued": []}
     except RedisError as exc:
         log.warning("recovery skipped, Redis unavailable: %s", exc)
@@ -86,5 +97,8 @@ def recover(connection: Redis, grace_seconds: int, lock_seconds: int = 30) -> di
         reclaimed = reclaim_abandoned(connection)
         enqueued = reconcile(connection, grace_seconds, force_ids=reclaimed)
     finally:
-        connection.delete(LOCK_KEY)
+        try:
+            lock.release()  # token-checked: never releases another process's lock
+        except LockError:
+            log.warning("recovery pass outlived its %s s lock", lock_seconds)
     return {"skipped": False, "reclaimed": reclaimed, "enqueued": enqueued}

@@ -37,3 +37,18 @@ def drop_sparse_columns(frame: pd.DataFrame, threshold: float, keep: set[str]) -
                   message=f"{shares[c]:.0%} of values are missing (limit {threshold:.0%}): column dropped.")
             for c in doomed]
     return frame.drop(columns=doomed), logs
+
+
+def drop_unlabelled(frame: pd.DataFrame, target: str | None) -> tuple[pd.DataFrame, list[dict]]:
+    """Rows without the output feature: a guessed label would teach a model our guess."""
+    if not target or target not in frame.columns:
+        return frame.copy(), []
+    missing = frame[target].isna()
+    count = int(missing.sum())
+    if not count or count == len(frame):
+        return frame.copy(), []
+    out = frame.loc[~missing].reset_index(drop=True)
+    return out, [entry("drop_rows_missing_target", column=target, count=count,
+                       before={"rows": len(frame)}, after={"rows": len(out)},
+                       message=f"Removed {count:,} rows whose output feature {target!r} is missing: "
+                               "labels are not imputed.")]

@@ -35,10 +35,9 @@ def _convert(series: pd.Series, col: str, stripped: pd.Series, threshold: float)
     if bool_share(sample) >= loose and (share := bool_share(stripped)) >= threshold:
         new = parse_booleans(series)
         return new, _converted("convert_boolean", col, series, new, share, "yes/no words", {})
-    leading_zeros = stripped.str.match(r"^0\d").mean()
-    if leading_zeros > 0.05:  # zip codes, account numbers: digits, but not quantities
-        return None
-    if parse_numbers(sample)[0].notna().mean() >= loose:
+    # Zip codes, account numbers and long ids are digits, but not quantities: they stay text.
+    codes = stripped.str.match(r"^0\d+$").mean() > 0.05 or stripped.str.match(r"^-?\d{16,}$").any()
+    if not codes and parse_numbers(sample)[0].notna().mean() >= loose:
         new, evidence = parse_numbers(series)
         share = float(new.notna().sum()) / len(stripped)
         if share >= threshold:

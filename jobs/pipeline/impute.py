@@ -151,27 +151,34 @@ def heuristic_decision(frame: pd.DataFrame, col: str, role: str, ordered: bool, 
                     value=-1 if pd.api.types.is_numeric_dtype(series) else "unknown")
 
 
-def validate_decision(raw: object, role: str, series: pd.Series, columns: list[str], source: str = "advisor") -> dict:
+def validate_decision(raw: object, role: str, series: pd.Series, columns: list[str], source: str = "advisor",
+                      target: str | None = None) -> dict:
     """Check an untrusted decision (e.g. from the LLM) against the column; raise DecisionError."""
     if not isinstance(raw, dict):
         raise DecisionError("decision is not an object")
     action = raw.get("action")
     if action not in ALLOWED[role]:
         raise DecisionError(f"action {action!r} is not allowed for a {role} column")
+    if action == "drop_column" and series.name == target:
+        raise DecisionError("the output feature (target) cannot be dropped")
     params = raw.get("params") or {}
     if not isinstance(params, dict):
         raise DecisionError("params is not an object")
     clean: dict = {}
     if action == "constant":
+        # Checked against the column's storage type, not only its role: a numeric ID column
+        # takes numbers, a text column takes short text.
         value = params.get("value")
-        if role == "numeric":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
-                raise DecisionError("a numeric constant must be a finite number")
-        elif role == "boolean":
+        if pd.api.types.is_bool_dtype(series):
             if not isinstance(value, bool):
                 raise DecisionError("a boolean constant must be true or false")
-        elif not isinstance(value, (str, int, float)) or len(str(value)) > 100:
-            raise DecisionError("a constant must be a short string or number")
+        elif pd.api.types.is_numeric_dtype(series):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+                raise DecisionError("a numeric constant must be a finite number")
+        elif pd.api.types.is_datetime64_any_dtype(series):
+            raise DecisionError("date columns take no constant")
+        elif not isinstance(value, str) or len(value) > 100:
+            raise DecisionError("a text constant must be a string of at most 100 characters")
         clean["value"] = value
     if action == "group_mode":
         if params.get("by") not in columns or params.get("by") == series.name:

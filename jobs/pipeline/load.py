@@ -125,6 +125,39 @@ def _read_head(path: str | Path, size: int = SAMPLE_BYTES) -> bytes:
         return fh.read(size)
 
 
+def _text_columns(path: str | Path, info: FileInfo, rows: int = 20_000) -> dict[str, str]:
+    """Columns to keep as text when reading: codes with leading zeros and integers too long for
+    a float (type inference would turn '01234' into 1234 and an 18-digit id into a rounded float)."""
+    head = pd.read_csv(path, nrows=rows, dtype=str, **_csv_kwargs(info))
+    keep = {}
+    for col in head.columns:
+        values = head[col].dropna().str.strip()
+        if len(values) and (values.str.match(r"^0\d+$").mean() > 0.05 or values.str.match(r"^-?\d{16,}$").any()):
+            keep[col] = "str"
+    return keep
+
+
+def normalize_objects(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns mixing numbers and text become text; nested lists and objects become JSON text.
+
+    Arrow (and so saving) needs one type per column, and rows must be hashable to compare them.
+    """
+    out = frame
+    for col in frame.columns:
+        series = frame[col]
+        if series.dtype != object:
+            continue
+        present = series.dropna()
+        kinds = set(present.map(type))
+        if not kinds or kinds == {str}:
+            continue
+        if out is frame:
+            out = frame.copy()
+        out[col] = series.map(lambda v: v if v is None or (isinstance(v, float) and v != v) else
+                              json.dumps(v, default=str) if isinstance(v, (list, dict)) else str(v))
+    return out
+
+
 def _csv_kwargs(info: FileInfo) -> dict:
     return dict(sep=info.delimiter, encoding=info.encoding, na_values=MISSING_TOKENS,
                 keep_default_na=True, skipinitialspace=False, on_bad_lines="error",
@@ -177,7 +210,7 @@ def inspect(path: str | Path, filename: str) -> FileInfo:
         info.delimiter = "\t" if info.format == "tsv" else detect_delimiter(text)
         rows, names = 0, None
         for chunk in iter_csv(path, info):
-            names = names if names is not None else [str(c) for c in chunk.columns]
+            names = names if names is not None else _unique_names(chunk.columns)
             rows += len(chunk)
         info.rows, info.column_names = rows, names or []
     elif info.format == "parquet":
@@ -212,7 +245,7 @@ def read_frame(path: str | Path, info: FileInfo) -> pd.DataFrame:
     """Read the whole file with missing-value tokens turned into NA."""
     try:
         if info.format in ("csv", "tsv"):
-            frame = pd.read_csv(path, low_memory=False, **_csv_kwargs(info))
+            frame = pd.read_csv(path, low_memory=False, dtype=_text_columns(path, info), **_csv_kwargs(info))
         elif info.format in ("json", "jsonl"):
             frame = _replace_tokens(_json_frame(path, info))
         elif info.format == "xlsx":
@@ -228,7 +261,7 @@ def read_frame(path: str | Path, info: FileInfo) -> pd.DataFrame:
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, zipfile.BadZipFile, KeyError, OSError) as exc:
         raise LoadError(f"Could not read the {info.format} file: {exc}") from exc
     frame.columns = _unique_names(frame.columns)
-    return frame
+    return normalize_objects(frame)
 
 
 def _unique_names(columns) -> list[str]:

@@ -48,7 +48,7 @@ def plan_missing(frame: pd.DataFrame, roles: dict[str, str], mode: str, target: 
     """A decision per column with missing values, and what happened with the advisor."""
     numeric = [c for c, r in roles.items() if r == "numeric" and c in frame and c != target]
     ordered = ordered_in_time(frame, roles)
-    gaps = [c for c in frame.columns if frame[c].isna().any() and frame[c].notna().any()]
+    gaps = [c for c in frame.columns if frame[c].isna().any() and frame[c].notna().any() and c != target]
     evidence = gather_evidence(frame, roles) if gaps else None
     missing = frame.isna().mean()
     plans = {c: heuristic_decision(frame, c, roles[c], ordered, evidence, missing, target) for c in gaps}
@@ -63,7 +63,8 @@ def plan_missing(frame: pd.DataFrame, roles: dict[str, str], mode: str, target: 
         return plans, meta
     request = {"mode": mode, "target": target, "ordered_in_time": ordered,
                "columns": [profile_column(frame[c], c) for c in asked],
-               "allowed": {c: list(ALLOWED[roles[c]]) for c in asked},
+               "allowed": {c: [a for a in ALLOWED[roles[c]] if not (c == target and a == "drop_column")]
+                           for c in asked},
                "numeric_columns": numeric, "rows": sample_rows(frame, asked), "want_report": mode == "deep"}
     try:
         answer = advise(request)
@@ -78,7 +79,8 @@ def plan_missing(frame: pd.DataFrame, roles: dict[str, str], mode: str, target: 
     meta.update(used=True, model=answer.get("model"), report=answer.get("report"))
     for col in asked:
         try:
-            plans[col] = validate_decision(decisions.get(col), roles[col], frame[col], [str(c) for c in frame.columns])
+            plans[col] = validate_decision(decisions.get(col), roles[col], frame[col], [str(c) for c in frame.columns],
+                                           target=target)
         except DecisionError as exc:
             plans[col]["advisor_error"] = f"rejected advisor answer: {exc}"
     return plans, meta

@@ -6,7 +6,7 @@ from typing import Callable
 
 import pandas as pd
 
-from .clean import drop_duplicates, drop_sparse_columns
+from .clean import drop_duplicates, drop_sparse_columns, drop_unlabelled
 from .coerce import repair_types, role_notes
 from .features import engineer_features
 from .impute import apply_decisions
@@ -71,6 +71,8 @@ def run_pipeline(frame: pd.DataFrame, options: PipelineOptions | None = None, pr
     report("cleaning", 30, f"Removing duplicate rows among {rows_in:,}")
     out, dup_logs = drop_duplicates(out)
     out, drop_logs = drop_sparse_columns(out, options.drop_threshold, keep)
+    out, label_logs = drop_unlabelled(out, options.target)
+    dup_logs += label_logs
     roles = {str(c): column_role(out[c], str(c)) for c in out.columns}
     type_logs += role_notes(out, roles)
     asking = " (asking the advisor)" if options.mode != "fast" else ""
@@ -80,7 +82,8 @@ def run_pipeline(frame: pd.DataFrame, options: PipelineOptions | None = None, pr
     out, fill_logs = apply_decisions(out, plans, indicators=options.missing_indicators)
 
     report("outliers", 60, f"Checking {sum(r == 'numeric' for r in roles.values())} numeric columns for outliers")
-    numeric = [c for c, r in roles.items() if r == "numeric" and c in out.columns]
+    # The output feature is what a model learns: its values are not clipped or guessed.
+    numeric = [c for c, r in roles.items() if r == "numeric" and c in out.columns and c != options.target]
     out, outlier_logs = handle_outliers(out, method=options.outlier_method, strategy=options.outlier_strategy,
                                         columns=numeric)
     report("features", 75, "Engineering model-ready features")

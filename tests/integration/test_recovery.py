@@ -72,10 +72,30 @@ def test_abandoned_started_job_is_reclaimed_without_spending_a_retry(client, db,
 
 
 def test_recovery_lock_allows_one_pass_at_a_time(db, redis_conn):
-    redis_conn.set("wrangler:recovery-lock", "1", ex=30)
+    other = redis_conn.lock("wrangler:recovery-lock", timeout=30)
+    assert other.acquire(blocking=False)
     assert recover(redis_conn, grace_seconds=0)["skipped"] is True
-    redis_conn.delete("wrangler:recovery-lock")
+    assert redis_conn.get("wrangler:recovery-lock") == other.local.token  # ours was left alone
+    other.release()
     assert recover(redis_conn, grace_seconds=0)["skipped"] is False
+
+
+def test_a_dataset_that_finished_meanwhile_is_not_requeued(client, db, redis_conn, monkeypatch):
+    import jobs.recovery as recovery
+    body = client.post("/dataset/upload", data={"file": (io.BytesIO(CSV), "d.csv")},
+                       content_type="multipart/form-data").json
+    Job.fetch(body["job_id"], connection=redis_conn).delete()
+
+    def finishes_meanwhile(connection, dataset_id):  # the worker completes between look and claim
+        dataset = db.session.get(Dataset, dataset_id)
+        dataset.status = "completed"
+        db.session.commit()
+        return False
+
+    monkeypatch.setattr(recovery, "job_is_live", finishes_meanwhile)
+    assert recover(redis_conn, grace_seconds=0)["enqueued"] == []
+    db.session.expire_all()
+    assert db.session.get(Dataset, body["dataset_id"]).status == "completed"
 
 
 

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from app.errors import APIError
+from app.ingest import guarded_session
 from app.models import Dataset
 from tests.conftest import stored_files
 
@@ -24,6 +27,18 @@ class Handler(BaseHTTPRequestHandler):
     }
 
     def do_GET(self):  # noqa: N802 - http.server's naming
+        if self.path == "/trickle.csv":  # one byte every 0.3 s: each read is quick, the whole is not
+            self.send_response(200)
+            self.send_header("Content-Length", "40")
+            self.end_headers()
+            try:
+                for _ in range(40):
+                    self.wfile.write(b"1")
+                    self.wfile.flush()
+                    time.sleep(0.3)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return
         status, headers, body = self.routes.get(self.path, (404, {}, b""))
         self.send_response(status)
         for key, value in headers.items():
@@ -74,3 +89,23 @@ def test_fetch_refused(url_client, server, app, db, path, status, code):
 def test_loopback_refused_by_default(client, server, app):
     response = client.post("/dataset/upload", data={"dataset_url": server + "/data.csv"})
     assert response.status_code == 400 and response.json["error"]["code"] == "forbidden_url"
+
+
+def test_slow_download_is_cut_at_the_time_limit(url_client, server, app):
+    app.config["URL_FETCH_TIMEOUT"] = 1
+    try:
+        started = time.monotonic()
+        response = url_client.post("/dataset/upload", data={"dataset_url": server + "/trickle.csv"})
+        assert time.monotonic() - started < 5  # the trickle alone would take 12 s
+        assert response.status_code == 422 and "longer than 1 s" in response.json["error"]["message"]
+        assert stored_files(app) == []
+    finally:
+        app.config["URL_FETCH_TIMEOUT"] = 60
+
+
+def test_connections_are_checked_where_they_land(server):
+    """DNS rebinding: whatever a name resolved to before, the connection itself is checked."""
+    with pytest.raises(APIError) as info:
+        guarded_session(allow_private=False).get(server + "/data.csv", timeout=5)
+    assert info.value.code == "forbidden_url"
+    assert guarded_session(allow_private=True).get(server + "/data.csv", timeout=5).content == CSV

@@ -95,17 +95,31 @@ def test_categories_predicted_from_a_related_column():
     assert (out.loc[holes, "island"] == truth.loc[holes, "island"]).mean() == 1.0
 
 
-@pytest.mark.parametrize("raw,role,message", [
-    ("mean", "numeric", "not an object"), ({"action": "mean"}, "categorical", "not allowed"),
-    ({"action": "constant", "params": {"value": float("nan")}}, "numeric", "finite"),
-    ({"action": "constant", "params": {"value": "x" * 500}}, "categorical", "short"),
-    ({"action": "regression", "params": {"predictors": ["nope"]}}, "numeric", "predictors"),
-    ({"action": "regression", "params": {"predictors": ["a"]}}, "numeric", "predictors"),  # itself
-    ({"action": "group_mode", "params": {"by": "a"}}, "categorical", "another column"),
+NUMBERS, WORDS = pd.Series([1.0, None], name="a"), pd.Series(["x", None], name="a", dtype="str")
+
+
+@pytest.mark.parametrize("raw,role,series,message", [
+    ("mean", "numeric", NUMBERS, "not an object"), ({"action": "mean"}, "categorical", WORDS, "not allowed"),
+    ({"action": "constant", "params": {"value": float("nan")}}, "numeric", NUMBERS, "finite"),
+    ({"action": "constant", "params": {"value": "x" * 500}}, "categorical", WORDS, "at most 100"),
+    ({"action": "constant", "params": {"value": 5}}, "categorical", WORDS, "must be a string"),
+    ({"action": "constant", "params": {"value": "unknown"}}, "id", NUMBERS, "finite number"),  # numeric id
+    ({"action": "regression", "params": {"predictors": ["nope"]}}, "numeric", NUMBERS, "predictors"),
+    ({"action": "regression", "params": {"predictors": ["a"]}}, "numeric", NUMBERS, "predictors"),  # itself
+    ({"action": "group_mode", "params": {"by": "a"}}, "categorical", WORDS, "another column"),
+    ({"action": "drop_column"}, "numeric", NUMBERS, "target"),
 ])
-def test_untrusted_decisions_are_validated(raw, role, message):
+def test_untrusted_decisions_are_validated(raw, role, series, message):
     with pytest.raises(DecisionError, match=message):
-        validate_decision(raw, role, pd.Series([1.0, None], name="a"), ["a", "b"])
+        validate_decision(raw, role, series, ["a", "b"], target="a")
+
+
+def test_rows_without_a_target_are_dropped_not_imputed_and_the_target_is_not_clipped():
+    frame = pd.DataFrame({"x": np.arange(40.0), "y": [float(i) for i in range(39)] + [1000.0]})
+    frame.loc[3, "y"] = np.nan
+    result = run_pipeline(frame, PipelineOptions(target="y"))
+    assert len(result.frame) == 39 and result.frame["y"].max() == 1000.0
+    assert any(e["action"] == "drop_rows_missing_target" for e in result.logs["cleaning"])
 
 
 def test_mode_thresholds_pick_advisor_columns():

@@ -108,3 +108,15 @@ def test_id_like_and_constant_columns_noted():
     assert {("detect_id_like", "customer_id"), ("detect_id_like", "uuid"), ("detect_id_like", "row"),
             ("detect_constant", "country")} <= notes
     assert not any(col == "amount" for _, col in notes)
+
+
+def test_zero_padded_dates_are_still_dates():
+    frame = pd.DataFrame({"d": ["05/01/2020", "17/02/2020", "01/03/2020", "09/12/2021"]})
+    out, _ = repair_types(frame)
+    assert out["d"].tolist()[1] == pd.Timestamp("2020-02-17")
+
+
+def test_long_digit_ids_are_not_rounded_into_floats():
+    frame = pd.DataFrame({"tweet": [f"12345678901234567{i}" for i in range(10)]})
+    out, _ = repair_types(frame)
+    assert out["tweet"].tolist()[0] == "123456789012345670"

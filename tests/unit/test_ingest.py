@@ -15,6 +15,7 @@ from jobs.queues import POLICIES, job_id_for, queue_for_mode
     ("http://10.1.2.3/x.csv", "forbidden_url"), ("http://192.168.0.1/x.csv", "forbidden_url"),
     ("http://169.254.169.254/latest/meta-data/", "forbidden_url"), ("http://[::1]/x.csv", "forbidden_url"),
     ("http://0.0.0.0/x.csv", "forbidden_url"), ("http://[fd00::1]/x.csv", "forbidden_url"),
+    ("http://example.com:abc/x.csv", "invalid_url"),
 ])
 def test_urls_refused(url, code):
     with pytest.raises(APIError) as info:

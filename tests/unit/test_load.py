@@ -99,3 +99,27 @@ def test_fileinfo_reused_by_worker(tmp_path):
     info = inspect(path, "s.csv")
     again = FileInfo(format=info.format, encoding=info.encoding, delimiter=info.delimiter)
     assert read_frame(path, again).shape == (2, 2)
+
+
+def test_codes_and_long_ids_are_read_as_text(tmp_path):
+    rows = "\n".join(f"0{1000 + i},12345678901234567{i % 10},{i}" for i in range(30))
+    path = write(tmp_path, "c.csv", f"zip,tweet_id,n\n{rows}\n00123,,5\n")
+    frame = read_frame(path, inspect(path, "c.csv"))
+    assert frame["zip"].iloc[0] == "01000" and frame["tweet_id"].iloc[0] == "123456789012345670"
+    assert pd.api.types.is_numeric_dtype(frame["n"])
+
+
+def test_mixed_and_nested_json_values_become_text(tmp_path):
+    path = write(tmp_path, "m.json", json.dumps([{"code": 1, "tags": ["x", "y"], "meta": {"a": 1}},
+                                                  {"code": "c2", "tags": [], "meta": None}]))
+    frame = read_frame(path, inspect(path, "m.json"))
+    assert frame["code"].tolist() == ["1", "c2"] and frame["tags"].tolist() == ['["x", "y"]', "[]"]
+    assert frame["meta"].iloc[0] == '{"a": 1}' and pd.isna(frame["meta"].iloc[1])
+    assert not frame.duplicated().any()  # rows are hashable now
+
+
+def test_upload_check_and_worker_agree_on_column_names(tmp_path):
+    path = write(tmp_path, "n.csv", "price ,,price \n1,2,3\n")
+    info = inspect(path, "n.csv")
+    assert info.column_names == list(read_frame(path, info).columns)
+    assert info.column_names[:2] == ["price", "column_2"]  # stripped, so target=price finds it
