@@ -36,7 +36,7 @@ def _convert(series: pd.Series, col: str, stripped: pd.Series, threshold: float)
         new = parse_booleans(series)
         return new, _converted("convert_boolean", col, series, new, share, "yes/no words", {})
     # Zip codes, account numbers and long ids are digits, but not quantities: they stay text.
-    codes = stripped.str.match(r"^0\d+$").mean() > 0.05 or stripped.str.match(r"^-?\d{16,}$").any()
+    codes = sample.str.match(r"^0\d+$").mean() > 0.05 or sample.str.match(r"^-?\d{16,}$").any()
     if not codes and parse_numbers(sample)[0].notna().mean() >= loose:
         new, evidence = parse_numbers(series)
         share = float(new.notna().sum()) / len(stripped)

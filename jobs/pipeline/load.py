@@ -125,7 +125,7 @@ def _read_head(path: str | Path, size: int = SAMPLE_BYTES) -> bytes:
         return fh.read(size)
 
 
-def _text_columns(path: str | Path, info: FileInfo, rows: int = 20_000) -> dict[str, str]:
+def _text_columns(path: str | Path, info: FileInfo, rows: int = 2_000) -> dict[str, str]:
     """Columns to keep as text when reading: codes with leading zeros and integers too long for
     a float (type inference would turn '01234' into 1234 and an 18-digit id into a rounded float)."""
     head = pd.read_csv(path, nrows=rows, dtype=str, **_csv_kwargs(info))
