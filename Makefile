@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv run test test-fast bench bench-quick bench-quality clean
+.PHONY: venv run test test-fast lint bench bench-quick bench-quality clean
 
 venv: $(STAMP)
 
@@ -27,6 +27,9 @@ test: venv
 test-fast: venv
 	@redis_url=$$(scripts/ensure_redis.sh) && \
 	  TEST_REDIS_URL=$${TEST_REDIS_URL:-$${redis_url%/*}/13} $(BIN)/python -m pytest tests/unit tests/integration
+
+lint: venv
+	$(BIN)/ruff check app jobs scripts bench tests
 
 bench: venv
 	@redis_url=$$(scripts/ensure_redis.sh) && BENCH_REDIS_URL=$${redis_url%/*}/14 $(BIN)/python -m bench.run

@@ -99,11 +99,22 @@ class WranglerWorker(Worker):
         super().run_maintenance_tasks()
 
 
+class _QuietMaintenance(logging.Filter):
+    """RQ logs every maintenance pass at INFO; ours run every few seconds, so keep them at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "cleaning registries" in message or "cleaning group registries" in message:
+            return log.isEnabledFor(logging.DEBUG)
+        return True
+
+
 def build_worker(queues: list[str], name: str | None = None) -> WranglerWorker:
     from redis import Redis
 
     app = get_app()
     config = app.config
+    logging.getLogger("rq.worker").addFilter(_QuietMaintenance())
     connection = Redis.from_url(config["REDIS_URL"])
     monitor = config["WORKER_MONITOR_INTERVAL"]
     name = name or f"wrangler-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"

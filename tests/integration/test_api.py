@@ -9,7 +9,6 @@ from rq import Queue
 from rq.job import Job
 
 from app.models import Dataset, StepLog
-from jobs.queues import job_id_for
 
 CSV = b"id,price,ok,age,city\n1,\"$1,200\",yes,30,Paris\n2,$5,no,,Rome\n3,?,Y,40,\n3,?,Y,40,\n4,$8,N,NA,Paris\n"
 
