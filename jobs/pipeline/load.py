@@ -208,11 +208,14 @@ def inspect(path: str | Path, filename: str) -> FileInfo:
     if info.format in ("csv", "tsv"):
         text = head.decode(info.encoding, errors="ignore")
         info.delimiter = "\t" if info.format == "tsv" else detect_delimiter(text)
-        rows, names = 0, None
-        for chunk in iter_csv(path, info):
-            names = names if names is not None else _unique_names(chunk.columns)
-            rows += len(chunk)
-        info.rows, info.column_names = rows, names or []
+        try:
+            info.rows, info.column_names = _count_rows(path, info)
+        except LoadError as exc:
+            # Encoding is guessed from the first 256 KB; a UTF-8 guess can meet a cp1252 byte later.
+            if not (info.encoding == "utf-8" and isinstance(exc.__cause__, UnicodeDecodeError)):
+                raise
+            info.encoding = "cp1252"
+            info.rows, info.column_names = _count_rows(path, info)
     elif info.format == "parquet":
         try:
             meta = pq.ParquetFile(path).metadata
@@ -229,6 +232,14 @@ def inspect(path: str | Path, filename: str) -> FileInfo:
     if info.rows == 0:
         raise LoadError("The file has a header but no data rows.")
     return info
+
+
+def _count_rows(path: str | Path, info: FileInfo) -> tuple[int, list[str]]:
+    rows, names = 0, None
+    for chunk in iter_csv(path, info):
+        names = names if names is not None else _unique_names(chunk.columns)
+        rows += len(chunk)
+    return rows, names or []
 
 
 def iter_csv(path: str | Path, info: FileInfo) -> Iterator[pd.DataFrame]:

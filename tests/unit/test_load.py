@@ -123,3 +123,12 @@ def test_upload_check_and_worker_agree_on_column_names(tmp_path):
     info = inspect(path, "n.csv")
     assert info.column_names == list(read_frame(path, info).columns)
     assert info.column_names[:2] == ["price", "column_2"]  # stripped, so target=price finds it
+
+
+def test_cp1252_byte_after_the_sample_is_still_read(tmp_path):
+    body = "name,n\n" + "plain,1\n" * 40_000 + "café,2\n"  # 320 KB of ASCII before the first é
+    path = tmp_path / "late.csv"
+    path.write_bytes(body.encode("cp1252"))
+    info = inspect(path, "late.csv")
+    assert info.encoding == "cp1252" and info.rows == 40_001
+    assert read_frame(path, info)["name"].iloc[-1] == "café"
