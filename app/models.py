@@ -79,6 +79,7 @@ class Dataset(db.Model):
     error = db.Column(db.Text, nullable=True)
     summary = db.Column(JSON, nullable=True)
     features = db.Column(JSON, nullable=True)
+    statistics = db.Column(JSON, nullable=True)
     features_key = db.Column(db.String(512), nullable=True)
     created_at = db.Column(TZ, nullable=False, default=utcnow)
     updated_at = db.Column(TZ, nullable=False, default=utcnow, onupdate=utcnow)

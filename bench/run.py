@@ -146,6 +146,9 @@ def main() -> int:
                "enqueue": bench_enqueue(redis_url, 300 if args.quick else 1000)}
     if not args.quick:
         results["pipeline_1000000x20"] = bench_pipeline(1_000_000, 20)
+        plots = subprocess.run([sys.executable, "-m", "bench.plots"], cwd=ROOT, capture_output=True, text=True,
+                               check=True)
+        results["plots"] = json.loads(plots.stdout)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))

@@ -5,6 +5,7 @@ import logging
 import os
 import tempfile
 import time
+import uuid
 from contextlib import nullcontext
 
 import pyarrow as pa
@@ -14,7 +15,7 @@ from flask import current_app, has_app_context
 from rq import get_current_job
 
 from app.extensions import db
-from app.models import CleaningReport, Dataset, Stage, Status, StepLog, utcnow
+from app.models import CleaningReport, Dataset, Graph, Stage, Status, StepLog, utcnow
 from jobs.pipeline.load import FileInfo, load_step
 from jobs.pipeline.runner import PipelineOptions, run_pipeline
 
@@ -94,9 +95,11 @@ def _run(dataset: Dataset) -> dict:
     features_key = f"datasets/{dataset.id}/features.csv"
     _save_frame(storage, result.features, features_key, f"datasets/{dataset.id}/features.parquet")
     _replace_records(dataset, load_logs, result)
+    _save_graphs(storage, dataset, result.figures)
     dataset.cleaned_key, dataset.features_key = csv_key, features_key
     dataset.cleaned_rows, dataset.cleaned_columns = result.frame.shape
     dataset.summary, dataset.features = result.summary, result.feature_descriptions
+    dataset.statistics = result.statistics
     dataset.status, dataset.stage, dataset.progress = Status.COMPLETED.value, None, 100
     dataset.progress_info = (f"Done: {result.summary['rows_out']:,} rows × {result.summary['columns_out']} "
                              f"columns, {result.summary['missing_in']:,} missing cells repaired.")
@@ -116,6 +119,22 @@ def _replace_records(dataset: Dataset, load_logs: list[dict], result) -> None:
         db.session.add(CleaningReport(dataset_id=dataset.id, mode=dataset.mode, source=result.report["source"],
                                       reasoning=result.report["reasoning"], summary=result.report["summary"],
                                       recommendations=result.report["recommendations"]))
+
+
+def _save_graphs(storage, dataset: Dataset, figures: list[dict]) -> None:
+    """PNGs to storage and one Graph row each; a re-run replaces the previous run's set."""
+    old = Graph.query.filter_by(dataset_id=dataset.id).all()
+    stale = [g.storage_key for g in old]
+    Graph.query.filter_by(dataset_id=dataset.id).delete()
+    run = uuid.uuid4().hex[:8]  # new keys per run: cached URLs of an old run never show new images
+    for number, figure in enumerate(figures, 1):
+        key = f"datasets/{dataset.id}/graphs/{run}-{number:03d}-{figure['kind']}.png"
+        storage.put_bytes(key, figure["png"])
+        db.session.add(Graph(dataset_id=dataset.id, kind=figure["kind"], column=figure.get("column"),
+                             title=figure["title"][:512], storage_key=key, width=figure["width"],
+                             height=figure["height"]))
+    for key in stale:
+        storage.delete(key)
 
 
 def _save_frame(storage, frame, csv_key: str, parquet_key: str) -> None:

@@ -28,8 +28,8 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-@bp.post("/dataset/upload")
-def upload():
+def accept_upload() -> tuple[Dataset, bool]:
+    """Validate the request, reserve quota, take in the file or URL, record and enqueue it."""
     config = current_app.config
     mode = (request_value("mode") or "fast").strip().lower()
     if mode not in MODES:
@@ -38,6 +38,8 @@ def upload():
     collaboration_id = check_name(request_value("collaboration_id"), "collaboration_id")
     target = (request_value("target") or "").strip() or None
     upload_file = request.files.get("file")
+    if upload_file is not None and not upload_file.filename:
+        upload_file = None  # an HTML form's empty file input
     url = (request_value("dataset_url") or "").strip()
     if upload_file is not None and url:
         raise APIError(400, "bad_request", "Send either a file or a dataset_url, not both.")
@@ -57,14 +59,19 @@ def upload():
         if target is not None and target not in info.column_names:
             raise APIError(422, "unknown_target", f"target {target!r} is not a column of the dataset.",
                            {"columns": info.column_names[:100]})
-        dataset, enqueued = submit_dataset(intake, user_id=user_id, collaboration_id=collaboration_id,
-                                           mode=mode, target=target, usage=usage)
+        return submit_dataset(intake, user_id=user_id, collaboration_id=collaboration_id, mode=mode,
+                              target=target, usage=usage)
     except BaseException:
         release_quota(usage)
         raise
     finally:
         if intake is not None:
             intake.discard()
+
+
+@bp.post("/dataset/upload")
+def upload():
+    dataset, enqueued = accept_upload()
     body = {"dataset_id": dataset.id, "rows": dataset.rows, "columns": dataset.columns,
             "status": dataset.status, "mode": dataset.mode, "job_id": dataset.job_id,
             "database_name": dataset.database_name, "enqueued": enqueued, "links": links(dataset)}

@@ -1,4 +1,4 @@
-"""run_pipeline: types → duplicates → missing values → outliers → features (→ report), with progress."""
+"""run_pipeline: types → duplicates → eda → missing values → outliers → features (→ report), with progress."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -8,6 +8,7 @@ import pandas as pd
 
 from .clean import drop_duplicates, drop_sparse_columns, drop_unlabelled
 from .coerce import repair_types, role_notes
+from .eda import run_eda
 from .features import engineer_features
 from .impute import apply_decisions
 from .outliers import METHODS, STRATEGIES, handle_outliers
@@ -52,6 +53,8 @@ class PipelineResult:
     logs: dict[str, list[dict]] = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
     report: dict | None = None
+    statistics: dict = field(default_factory=dict)
+    figures: list[dict] = field(default_factory=list)
 
 
 def _no_progress(stage: str, percent: int, info: str) -> None:
@@ -76,17 +79,20 @@ def run_pipeline(frame: pd.DataFrame, options: PipelineOptions | None = None, pr
     roles = {str(c): column_role(out[c], str(c)) for c in out.columns}
     type_logs += role_notes(out, roles)
     asking = " (asking the advisor)" if options.mode != "fast" else ""
-    report("cleaning", 40, f"Planning missing values for {int(out.isna().any().sum())} columns{asking}")
+    # EDA looks at the data as observed: after type repair, before imputation invents values.
+    report("eda", 35, f"Summarising {out.shape[1]} columns and drawing plots")
+    statistics, figures, eda_logs = run_eda(out, roles)
+    report("cleaning", 50, f"Planning missing values for {int(out.isna().any().sum())} columns{asking}")
     before_fill = out
     plans, advisor = plan_missing(out, roles, options.mode, options.target, advise)
     out, fill_logs = apply_decisions(out, plans, indicators=options.missing_indicators)
 
-    report("outliers", 60, f"Checking {sum(r == 'numeric' for r in roles.values())} numeric columns for outliers")
+    report("outliers", 65, f"Checking {sum(r == 'numeric' for r in roles.values())} numeric columns for outliers")
     # The output feature is what a model learns: its values are not clipped or guessed.
     numeric = [c for c, r in roles.items() if r == "numeric" and c in out.columns and c != options.target]
     out, outlier_logs = handle_outliers(out, method=options.outlier_method, strategy=options.outlier_strategy,
                                         columns=numeric)
-    report("features", 75, "Engineering model-ready features")
+    report("features", 78, "Engineering model-ready features")
     features, feature_logs, descriptions = engineer_features(
         out, target=options.target if options.target in out.columns else None,
         roles={c: r for c, r in roles.items() if c in out.columns}, scaling=options.scaling)
@@ -105,6 +111,6 @@ def run_pipeline(frame: pd.DataFrame, options: PipelineOptions | None = None, pr
         base = rule_based_report(before_fill, plans, advisor["asked"], summary, outlier_logs)
         result_report = merge_advisor_report(base, advisor["report"]) if advisor["used"] else base
     return PipelineResult(frame=out, features=features, feature_descriptions=descriptions,
-                          logs={"cleaning": type_logs + dup_logs + drop_logs + fill_logs, "outliers": outlier_logs,
-                                "features": feature_logs},
-                          summary=summary, report=result_report)
+                          logs={"cleaning": type_logs + dup_logs + drop_logs + eda_logs + fill_logs,
+                                "outliers": outlier_logs, "features": feature_logs},
+                          summary=summary, report=result_report, statistics=statistics, figures=figures)

@@ -1,0 +1,76 @@
+"""Plots and collaboration views: a dataset's graphs, a PNG, a collaboration's graphs and cleaned files."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request, send_file, url_for
+
+from ..auth import check_name, load_visible_dataset
+from ..errors import APIError
+from ..models import Dataset, Graph, Status
+from ..services import iso
+
+bp = Blueprint("graphs", __name__)
+GRAPH_CACHE_SECONDS = 7 * 24 * 3600  # a graph's key changes with every run, so its bytes never do
+
+
+def describe_graph(graph: Graph) -> dict:
+    return {"graph_id": graph.id, "dataset_id": graph.dataset_id, "kind": graph.kind, "column": graph.column,
+            "title": graph.title, "width": graph.width, "height": graph.height,
+            "url": url_for("graphs.graph", dataset_id=graph.dataset_id, graph_id=graph.id)}
+
+
+@bp.get("/dataset/<dataset_id>/eda/graphs")
+def dataset_graphs(dataset_id: str):
+    dataset = load_visible_dataset(dataset_id)
+    graphs = Graph.query.filter_by(dataset_id=dataset.id).order_by(Graph.id).all()
+    return jsonify({"dataset_id": dataset.id, "status": dataset.status, "count": len(graphs),
+                    "graphs": [describe_graph(g) for g in graphs], "statistics": dataset.statistics})
+
+
+@bp.get("/dataset/<dataset_id>/graph/<int:graph_id>")
+def graph(dataset_id: str, graph_id: int):
+    dataset = load_visible_dataset(dataset_id)
+    found = Graph.query.filter_by(id=graph_id, dataset_id=dataset.id).one_or_none()
+    if found is None:
+        raise APIError(404, "not_found", f"No graph {graph_id} for this dataset.")
+    storage = current_app.extensions["storage"]
+    url = storage.url(found.storage_key)
+    if url:
+        return "", 302, {"Location": url}
+    response = send_file(storage.open(found.storage_key), mimetype="image/png")
+    response.set_etag(found.storage_key)
+    response.cache_control.private = True
+    response.cache_control.max_age = GRAPH_CACHE_SECONDS
+    return response.make_conditional(request)
+
+
+def _collaboration(cid: str) -> str:
+    checked = check_name(cid, "collaboration_id")
+    if checked is None:
+        raise APIError(400, "invalid_parameter", "collaboration_id is required.")
+    return checked
+
+
+@bp.get("/collaboration/<cid>/graphs")
+def collaboration_graphs(cid: str):
+    cid = _collaboration(cid)
+    rows = (Graph.query.join(Dataset, Dataset.id == Graph.dataset_id)
+            .filter(Dataset.collaboration_id == cid)
+            .order_by(Dataset.created_at.desc(), Graph.id).limit(1000).all())
+    names = dict(Dataset.query.with_entities(Dataset.id, Dataset.database_name)
+                 .filter(Dataset.collaboration_id == cid).all())
+    return jsonify({"collaboration_id": cid, "count": len(rows),
+                    "graphs": [{**describe_graph(g), "database_name": names.get(g.dataset_id)} for g in rows]})
+
+
+@bp.get("/collaboration/<cid>/datasets/cleaned")
+def collaboration_cleaned(cid: str):
+    cid = _collaboration(cid)
+    rows = (Dataset.query.filter_by(collaboration_id=cid, status=Status.COMPLETED.value)
+            .order_by(Dataset.completed_at.desc()).limit(500).all())
+    return jsonify({"collaboration_id": cid, "count": len(rows), "datasets": [{
+        "dataset_id": d.id, "database_name": d.database_name, "user_id": d.user_id, "mode": d.mode,
+        "rows": d.cleaned_rows, "columns": d.cleaned_columns, "completed_at": iso(d.completed_at),
+        "links": {"csv": url_for("datasets.cleaned", dataset_id=d.id),
+                  "parquet": url_for("datasets.cleaned", dataset_id=d.id, format="parquet"),
+                  "features_csv": url_for("datasets.features_table", dataset_id=d.id, fmt="csv"),
+                  "view": url_for("pages.view", dataset_id=d.id)}} for d in rows]})

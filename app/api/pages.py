@@ -1,0 +1,51 @@
+"""HTML pages: the index with an upload form, and a dataset's page."""
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+
+from ..auth import check_name, load_visible_dataset
+from ..errors import APIError
+from ..models import CleaningReport, Dataset, Graph, Mode, Status
+from ..services import describe, log_entries
+from .datasets import accept_upload
+
+bp = Blueprint("pages", __name__)
+RECENT = 20
+
+
+def _recent(user_id: str) -> list[dict]:
+    rows = Dataset.query.filter_by(user_id=user_id).order_by(Dataset.created_at.desc()).limit(RECENT).all()
+    return [describe(d) for d in rows]
+
+
+def _index(user_id: str, error: APIError | None = None, status: int = 200):
+    return render_template("index.html", user_id=user_id, datasets=_recent(user_id), error=error,
+                           modes=[m.value for m in Mode], form=request.form), status
+
+
+@bp.get("/")
+def index():
+    user_id = check_name(request.args.get("user_id"), "user_id") or "anonymous"
+    return _index(user_id)
+
+
+@bp.post("/upload")
+def upload_form():
+    """The form's target: the same intake as the API, then on to the dataset's page."""
+    try:
+        dataset, _enqueued = accept_upload()
+    except APIError as exc:
+        return _index((request.form.get("user_id") or "anonymous")[:128], exc, exc.status)
+    return redirect(url_for("pages.view", dataset_id=dataset.id, user_id=dataset.user_id), code=303)
+
+
+@bp.get("/dataset/<dataset_id>/view")
+def view(dataset_id: str):
+    dataset = load_visible_dataset(dataset_id)
+    done = dataset.status == Status.COMPLETED.value
+    report = CleaningReport.query.filter_by(dataset_id=dataset.id).one_or_none() if done else None
+    graphs = Graph.query.filter_by(dataset_id=dataset.id).order_by(Graph.id).all() if done else []
+    logs = {step: log_entries(dataset, step) for step in ("cleaning", "outliers", "features")} if done else {}
+    return render_template("dataset.html", d=describe(dataset), dataset=dataset, report=report, graphs=graphs,
+                           logs=logs, statistics=dataset.statistics or {}, features=dataset.features or [],
+                           finished=dataset.status in (Status.COMPLETED.value, Status.FAILED.value))

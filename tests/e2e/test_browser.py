@@ -1,0 +1,90 @@
+"""A person's view: headless Chromium opens the index, uploads, watches progress and reads the results."""
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.generate import write_csv
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.chrome.options import Options  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+
+SHOTS = Path(__file__).resolve().parents[1] / "screenshots"
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+pytestmark = [pytest.mark.timeout(300),
+              pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="chromium/chromedriver not installed")]
+
+
+@pytest.fixture()
+def browser(tmp_path):
+    options = Options()
+    options.binary_location = CHROMIUM
+    # Flags from the machine notes: no sandbox as root, and nothing that phones home on a closed network.
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,900"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def shoot(driver, name: str) -> Path:
+    SHOTS.mkdir(exist_ok=True)
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1280, min(max(height, 900), 8000))
+    path = SHOTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    driver.set_window_size(1280, 900)
+    return path
+
+
+def wait_until(condition, timeout: float, message: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    pytest.fail(message)
+
+
+def test_upload_watch_progress_and_read_results(server, workers, browser, tmp_path):
+    data = write_csv(tmp_path / "orders.csv", 3000, 12)
+    browser.get(server + "/")
+    assert "Clean a dataset" in browser.page_source
+    shoot(browser, "index")
+
+    browser.find_element(By.NAME, "file").send_keys(str(data))
+    browser.find_element(By.NAME, "user_id").clear()
+    browser.find_element(By.NAME, "user_id").send_keys("browser")
+    browser.find_element(By.CSS_SELECTOR, "form#upload button[type=submit]").click()
+    wait_until(lambda: "/view" in browser.current_url, 30, "the form did not lead to the dataset's page")
+    bar = browser.find_element(By.ID, "progress")  # no worker yet: the job waits, the bar shows it
+    assert bar.get_attribute("value") == "0" and "Waiting" in browser.find_element(By.ID, "progress-info").text
+    shoot(browser, "queued")
+
+    workers()
+    wait_until(lambda: browser.find_elements(By.ID, "plots"), 90, "the progress bar never turned into results")
+    assert not browser.find_elements(By.ID, "progress")
+    images = browser.find_elements(By.CSS_SELECTOR, "#plots img")
+    assert len(images) >= 5
+    for image in images:  # lazy images load as they scroll into view
+        browser.execute_script("arguments[0].scrollIntoView()", image)
+    wait_until(lambda: browser.execute_script(
+        "return Array.from(document.querySelectorAll('#plots img')).every(i => i.complete && i.naturalWidth > 0)"),
+        30, "some plots did not load")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#statistics tbody tr")
+    assert len(rows) == 12
+    assert browser.find_elements(By.CSS_SELECTOR, "#log-cleaning tbody tr")
+    assert "Cleaned CSV" in browser.find_element(By.CSS_SELECTOR, ".downloads").text
+    shoot(browser, "completed")
+
+    browser.get(server + "/?user_id=browser")
+    assert "orders" in browser.find_element(By.TAG_NAME, "table").text
