@@ -68,9 +68,9 @@ class _Painter:
         width, height = size[0] * (margins["right"] - margins["left"]), size[1] * (margins["top"] - margins["bottom"])
         ax.xaxis.set_label_coords(0.5, -32 / height)
         ax.yaxis.set_label_coords(-(size[0] * margins["left"] - 14) / width, 0.5)
-        sheet = self.sheets[kind] = _Sheet(
-            fig, ax, 1 - 10 / size[1], size[0] // 9, fig.text(0.012, 1 - 40 / size[1], "", fontsize=9, color="#555555", va="top"),
-            fig.text(0.988, 0.012, "", fontsize=7.5, color="#777777", ha="right"))
+        subtitle = fig.text(0.012, 1 - 40 / size[1], "", fontsize=9, color="#555555", va="top")
+        footnote = fig.text(0.988, 0.012, "", fontsize=7.5, color="#777777", ha="right")
+        sheet = self.sheets[kind] = _Sheet(fig, ax, 1 - 10 / size[1], size[0] // 9, subtitle, footnote)
         return sheet
 
     def finish(self, sheet: _Sheet, kind: str, column: str | None, what: str, subtitle: str, sampled: bool,
@@ -216,8 +216,9 @@ class _Painter:
             for place, share in zip(places, top.to_numpy()):
                 ax.text(share, place, f" {percent(share)}", va="center", fontsize=8, color="#333333")
         shown = f" ({len(top)} with most shown)" if len(shares) > len(top) else ""
-        return self.finish(sheet, "missing", None, f"Missing values: {len(shares)} of {columns} columns have gaps{shown}",
-                           "share of rows missing per column, over all rows", False, xlabel="share of rows missing")
+        what = f"Missing values: {len(shares)} of {columns} columns have gaps{shown}"
+        return self.finish(sheet, "missing", None, what, "share of rows missing per column, over all rows", False,
+                           xlabel="share of rows missing")
 
 
 def run_eda(frame: pd.DataFrame, roles: dict[str, str] | None = None, *, max_figures: int = 60,

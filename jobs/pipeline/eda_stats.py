@@ -48,9 +48,9 @@ def column_statistics(series: pd.Series, role: str, numbers: np.ndarray | None,
         if present.size:
             with np.errstate(invalid="ignore", over="ignore"):  # inf values make some moments undefined
                 low, p25, median, p75, high = np.percentile(present, [0, 25, 50, 75, 100])
-                stats.update(mean=plain(present.mean()), std=plain(present.std(ddof=1)) if present.size > 1
-                             else None, min=plain(low), p25=plain(p25), median=plain(median), p75=plain(p75),
-                             max=plain(high), skew=round(skewness(series), 4))
+                std = plain(present.std(ddof=1)) if present.size > 1 else None
+                stats.update(mean=plain(present.mean()), std=std, min=plain(low), p25=plain(p25),
+                             median=plain(median), p75=plain(p75), max=plain(high), skew=round(skewness(series), 4))
         return stats
     stats["distinct"] = int(len(counts))
     if role == "datetime" and len(counts):
@@ -272,11 +272,12 @@ def count_axis(ax: Axes, which: str, top: float) -> None:
 def eda_logs(figures: list[dict], skips: dict[str, list], statistics: dict, max_figures: int) -> list[dict]:
     kinds, sampled = dict(Counter(f["kind"] for f in figures)), statistics["sampled_rows"]
     drawn = ", ".join(f"{n} {k}" for k, n in kinds.items()) or "none"
-    logs = [entry("eda_summary", count=len(figures), params={
-        "figures_by_kind": kinds, "rows": statistics["rows"], "columns": statistics["column_count"],
-        "sampled_rows": sampled, "max_figures": max_figures, "skipped_by_cap": len(statistics["figure_cap"]["skipped"])},
-        message=f"Drew {len(figures)} figures ({drawn}) for {statistics['column_count']} columns"
-                + (f"; distributions use a sample of {sampled:,} of {statistics['rows']:,} rows." if sampled else "."))]
+    params = {"figures_by_kind": kinds, "rows": statistics["rows"], "columns": statistics["column_count"],
+              "sampled_rows": sampled, "max_figures": max_figures,
+              "skipped_by_cap": len(statistics["figure_cap"]["skipped"])}
+    tail = f"; distributions use a sample of {sampled:,} of {statistics['rows']:,} rows." if sampled else "."
+    logs = [entry("eda_summary", count=len(figures), params=params,
+                  message=f"Drew {len(figures)} figures ({drawn}) for {statistics['column_count']} columns{tail}")]
     for reason, names in skips.items():
         listed = ", ".join(names[:8]) + (", …" if len(names) > 8 else "")
         logs.append(entry("eda_skip", count=len(names), params={"reason": reason, "columns": names[:200]},
