@@ -1,0 +1,1 @@
+"""Autoscaling: the pure policy, queue statistics and worker backends."""
