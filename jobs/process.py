@@ -20,7 +20,8 @@ from jobs.pipeline.load import FileInfo, load_step
 from jobs.pipeline.runner import PipelineOptions, run_pipeline
 
 from .advisor import advisor_from_config
-from .queues import MAX_ATTEMPTS
+from .queues import MAX_ATTEMPTS, queue_for_mode
+from .scaling.stats import record_completion
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY = 0.5  # seconds between progress writes, so progress never slows the job
@@ -105,6 +106,7 @@ def _run(dataset: Dataset) -> dict:
                              f"columns, {result.summary['missing_in']:,} missing cells repaired.")
     dataset.completed_at = utcnow()
     db.session.commit()
+    record_completion(current_app.extensions["redis"], queue_for_mode(dataset.mode))
     return {"dataset_id": dataset.id, "status": dataset.status}
 
 

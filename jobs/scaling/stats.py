@@ -1,0 +1,58 @@
+"""Queue statistics from Redis: depth, oldest job's wait, busy and idle workers, completions per minute."""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timezone
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, Worker
+from rq.job import Job
+
+from .policy import QueueStats
+
+log = logging.getLogger(__name__)
+COMPLETIONS_KEY = "wrangler:completions:{queue}:{minute}"
+COMPLETIONS_TTL = 2 * 3600
+RATE_WINDOW_MINUTES = 5
+
+
+def record_completion(connection: Redis, queue: str, now: float | None = None) -> None:
+    """Count a finished job in its minute's bucket; RQ keeps no results (TTL 0) to count later."""
+    minute = int((now or time.time()) // 60)
+    key = COMPLETIONS_KEY.format(queue=queue, minute=minute)
+    try:
+        with connection.pipeline() as pipe:
+            pipe.incr(key)
+            pipe.expire(key, COMPLETIONS_TTL)
+            pipe.execute()
+    except RedisError as exc:  # a statistic must never fail the job that produced it
+        log.warning("could not record a completion: %s", exc)
+
+
+def completions_per_minute(connection: Redis, queue: str, now: float | None = None,
+                           minutes: int = RATE_WINDOW_MINUTES) -> float:
+    """Mean completions per minute over the last `minutes` whole minutes."""
+    current = int((now or time.time()) // 60)
+    keys = [COMPLETIONS_KEY.format(queue=queue, minute=m) for m in range(current - minutes, current)]
+    return sum(int(v) for v in connection.mget(keys) if v is not None) / minutes
+
+
+def oldest_age(queue: Queue, now: float) -> float:
+    """Seconds the job at the head of the queue has waited (0 when the queue is empty)."""
+    ids = queue.get_job_ids(0, 1)
+    job = Job.fetch_many(ids, connection=queue.connection)[0] if ids else None
+    if job is None or job.enqueued_at is None:
+        return 0.0
+    enqueued = job.enqueued_at if job.enqueued_at.tzinfo else job.enqueued_at.replace(tzinfo=timezone.utc)
+    return max(0.0, now - enqueued.timestamp())
+
+
+def queue_stats(connection: Redis, name: str, now: float | None = None) -> QueueStats:
+    now = time.time() if now is None else now
+    queue = Queue(name, connection=connection)
+    workers = Worker.all(queue=queue)
+    busy = sum(w.get_state() == "busy" for w in workers)
+    return QueueStats(queue=name, depth=queue.count, oldest_age=round(oldest_age(queue, now), 1), busy=busy,
+                      idle=len(workers) - busy, completed_per_minute=completions_per_minute(connection, name, now))

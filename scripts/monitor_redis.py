@@ -1,0 +1,49 @@
+#!/usr/bin/env python
+"""Show the dataset queues, their workers, the autoscaler's last decision and Redis health."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from redis import Redis  # noqa: E402
+from redis.exceptions import RedisError  # noqa: E402
+
+from app.config import Config  # noqa: E402
+from jobs.scaling.monitor import render, snapshot  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--url", help="Redis URL (default: REDIS_URL)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per snapshot")
+    parser.add_argument("--watch", action="store_true", help="refresh until interrupted")
+    parser.add_argument("--interval", type=float, default=2.0, help="seconds between snapshots with --watch")
+    args = parser.parse_args(argv)
+    connection = Redis.from_url(args.url or Config().REDIS_URL, socket_connect_timeout=3)
+    try:
+        while True:
+            data = snapshot(connection)
+            if args.json:
+                print(json.dumps(data), flush=True)
+            else:
+                if args.watch and sys.stdout.isatty():
+                    os.system("clear")
+                print(render(data), flush=True)
+            if not args.watch:
+                return 0
+            time.sleep(args.interval)
+    except RedisError as exc:
+        print(f"Redis unavailable: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
