@@ -27,8 +27,8 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["redis"] = Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=10)
 
     from . import models  # noqa: F401  (register tables with the metadata)
-    from .api import datasets, graphs, health, pages
-    for blueprint in (datasets.bp, graphs.bp, health.bp, pages.bp):
+    from .api import datasets, graphs, health, metrics, pages
+    for blueprint in (datasets.bp, graphs.bp, health.bp, metrics.bp, pages.bp):
         app.register_blueprint(blueprint)
     from .errors import register_error_handlers
     register_error_handlers(app)

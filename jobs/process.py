@@ -21,6 +21,7 @@ from jobs.pipeline.runner import PipelineOptions, run_pipeline
 
 from .advisor import advisor_from_config
 from .queues import MAX_ATTEMPTS, queue_for_mode
+from .scaling.counters import record_duration, record_outcome
 from .scaling.stats import record_completion
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,10 @@ def _run(dataset: Dataset) -> dict:
                              f"columns, {result.summary['missing_in']:,} missing cells repaired.")
     dataset.completed_at = utcnow()
     db.session.commit()
-    record_completion(current_app.extensions["redis"], queue_for_mode(dataset.mode))
+    connection, queue = current_app.extensions["redis"], queue_for_mode(dataset.mode)
+    record_completion(connection, queue)
+    record_outcome(connection, queue, "completed")
+    record_duration(connection, dataset.mode, (dataset.completed_at - dataset.started_at).total_seconds())
     return {"dataset_id": dataset.id, "status": dataset.status}
 
 
@@ -171,3 +175,5 @@ def _record_failure(dataset_id: str, exc: Exception) -> None:
         dataset.status, dataset.progress_info = Status.FAILED.value, f"Failed: {message[:300]}"
         dataset.completed_at = utcnow()
     db.session.commit()
+    record_outcome(current_app.extensions["redis"], queue_for_mode(dataset.mode),
+                   "retried" if will_retry else "failed")

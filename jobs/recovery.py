@@ -15,6 +15,7 @@ from rq.utils import parse_composite_key
 from app.extensions import db
 from app.models import Dataset, Status, utcnow
 
+from .scaling.counters import record_outcome
 from .queues import QUEUE_NAMES, dataset_id_from_job, enqueue_dataset, job_is_live
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ def reclaim_abandoned(connection: Redis, now: float | None = None) -> list[str]:
             # own keys are all there is to remove, and enqueue writes them afresh.
             connection.delete(job.key, job.execution_registry.key)
             dataset_id = dataset_id_from_job(job_id)
+            record_outcome(connection, name, "abandoned")
             if dataset_id:
                 reclaimed.append(dataset_id)
                 log.warning("reclaimed abandoned job %s from %s", job_id, name)

@@ -1,0 +1,69 @@
+"""GET /metrics: queues, workers, job outcomes and durations, datasets and the autoscaler, for Prometheus."""
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, current_app
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from sqlalchemy import func
+
+from jobs.queues import QUEUE_NAMES
+from jobs.scaling.counters import durations, outcomes
+from jobs.scaling.monitor import DECISION_KEY
+from jobs.scaling.stats import queue_stats
+
+from ..extensions import db
+from ..models import Dataset, Mode, Status
+
+bp = Blueprint("metrics", __name__)
+
+
+class WranglerCollector:
+    """Reads everything fresh at scrape time: the numbers live in Redis and the database, not here."""
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    def collect(self):
+        depth = GaugeMetricFamily("wrangler_queue_depth", "Jobs waiting in the queue.", labels=["queue"])
+        age = GaugeMetricFamily("wrangler_queue_oldest_job_age_seconds", "Wait of the oldest queued job.",
+                                labels=["queue"])
+        workers = GaugeMetricFamily("wrangler_workers", "RQ workers by queue and state.", labels=["queue", "state"])
+        jobs = CounterMetricFamily("wrangler_jobs", "Jobs by queue and outcome.", labels=["queue", "outcome"])
+        for name in QUEUE_NAMES:
+            stats = queue_stats(self.connection, name)
+            depth.add_metric([name], stats.depth)
+            age.add_metric([name], stats.oldest_age)
+            workers.add_metric([name, "busy"], stats.busy)
+            workers.add_metric([name, "idle"], stats.idle)
+            for outcome, count in outcomes(self.connection, name).items():
+                jobs.add_metric([name, outcome], count)
+        yield from (depth, age, workers, jobs)
+
+        duration = HistogramMetricFamily("wrangler_job_duration_seconds", "Processing time of completed jobs.",
+                                         labels=["mode"])
+        for mode in Mode:
+            buckets, total, _count = durations(self.connection, mode.value)
+            duration.add_metric([mode.value], buckets, total)
+        yield duration
+
+        datasets = GaugeMetricFamily("wrangler_datasets", "Datasets by status.", labels=["status"])
+        counts = dict(db.session.query(Dataset.status, func.count()).group_by(Dataset.status).all())
+        for status in Status:
+            datasets.add_metric([status.value], counts.get(status.value, 0))
+        yield datasets
+
+        target = GaugeMetricFamily("wrangler_autoscaler_target_workers", "The autoscaler's latest target.",
+                                   labels=["queue"])
+        raw = self.connection.get(DECISION_KEY)
+        for decision in (json.loads(raw).get("decisions", []) if raw else []):
+            target.add_metric([decision["queue"]], decision["target"])
+        yield target
+
+
+@bp.get("/metrics")
+def metrics():
+    registry = CollectorRegistry()
+    registry.register(WranglerCollector(current_app.extensions["redis"]))
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
