@@ -17,7 +17,7 @@ def procfile() -> dict[str, str]:
 
 def test_procfile_process_types():
     types = procfile()
-    assert {"web", "worker", "release"} <= set(types)
+    assert {"web", "worker", "release", "autoscaler"} <= set(types)
     assert "$PORT" in types["web"] or "${PORT" in types["web"]
     assert types["web"].startswith("gunicorn ") and "wsgi:app" in types["web"]
     assert types["release"] == "flask --app wsgi db upgrade"

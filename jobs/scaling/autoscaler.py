@@ -1,0 +1,55 @@
+"""The autoscaler loop: read queue stats, decide per queue, apply through a backend, publish the decision."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+
+from redis import Redis
+
+from .monitor import DECISION_KEY
+from .policy import Decision, QueuePolicy, QueueStats, decide
+from .stats import queue_stats
+
+log = logging.getLogger(__name__)
+DECISION_TTL = 600
+
+
+@dataclass
+class Autoscaler:
+    connection: Redis
+    backend: object  # LocalBackend (or any object with running/states/start/stop_idle/reap)
+    policies: dict[str, QueuePolicy]
+    dry_run: bool = False
+    recover: object = None  # callable run each tick: reclaim abandoned jobs, re-enqueue lost datasets
+    last_up: dict[str, float] = field(default_factory=dict)
+    last_down: dict[str, float] = field(default_factory=dict)
+
+    def tick(self, now: float | None = None) -> list[Decision]:
+        now = time.monotonic() if now is None else now
+        self.backend.reap()
+        if self.recover is not None:
+            self.recover()
+        decisions = []
+        for queue, policy in self.policies.items():
+            states = self.backend.states(queue)
+            shared = queue_stats(self.connection, queue)
+            busy = sum(s == "busy" for s in states.values())
+            stats = QueueStats(queue, shared.depth, shared.oldest_age, busy, len(states) - busy,
+                               shared.completed_per_minute)
+            decision = decide(stats, policy, now, self.last_up.get(queue), self.last_down.get(queue))
+            if not self.dry_run and decision.action == "up":
+                self.backend.start(queue, decision.target - decision.current)
+                self.last_up[queue] = now
+            elif not self.dry_run and decision.action == "down":
+                if self.backend.stop_idle(queue, decision.current - decision.target):
+                    self.last_down[queue] = now
+            decisions.append(decision)
+        self.publish(decisions)
+        return decisions
+
+    def publish(self, decisions: list[Decision]) -> None:
+        record = {"at": time.time(), "dry_run": self.dry_run, "decisions": [d.as_dict() for d in decisions]}
+        print(json.dumps(record), flush=True)
+        self.connection.set(DECISION_KEY, json.dumps(record), ex=DECISION_TTL)

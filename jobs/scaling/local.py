@@ -1,0 +1,98 @@
+"""Local process backend: worker processes started, stopped gracefully (idle first) and reaped here."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from redis import Redis
+from rq import Worker
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Managed:
+    name: str
+    queue: str
+    process: subprocess.Popen
+    stopping_since: float | None = None
+
+
+@dataclass
+class LocalBackend:
+    connection: Redis
+    stop_deadline: float = 60.0  # seconds a worker gets to finish before it is killed
+    env: dict | None = None
+    workers: list[Managed] = field(default_factory=list)
+    crashed: int = 0
+
+    def running(self, queue: str) -> list[Managed]:
+        return [w for w in self.workers if w.queue == queue and w.stopping_since is None]
+
+    def start(self, queue: str, count: int) -> list[str]:
+        names = []
+        for _ in range(count):
+            name = f"auto-{queue}-{uuid.uuid4().hex[:8]}"  # the monitor tells ours apart by the prefix
+            process = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "worker.py"), "--queue", queue,
+                                        "--name", name], cwd=ROOT, env=self.env or os.environ.copy())
+            self.workers.append(Managed(name, queue, process))
+            names.append(name)
+        return names
+
+    def states(self, queue: str) -> dict[str, str]:
+        """RQ's view of our workers: 'busy', 'idle', or 'starting' before a worker has registered."""
+        found = {}
+        for managed in self.running(queue):
+            worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + managed.name,
+                                        connection=self.connection)
+            found[managed.name] = worker.get_state() if worker else "starting"
+        return found
+
+    def stop_idle(self, queue: str, count: int) -> list[str]:
+        """Warm shutdown for up to `count` idle workers; a busy worker is never asked to stop."""
+        idle = [name for name, state in self.states(queue).items() if state == "idle"][:count]
+        for managed in self.workers:
+            if managed.name in idle:
+                managed.process.send_signal(signal.SIGTERM)
+                managed.stopping_since = time.monotonic()
+        return idle
+
+    def reap(self) -> list[str]:
+        """Forget exited workers; kill those past the stop deadline (recovery requeues their job)."""
+        gone = []
+        for managed in list(self.workers):
+            code = managed.process.poll()
+            if code is None and managed.stopping_since is not None and \
+                    time.monotonic() - managed.stopping_since > self.stop_deadline:
+                log.warning("worker %s did not stop within %.0f s: killing it", managed.name, self.stop_deadline)
+                managed.process.kill()
+                code = managed.process.wait()
+            if code is not None:
+                if managed.stopping_since is None:
+                    self.crashed += 1
+                    log.warning("worker %s exited unexpectedly (code %s)", managed.name, code)
+                self.workers.remove(managed)
+                gone.append(managed.name)
+        return gone
+
+    def stop_all(self, deadline: float | None = None) -> None:
+        """Warm shutdown for every worker, then kill whatever is left at the deadline."""
+        for managed in self.workers:
+            if managed.process.poll() is None:
+                managed.process.send_signal(signal.SIGTERM)
+        end = time.monotonic() + (self.stop_deadline if deadline is None else deadline)
+        for managed in self.workers:
+            try:
+                managed.process.wait(max(0.0, end - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                managed.process.kill()
+                managed.process.wait()
+        self.workers.clear()

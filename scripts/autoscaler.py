@@ -1,0 +1,88 @@
+#!/usr/bin/env python
+"""Start and stop local worker processes by queue depth and job age; one JSON decision line per tick."""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from redis import Redis  # noqa: E402
+
+from jobs.queues import QUEUE_NAMES  # noqa: E402
+from jobs.scaling.autoscaler import Autoscaler  # noqa: E402
+from jobs.scaling.local import LocalBackend  # noqa: E402
+from jobs.scaling.policy import DEFAULT_POLICIES, QueuePolicy  # noqa: E402
+
+
+def limits(values: list[str] | None) -> dict[str, int]:
+    """'eda_fast=2' pairs; a bare number applies to every queue."""
+    out: dict[str, int] = {}
+    for value in values or []:
+        queue, _, number = value.rpartition("=")
+        if queue and queue not in QUEUE_NAMES:
+            raise argparse.ArgumentTypeError(f"unknown queue {queue!r}")
+        for name in ([queue] if queue else QUEUE_NAMES):
+            out[name] = int(number)
+    return out
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--scale-up", type=int, default=50, help="scale up when more jobs than this wait")
+    p.add_argument("--scale-down", type=int, default=10, help="scale down when fewer jobs than this wait")
+    p.add_argument("--workers-per-scale", type=int, default=1, help="workers added or removed per step")
+    p.add_argument("--interval", type=float, default=3.0, help="seconds between ticks")
+    p.add_argument("--target-age", type=float, default=60.0, help="scale up when the oldest job waited longer")
+    p.add_argument("--up-cooldown", type=float, default=10.0)
+    p.add_argument("--down-cooldown", type=float, default=60.0)
+    p.add_argument("--min", action="append", metavar="[QUEUE=]N", help="minimum workers (eda_fast 1, eda_deep 0)")
+    p.add_argument("--max", action="append", metavar="[QUEUE=]N", help="maximum workers (eda_fast 20, eda_deep 5)")
+    p.add_argument("--stop-deadline", type=float, default=60.0, help="seconds a stopping worker gets")
+    p.add_argument("--backend", choices=["local"], default="local")
+    p.add_argument("--dry-run", action="store_true", help="decide and print, start or stop nothing")
+    p.add_argument("--once", action="store_true", help="one tick, then exit")
+    p.add_argument("--json", action="store_true", help="decisions as JSON lines (always on; kept for scripts)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    from jobs.worker import get_app
+    app = get_app()
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    low, high = limits(args.min), limits(args.max)
+    policies = {q: QueuePolicy(low.get(q, DEFAULT_POLICIES[q].min_workers), high.get(q, DEFAULT_POLICIES[q].max_workers),
+                               args.scale_up, args.scale_down, args.target_age, args.workers_per_scale,
+                               args.up_cooldown, args.down_cooldown) for q in QUEUE_NAMES}
+    connection = Redis.from_url(app.config["REDIS_URL"])
+    backend = LocalBackend(connection, stop_deadline=args.stop_deadline)
+
+    def recover() -> None:
+        from jobs.recovery import recover as run
+        with app.app_context():
+            run(connection, app.config["RECONCILE_GRACE_SECONDS"])
+
+    scaler = Autoscaler(connection, backend, policies, dry_run=args.dry_run, recover=recover)
+    stopping = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.append(True))
+    try:
+        while not stopping:
+            scaler.tick()
+            if args.once:
+                break
+            end = time.monotonic() + args.interval
+            while not stopping and time.monotonic() < end:
+                time.sleep(0.2)
+    finally:
+        backend.stop_all()  # graceful: each worker finishes its job first
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
