@@ -34,7 +34,7 @@ def wait_until(condition, timeout: float, message: str):
     pytest.fail(message)
 
 
-def test_burst_grows_drains_shrinks_and_stops_cleanly(server, env, tmp_path):
+def test_burst_grows_drains_shrinks_replaces_crashes_and_stops_cleanly(server, env, tmp_path):
     connection = Redis.from_url(env["REDIS_URL"])
     scaler = subprocess.Popen(
         [sys.executable, "scripts/autoscaler.py", "--interval", "0.5", "--scale-up", "3", "--scale-down", "1",
@@ -59,8 +59,15 @@ def test_burst_grows_drains_shrinks_and_stops_cleanly(server, env, tmp_path):
             return all(requests.get(f"{server}/dataset/{i}/status").json()["status"] == "completed" for i in ids)
         wait_until(all_done, 120, "the burst was not drained")
         wait_until(lambda: len(ours(connection, "eda_fast")) == 1, 90, "the pool did not shrink back to min")
+
+        remaining = ours(connection, "eda_fast")
+        survivor = psutil.Process(remaining[0].pid)
+        assert survivor.ppid() == scaler.pid
+        survivor.kill()  # a crash: the autoscaler must notice and start a replacement
+        dead = {w.name for w in remaining}
+        wait_until(lambda: {w.name for w in ours(connection, "eda_fast")} - dead, 60, "no replacement started")
         children = psutil.Process(scaler.pid).children(recursive=True)
-        assert children  # the remaining worker (and its scheduler)
+        assert children and survivor.pid not in {c.pid for c in children}
     finally:
         scaler.send_signal(signal.SIGTERM)
         scaler.wait(60)
