@@ -82,3 +82,17 @@ def test_sigkilled_worker_job_runs_again(server, workers, tmp_path):
     status = wait_for(server, body["dataset_id"], lambda s: s["status"] in ("completed", "failed"), 150)
     assert status["status"] == "completed" and status["attempts"] == 2, status
     assert time.monotonic() - killed_at < 120
+
+
+def test_check_job_status_lists_stuck_datasets(server, env, tmp_path):
+    body = upload(server, write_csv(tmp_path / "wait.csv", 50, 4))  # no worker runs in this test
+    script = [sys.executable, "scripts/check_job_status.py", "--json"]
+    fresh = subprocess.run([*script, "--stuck-after", "3600"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert fresh.returncode == 0 and json.loads(fresh.stdout)["by_status"]["queued"] >= 1
+    time.sleep(1.1)
+    stuck = subprocess.run([*script, "--stuck-after", "1"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert stuck.returncode == 1
+    assert body["dataset_id"] in {d["dataset_id"] for d in json.loads(stuck.stdout)["stuck"]}
+    table = subprocess.run([sys.executable, "scripts/check_job_status.py", "--stuck-after", "1"], cwd=ROOT, env=env,
+                           capture_output=True, text=True).stdout
+    assert "queued:" in table and body["dataset_id"] in table
