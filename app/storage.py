@@ -1,7 +1,6 @@
 """Storage protocol and LocalStorage: where raw files, cleaned data and plots live."""
 from __future__ import annotations
 
-import io
 import os
 import re
 import shutil
@@ -27,7 +26,6 @@ def check_key(key: str) -> str:
 class Storage(Protocol):
     def put_file(self, key: str, path: str | Path) -> None: ...
     def put_stream(self, key: str, stream: BinaryIO) -> int: ...
-    def put_bytes(self, key: str, data: bytes) -> None: ...
     def open(self, key: str) -> BinaryIO: ...
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
@@ -76,9 +74,6 @@ class LocalStorage:
             Path(tmp).unlink(missing_ok=True)
             raise
         return written
-
-    def put_bytes(self, key: str, data: bytes) -> None:
-        self.put_stream(key, io.BytesIO(data))
 
     def open(self, key: str) -> BinaryIO:
         try:

@@ -1,6 +1,7 @@
 """process_dataset: the RQ job that loads, cleans and saves one dataset."""
 from __future__ import annotations
 
+import io
 import logging
 import os
 import tempfile
@@ -129,13 +130,12 @@ def _replace_records(dataset: Dataset, load_logs: list[dict], result) -> None:
 
 def _save_graphs(storage, dataset: Dataset, figures: list[dict]) -> None:
     """PNGs to storage and one Graph row each; a re-run replaces the previous run's set."""
-    old = Graph.query.filter_by(dataset_id=dataset.id).all()
-    stale = [g.storage_key for g in old]
+    stale = [key for (key,) in Graph.query.with_entities(Graph.storage_key).filter_by(dataset_id=dataset.id)]
     Graph.query.filter_by(dataset_id=dataset.id).delete()
     run = uuid.uuid4().hex[:8]  # new keys per run: cached URLs of an old run never show new images
     for number, figure in enumerate(figures, 1):
         key = f"datasets/{dataset.id}/graphs/{run}-{number:03d}-{figure['kind']}.png"
-        storage.put_bytes(key, figure["png"])
+        storage.put_stream(key, io.BytesIO(figure["png"]))
         db.session.add(Graph(dataset_id=dataset.id, kind=figure["kind"], column=figure.get("column"),
                              title=figure["title"][:512], storage_key=key, width=figure["width"],
                              height=figure["height"]))

@@ -10,6 +10,7 @@ import uuid
 
 from flask import Flask
 from rq import Worker
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.scheduler import RQScheduler
 
 log = logging.getLogger(__name__)
@@ -61,13 +62,12 @@ class WranglerWorker(Worker):
         super().__init__(*args, **kwargs)
         self.recovery_grace = recovery_grace
 
-    def _start_scheduler(self, burst=False, logging_level="INFO", date_format=None, log_format=None):
+    def _start_scheduler(self, burst=False, logging_level="INFO", date_format=DEFAULT_LOGGING_DATE_FORMAT,
+                         log_format=DEFAULT_LOGGING_FORMAT):
         # RQ's own version, with our scheduler class (RQ offers no hook for it).
         self.scheduler = WranglerScheduler(self.queues, connection=self.connection,
-                                           logging_level=logging_level or self.log.level,
-                                           serializer=self.serializer,
-                                           **{k: v for k, v in (("date_format", date_format),
-                                                                ("log_format", log_format)) if v})
+                                           logging_level=logging_level or self.log.level, date_format=date_format,
+                                           log_format=log_format, serializer=self.serializer)
         self.scheduler.acquire_locks()
         if not self.scheduler.acquired_locks:
             return

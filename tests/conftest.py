@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -105,3 +106,13 @@ def stored_files(app) -> list[str]:
     root = Path(app.config["STORAGE_DIR"])
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
+
+def wait_until(condition, timeout: float, message: str, every: float = 0.2):
+    """Poll `condition` until it returns something truthy; fail the test with `message` at the timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    pytest.fail(message)

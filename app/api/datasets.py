@@ -112,6 +112,12 @@ def _download(key: str, name: str, mimetype: str):
     return send_file(storage.open(key), mimetype=mimetype, as_attachment=True, download_name=name)
 
 
+def _download_table(csv_key: str, name: str, fmt: str):
+    """A table saved as CSV and Parquet side by side, in the format asked for."""
+    mimetype = "text/csv" if fmt == "csv" else "application/vnd.apache.parquet"
+    return _download(csv_key.rsplit(".", 1)[0] + "." + fmt, f"{name}.{fmt}", mimetype)
+
+
 @bp.get("/dataset/<dataset_id>/raw")
 def raw(dataset_id: str):
     dataset = load_visible_dataset(dataset_id)
@@ -125,9 +131,7 @@ def cleaned(dataset_id: str):
     if fmt not in ("csv", "parquet"):
         raise APIError(400, "invalid_parameter", "format must be csv or parquet.", {"field": "format"})
     _completed(dataset, "cleaned file")
-    key = dataset.cleaned_key.rsplit(".", 1)[0] + "." + fmt
-    mimetype = "text/csv" if fmt == "csv" else "application/vnd.apache.parquet"
-    return _download(key, f"{dataset.database_name}_cleaned.{fmt}", mimetype)
+    return _download_table(dataset.cleaned_key, f"{dataset.database_name}_cleaned", fmt)
 
 
 def _completed(dataset: Dataset, what: str) -> None:
@@ -169,9 +173,7 @@ def features_table(dataset_id: str, fmt: str):
     if fmt not in ("csv", "parquet"):
         raise APIError(404, "not_found", "Use features.csv or features.parquet.")
     _completed(dataset, "feature table")
-    key = dataset.features_key.rsplit(".", 1)[0] + "." + fmt
-    mimetype = "text/csv" if fmt == "csv" else "application/vnd.apache.parquet"
-    return _download(key, f"{dataset.database_name}_features.{fmt}", mimetype)
+    return _download_table(dataset.features_key, f"{dataset.database_name}_features", fmt)
 
 
 @bp.get("/dataset/<dataset_id>/logs/<step>")

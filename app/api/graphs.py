@@ -5,6 +5,7 @@ from flask import Blueprint, current_app, jsonify, request, send_file, url_for
 
 from ..auth import check_name, load_visible_dataset
 from ..errors import APIError
+from ..extensions import db
 from ..models import Dataset, Graph, Status
 from ..services import iso
 
@@ -53,13 +54,11 @@ def _collaboration(cid: str) -> str:
 @bp.get("/collaboration/<cid>/graphs")
 def collaboration_graphs(cid: str):
     cid = _collaboration(cid)
-    rows = (Graph.query.join(Dataset, Dataset.id == Graph.dataset_id)
+    rows = (db.session.query(Graph, Dataset.database_name).join(Dataset, Dataset.id == Graph.dataset_id)
             .filter(Dataset.collaboration_id == cid)
             .order_by(Dataset.created_at.desc(), Graph.id).limit(1000).all())
-    names = dict(Dataset.query.with_entities(Dataset.id, Dataset.database_name)
-                 .filter(Dataset.collaboration_id == cid).all())
     return jsonify({"collaboration_id": cid, "count": len(rows),
-                    "graphs": [{**describe_graph(g), "database_name": names.get(g.dataset_id)} for g in rows]})
+                    "graphs": [{**describe_graph(g), "database_name": name} for g, name in rows]})
 
 
 @bp.get("/collaboration/<cid>/datasets/cleaned")

@@ -5,7 +5,7 @@ import pandas as pd
 
 from .dates import looks_like_dates, parse_dates
 from .entries import column_stats, entry
-from .numbers import bool_share, parse_booleans, parse_numbers
+from .numbers import bool_share, looks_like_codes, parse_booleans, parse_numbers
 from .profile import CATEGORY_MAX, id_evidence
 
 SAMPLE = 2000  # values tried first: most text columns are ruled out without a full pass
@@ -35,9 +35,7 @@ def _convert(series: pd.Series, col: str, stripped: pd.Series, threshold: float)
     if bool_share(sample) >= loose and (share := bool_share(stripped)) >= threshold:
         new = parse_booleans(series)
         return new, _converted("convert_boolean", col, series, new, share, "yes/no words", {})
-    # Zip codes, account numbers and long ids are digits, but not quantities: they stay text.
-    codes = sample.str.match(r"^0\d+$").mean() > 0.05 or sample.str.match(r"^-?\d{16,}$").any()
-    if not codes and parse_numbers(sample)[0].notna().mean() >= loose:
+    if not looks_like_codes(sample) and parse_numbers(sample)[0].notna().mean() >= loose:
         new, evidence = parse_numbers(series)
         share = float(new.notna().sum()) / len(stripped)
         if share >= threshold:

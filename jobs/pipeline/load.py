@@ -12,6 +12,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 from charset_normalizer import from_bytes
 
+from .numbers import looks_like_codes
+
 MISSING_TOKENS = ["", "NA", "N/A", "n/a", "na", "NaN", "nan", "null", "NULL", "Null",
                   "None", "none", "?", "-", "--"]
 FORMATS = ("csv", "tsv", "json", "jsonl", "xlsx", "parquet")
@@ -132,7 +134,7 @@ def _text_columns(path: str | Path, info: FileInfo, rows: int = 2_000) -> dict[s
     keep = {}
     for col in head.columns:
         values = head[col].dropna().str.strip()
-        if len(values) and (values.str.match(r"^0\d+$").mean() > 0.05 or values.str.match(r"^-?\d{16,}$").any()):
+        if len(values) and looks_like_codes(values):
             keep[col] = "str"
     return keep
 

@@ -30,7 +30,12 @@ def _has(text: pa.Array, needle: str) -> bool:
 
 
 def _none(text: pa.Array) -> pa.Array:
-    return pc.is_null(text)  # an all-False mask shaped like `text` (nulls are never counted)
+    return pa.repeat(pa.scalar(False), len(text))  # "nothing of that kind" for the evidence counts
+
+
+def looks_like_codes(values: pd.Series) -> bool:
+    """Zip codes, account numbers, long ids: digits, but not quantities (leading zeros, or too long for a float)."""
+    return bool(values.str.match(r"^0\d+$").mean() > 0.05 or values.str.match(r"^-?\d{16,}$").any())
 
 
 def parse_numbers(values: pd.Series) -> tuple[pd.Series, dict]:

@@ -75,7 +75,6 @@ def run_pipeline(frame: pd.DataFrame, options: PipelineOptions | None = None, pr
     out, dup_logs = drop_duplicates(out)
     out, drop_logs = drop_sparse_columns(out, options.drop_threshold, keep)
     out, label_logs = drop_unlabelled(out, options.target)
-    dup_logs += label_logs
     roles = {str(c): column_role(out[c], str(c)) for c in out.columns}
     type_logs += role_notes(out, roles)
     asking = " (asking the advisor)" if options.mode != "fast" else ""
@@ -111,6 +110,6 @@ def run_pipeline(frame: pd.DataFrame, options: PipelineOptions | None = None, pr
         base = rule_based_report(before_fill, plans, advisor["asked"], summary, outlier_logs)
         result_report = merge_advisor_report(base, advisor["report"]) if advisor["used"] else base
     return PipelineResult(frame=out, features=features, feature_descriptions=descriptions,
-                          logs={"cleaning": type_logs + dup_logs + drop_logs + eda_logs + fill_logs,
+                          logs={"cleaning": type_logs + dup_logs + label_logs + drop_logs + eda_logs + fill_logs,
                                 "outliers": outlier_logs, "features": feature_logs},
                           summary=summary, report=result_report, statistics=statistics, figures=figures)

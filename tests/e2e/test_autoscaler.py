@@ -5,7 +5,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
@@ -15,6 +14,7 @@ from redis import Redis
 from rq import Worker
 
 from jobs.scaling.monitor import DECISION_KEY
+from tests.conftest import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(300)
@@ -23,15 +23,6 @@ pytestmark = pytest.mark.timeout(300)
 def ours(connection, queue: str) -> list[Worker]:
     return [w for w in Worker.all(connection=connection) if w.name.startswith(f"auto-{queue}-")]
 
-
-def wait_until(condition, timeout: float, message: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.25)
-    pytest.fail(message)
 
 
 def test_burst_grows_drains_shrinks_replaces_crashes_and_stops_cleanly(server, env, tmp_path):

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import pytest
 
 from bench.generate import write_csv
+from tests.conftest import wait_until
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.chrome.options import Options  # noqa: E402
@@ -44,15 +44,6 @@ def shoot(driver, name: str) -> Path:
     driver.set_window_size(1280, 900)
     return path
 
-
-def wait_until(condition, timeout: float, message: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(message)
 
 
 def test_upload_watch_progress_and_read_results(server, workers, browser, tmp_path):
