@@ -66,6 +66,13 @@ class Config:
         self.WORKER_MAINTENANCE_INTERVAL = _int("WORKER_MAINTENANCE_INTERVAL", 15)
         self.RECONCILE_GRACE_SECONDS = _int("RECONCILE_GRACE_SECONDS", 30)
         self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO")
+        # Heroku: the dyno's name (e.g. "worker.3") names its RQ worker; the autoscaler's
+        # heroku backend scales formations through the Platform API.
+        self.DYNO = env.get("DYNO")
+        self.HEROKU_API_KEY = env.get("HEROKU_API_KEY")
+        self.HEROKU_APP_NAME = env.get("HEROKU_APP_NAME")
+        self.HEROKU_API_URL = env.get("HEROKU_API_URL", "https://api.heroku.com")
+        self.HEROKU_PROCESS_TYPES = env.get("HEROKU_PROCESS_TYPES", "")
         self._derive()
 
     def _derive(self) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 
 from redis import Redis
@@ -22,22 +23,28 @@ log = logging.getLogger(__name__)
 LOCK_KEY = "wrangler:recovery-lock"
 
 
-def reclaim_abandoned(connection: Redis, now: float | None = None) -> list[str]:
-    """Take back started jobs whose worker stopped heartbeating; return their dataset ids.
+def reclaim_abandoned(connection: Redis, now: float | None = None, dead_workers: Iterable[str] = ()) -> list[str]:
+    """Take back started jobs whose worker stopped heartbeating or is known dead; return their dataset ids.
 
     RQ's own cleanup does this every ten minutes and spends a retry (with its backoff);
     a crash is not the job's fault, so we requeue at once and let the database's attempt
-    counter stop a job that crashes its worker every time.
+    counter stop a job that crashes its worker every time. `dead_workers` names workers a
+    supervisor saw exit, so their jobs need not wait for the heartbeat to run out.
     """
     cutoff = time.time() if now is None else now
+    dead = set(dead_workers)
     reclaimed = []
     for name in QUEUE_NAMES:
         registry = StartedJobRegistry(name, connection=connection)
-        for raw in connection.zrangebyscore(registry.key, 0, cutoff):
+        for raw, score in connection.zrange(registry.key, 0, -1, withscores=True):
+            if score > cutoff and not dead:
+                continue
             job_id, _execution = parse_composite_key(raw.decode() if isinstance(raw, bytes) else raw)
+            job = Job.fetch_many([job_id], connection=connection)[0]
+            if score > cutoff and (job is None or job.worker_name not in dead):
+                continue
             if connection.zrem(registry.key, raw) == 0:
                 continue  # another worker's recovery pass took it first
-            job = Job.fetch_many([job_id], connection=connection)[0]
             if job is None or job.get_status(refresh=False) != JobStatus.STARTED:
                 continue
             # Job.delete() trips over executions whose keys already expired; the job's
@@ -86,7 +93,7 @@ def reconcile(connection: Redis, grace_seconds: int, force_ids: list[str] | tupl
     return enqueued
 
 
-def recover(connection: Redis, grace_seconds: int, lock_seconds: int = 30) -> dict:
+def recover(connection: Redis, grace_seconds: int, lock_seconds: int = 30, dead_workers: Iterable[str] = ()) -> dict:
     """One recovery pass, run by at most one process at a time across the cluster."""
     lock = connection.lock(LOCK_KEY, timeout=lock_seconds, blocking=False)
     try:
@@ -96,7 +103,7 @@ def recover(connection: Redis, grace_seconds: int, lock_seconds: int = 30) -> di
         log.warning("recovery skipped, Redis unavailable: %s", exc)
         return {"skipped": True, "reclaimed": [], "enqueued": [], "error": str(exc)}
     try:
-        reclaimed = reclaim_abandoned(connection)
+        reclaimed = reclaim_abandoned(connection, dead_workers=dead_workers)
         enqueued = reconcile(connection, grace_seconds, force_ids=reclaimed)
     finally:
         try:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Start and stop local worker processes by queue depth and job age; one JSON decision line per tick."""
+"""Start and stop workers (local processes or Heroku dynos) by queue depth and job age; one JSON line per tick."""
 from __future__ import annotations
 
 import argparse
@@ -12,9 +12,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from redis import Redis  # noqa: E402
+from redis.exceptions import RedisError  # noqa: E402
+from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 
 from jobs.queues import QUEUE_NAMES  # noqa: E402
 from jobs.scaling.autoscaler import Autoscaler  # noqa: E402
+from jobs.scaling.heroku import HerokuBackend, HerokuError, parse_process_types  # noqa: E402
 from jobs.scaling.local import LocalBackend  # noqa: E402
 from jobs.scaling.policy import DEFAULT_POLICIES, QueuePolicy  # noqa: E402
 
@@ -43,7 +46,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--min", action="append", metavar="[QUEUE=]N", help="minimum workers (eda_fast 1, eda_deep 0)")
     p.add_argument("--max", action="append", metavar="[QUEUE=]N", help="maximum workers (eda_fast 20, eda_deep 5)")
     p.add_argument("--stop-deadline", type=float, default=60.0, help="seconds a stopping worker gets")
-    p.add_argument("--backend", choices=["local"], default="local")
+    p.add_argument("--backend", choices=["local", "heroku"], default="local",
+                   help="local: worker processes here; heroku: the worker formation (HEROKU_API_KEY, HEROKU_APP_NAME)")
     p.add_argument("--dry-run", action="store_true", help="decide and print, start or stop nothing")
     p.add_argument("--once", action="store_true", help="one tick, then exit")
     p.add_argument("--json", action="store_true", help="decisions as JSON lines (always on; kept for scripts)")
@@ -60,12 +64,12 @@ def main(argv: list[str] | None = None) -> int:
                                args.scale_up, args.scale_down, args.target_age, args.workers_per_scale,
                                args.up_cooldown, args.down_cooldown) for q in QUEUE_NAMES}
     connection = Redis.from_url(app.config["REDIS_URL"])
-    backend = LocalBackend(connection, stop_deadline=args.stop_deadline)
+    backend = make_backend(args, app.config, connection)
 
-    def recover() -> None:
+    def recover(dead_workers: list[str]) -> dict:
         from jobs.recovery import recover as run
         with app.app_context():
-            run(connection, app.config["RECONCILE_GRACE_SECONDS"])
+            return run(connection, app.config["RECONCILE_GRACE_SECONDS"], dead_workers=dead_workers)
 
     scaler = Autoscaler(connection, backend, policies, dry_run=args.dry_run, recover=recover)
     stopping = []
@@ -73,15 +77,30 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stopping.append(True))
     try:
         while not stopping:
-            scaler.tick()
+            try:
+                scaler.tick()
+            except (RedisError, SQLAlchemyError, HerokuError) as exc:  # a blip must not end the loop
+                logging.getLogger("autoscaler").error("tick failed: %s", exc)
             if args.once:
                 break
             end = time.monotonic() + args.interval
             while not stopping and time.monotonic() < end:
                 time.sleep(0.2)
     finally:
-        backend.stop_all()  # graceful: each worker finishes its job first
+        killed = backend.stop_all()  # graceful: each worker finishes its job first
+        if killed:
+            recover(killed)
     return 0
+
+
+def make_backend(args: argparse.Namespace, config, connection: Redis):
+    if args.backend == "local":
+        return LocalBackend(connection, stop_deadline=args.stop_deadline)
+    if not (config["HEROKU_API_KEY"] and config["HEROKU_APP_NAME"]):
+        sys.exit("--backend heroku needs HEROKU_API_KEY and HEROKU_APP_NAME")
+    return HerokuBackend(connection, config["HEROKU_API_KEY"], config["HEROKU_APP_NAME"],
+                         parse_process_types(config["HEROKU_PROCESS_TYPES"], QUEUE_NAMES),
+                         base_url=config["HEROKU_API_URL"])
 
 
 if __name__ == "__main__":

@@ -22,15 +22,18 @@ class Autoscaler:
     backend: object  # LocalBackend (or any object with running/states/start/stop_idle/reap)
     policies: dict[str, QueuePolicy]
     dry_run: bool = False
-    recover: object = None  # callable run each tick: reclaim abandoned jobs, re-enqueue lost datasets
+    recover: object = None  # callable(dead_workers) -> dict: reclaim abandoned jobs, re-enqueue lost datasets
+    dead: list[str] = field(default_factory=list)  # exited workers whose jobs no recovery pass has seen yet
     last_up: dict[str, float] = field(default_factory=dict)
     last_down: dict[str, float] = field(default_factory=dict)
 
     def tick(self, now: float | None = None) -> list[Decision]:
         now = time.monotonic() if now is None else now
-        self.backend.reap()
+        self.dead.extend(self.backend.reap())
         if self.recover is not None:
-            self.recover()
+            outcome = self.recover(self.dead)
+            if not outcome.get("skipped"):  # another process held the recovery lock: try again next tick
+                self.dead.clear()
         decisions = []
         for queue, policy in self.policies.items():
             states = self.backend.states(queue)

@@ -66,15 +66,18 @@ class LocalBackend:
         return idle
 
     def reap(self) -> list[str]:
-        """Forget exited workers; kill those past the stop deadline (recovery requeues their job)."""
+        """Forget exited workers, killing those past the stop deadline; return their names.
+
+        The names go to the recovery pass, which puts a killed or crashed worker's job back
+        on its queue at once and without spending a retry.
+        """
         gone = []
         for managed in list(self.workers):
             code = managed.process.poll()
             if code is None and managed.stopping_since is not None and \
                     time.monotonic() - managed.stopping_since > self.stop_deadline:
                 log.warning("worker %s did not stop within %.0f s: killing it", managed.name, self.stop_deadline)
-                managed.process.kill()
-                code = managed.process.wait()
+                code = self._kill(managed)
             if code is not None:
                 if managed.stopping_since is None:
                     self.crashed += 1
@@ -83,8 +86,8 @@ class LocalBackend:
                 gone.append(managed.name)
         return gone
 
-    def stop_all(self, deadline: float | None = None) -> None:
-        """Warm shutdown for every worker, then kill whatever is left at the deadline."""
+    def stop_all(self, deadline: float | None = None) -> list[str]:
+        """Warm shutdown for every worker, then kill whatever is left at the deadline; return their names."""
         for managed in self.workers:
             if managed.process.poll() is None:
                 managed.process.send_signal(signal.SIGTERM)
@@ -93,6 +96,16 @@ class LocalBackend:
             try:
                 managed.process.wait(max(0.0, end - time.monotonic()))
             except subprocess.TimeoutExpired:
-                managed.process.kill()
-                managed.process.wait()
+                log.warning("worker %s did not stop in time: killing it", managed.name)
+                self._kill(managed)
+        names = [managed.name for managed in self.workers]
         self.workers.clear()
+        return names
+
+    def _kill(self, managed: Managed) -> int:
+        managed.process.kill()  # its work horse follows (PR_SET_PDEATHSIG)
+        code = managed.process.wait()
+        worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + managed.name, connection=self.connection)
+        if worker is not None:
+            worker.register_death()  # gone from `rq info` and the monitor now, not when its key expires
+        return code

@@ -1,6 +1,7 @@
 """End-to-end fixtures: a migrated database, gunicorn and worker processes on real Redis."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -17,6 +18,26 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+
+
+def curl(*args: str) -> str:
+    return subprocess.run(["curl", "-sS", "--fail-with-body", *args], check=True, capture_output=True,
+                          text=True).stdout
+
+
+def upload(server: str, path: Path, **fields: str) -> dict:
+    form = [arg for key, value in fields.items() for arg in ("-F", f"{key}={value}")]
+    return json.loads(curl("-F", f"file=@{path}", *form, f"{server}/dataset/upload"))
+
+
+def wait_for(server: str, dataset_id: str, predicate, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = requests.get(f"{server}/dataset/{dataset_id}/status", timeout=5).json()
+        if predicate(status):
+            return status
+        time.sleep(0.05)
+    pytest.fail(f"timed out; last status {status}")
 
 
 def free_port() -> int:

@@ -13,8 +13,12 @@ import requests
 from redis import Redis
 from rq import Worker
 
+from bench.generate import write_csv
+from jobs.scaling.local import LocalBackend
 from jobs.scaling.monitor import DECISION_KEY
+from rq.job import Job, JobStatus
 from tests.conftest import wait_until
+from tests.e2e.conftest import upload, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(300)
@@ -22,7 +26,6 @@ pytestmark = pytest.mark.timeout(300)
 
 def ours(connection, queue: str) -> list[Worker]:
     return [w for w in Worker.all(connection=connection) if w.name.startswith(f"auto-{queue}-")]
-
 
 
 def test_burst_grows_drains_shrinks_replaces_crashes_and_stops_cleanly(server, env, tmp_path):
@@ -64,3 +67,52 @@ def test_burst_grows_drains_shrinks_replaces_crashes_and_stops_cleanly(server, e
         scaler.wait(60)
     _gone, alive = psutil.wait_procs(children, timeout=30)
     assert alive == [], "SIGTERM to the autoscaler must leave no worker behind"
+
+
+def busy_and_idle(backend: LocalBackend) -> tuple[list[str], list[str]]:
+    states = backend.states("eda_fast")
+    return [n for n, s in states.items() if s == "busy"], [n for n, s in states.items() if s == "idle"]
+
+
+def test_scale_down_never_stops_a_busy_worker(server, env, tmp_path):
+    connection = Redis.from_url(env["REDIS_URL"])
+    backend = LocalBackend(connection, stop_deadline=300, env=env)
+    backend.start("eda_fast", 2)
+    try:
+        wait_until(lambda: list(backend.states("eda_fast").values()) == ["idle", "idle"], 60,
+                   "the two workers never became idle")
+        body = upload(server, write_csv(tmp_path / "long.csv", 200_000, 16))
+        busy, idle = wait_until(lambda: busy_and_idle(backend)[0] and busy_and_idle(backend), 60, "no worker busy")
+
+        assert backend.stop_idle("eda_fast", 2) == idle  # asked for two, only the idle one goes
+        wait_until(lambda: idle[0] in backend.reap(), 30, "the idle worker did not stop")
+        assert requests.get(f"{server}/dataset/{body['dataset_id']}/status").json()["status"] == "processing"
+        status = wait_for(server, body["dataset_id"], lambda s: s["status"] in ("completed", "failed"), 120)
+        assert (status["status"], status["attempts"]) == ("completed", 1)  # never interrupted
+        assert [w.name for w in backend.workers] == busy
+    finally:
+        backend.stop_all(deadline=30)
+
+
+def test_worker_past_the_stop_deadline_is_killed_and_its_job_requeued_without_a_retry(server, env, workers,
+                                                                                    tmp_path):
+    connection = Redis.from_url(env["REDIS_URL"])
+    scaler = subprocess.Popen(
+        [sys.executable, "scripts/autoscaler.py", "--interval", "0.5", "--min", "eda_fast=1", "--max", "eda_fast=1",
+         "--stop-deadline", "1"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: len(ours(connection, "eda_fast")) == 1, 60, "the worker never started")
+        body = upload(server, write_csv(tmp_path / "long.csv", 300_000, 16))
+        wait_for(server, body["dataset_id"], lambda s: s["status"] == "processing", 60)
+        (worker,) = [w for w in ours(connection, "eda_fast") if w.get_state() == "busy"]
+    finally:
+        scaler.send_signal(signal.SIGTERM)  # warm shutdown; the job needs longer than the 1 s deadline
+        assert scaler.wait(60) == 0
+    assert not psutil.pid_exists(worker.pid) or psutil.Process(worker.pid).status() == psutil.STATUS_ZOMBIE
+    job = Job.fetch(body["job_id"], connection=connection)
+    assert job.get_status() == JobStatus.QUEUED and job.retries_left == 3  # back at once, no retry spent
+    assert worker.name not in {w.name for w in ours(connection, "eda_fast")}  # its registration is gone too
+
+    workers()
+    status = wait_for(server, body["dataset_id"], lambda s: s["status"] in ("completed", "failed"), 120)
+    assert (status["status"], status["attempts"]) == ("completed", 2), status

@@ -14,30 +14,11 @@ import pytest
 import requests
 
 from bench.generate import write_csv
+from tests.e2e.conftest import curl, upload, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.timeout(300)
-
-
-def curl(*args: str) -> str:
-    return subprocess.run(["curl", "-sS", "--fail-with-body", *args], check=True, capture_output=True,
-                          text=True).stdout
-
-
-def upload(server: str, path: Path, **fields: str) -> dict:
-    form = [arg for key, value in fields.items() for arg in ("-F", f"{key}={value}")]
-    return json.loads(curl("-F", f"file=@{path}", *form, f"{server}/dataset/upload"))
-
-
-def wait_for(server: str, dataset_id: str, predicate, timeout: float) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = requests.get(f"{server}/dataset/{dataset_id}/status", timeout=5).json()
-        if predicate(status):
-            return status
-        time.sleep(0.05)
-    pytest.fail(f"timed out; last status {status}")
 
 
 def test_rq_info_lists_queues_and_plain_rq_worker_runs_the_job(server, env, tmp_path):

@@ -71,6 +71,25 @@ def test_abandoned_started_job_is_reclaimed_without_spending_a_retry(client, db,
     assert redis_conn.zcard(registry.key) == 0
 
 
+def test_job_of_a_worker_seen_dead_is_reclaimed_before_its_heartbeat_expires(client, db, redis_conn):
+    body = client.post("/dataset/upload", data={"file": (io.BytesIO(CSV), "d.csv")},
+                       content_type="multipart/form-data").json
+    job = Job.fetch(body["job_id"], connection=redis_conn)
+    registry = StartedJobRegistry("eda_fast", connection=redis_conn)
+    redis_conn.lrem("rq:queue:eda_fast", 0, job.id)
+    job.worker_name = "auto-eda_fast-dead"
+    job.save()
+    job.set_status(JobStatus.STARTED)
+    redis_conn.zadd(registry.key, {f"{job.id}:exec1": time.time() + 60})  # heartbeat still fresh
+
+    assert recover(redis_conn, grace_seconds=3600, dead_workers=["auto-eda_fast-other"])["reclaimed"] == []
+    assert redis_conn.zcard(registry.key) == 1  # a live worker's job is left alone
+    outcome = recover(redis_conn, grace_seconds=3600, dead_workers=["auto-eda_fast-dead"])
+    assert outcome["reclaimed"] == [body["dataset_id"]] and outcome["enqueued"] == [body["dataset_id"]]
+    requeued = Job.fetch(job_id_for(body["dataset_id"]), connection=redis_conn)
+    assert requeued.get_status() == JobStatus.QUEUED and requeued.retries_left == 3
+
+
 def test_recovery_lock_allows_one_pass_at_a_time(db, redis_conn):
     other = redis_conn.lock("wrangler:recovery-lock", timeout=30)
     assert other.acquire(blocking=False)
