@@ -50,7 +50,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help="local: worker processes here; heroku: the worker formation (HEROKU_API_KEY, HEROKU_APP_NAME)")
     p.add_argument("--dry-run", action="store_true", help="decide and print, start or stop nothing")
     p.add_argument("--once", action="store_true", help="one tick, then exit")
-    p.add_argument("--json", action="store_true", help="decisions as JSON lines (always on; kept for scripts)")
+    p.add_argument("--json", action="store_true",
+                   help="a JSON decision line every tick (default: only when a queue's action or worker count changes)")
     return p.parse_args(argv)
 
 
@@ -71,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         with app.app_context():
             return run(connection, app.config["RECONCILE_GRACE_SECONDS"], dead_workers=dead_workers)
 
-    scaler = Autoscaler(connection, backend, policies, dry_run=args.dry_run, recover=recover)
+    scaler = Autoscaler(connection, backend, policies, dry_run=args.dry_run, recover=recover,
+                        every_tick=args.json or args.once)
     stopping = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.append(True))

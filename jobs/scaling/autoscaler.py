@@ -24,6 +24,8 @@ class Autoscaler:
     dry_run: bool = False
     recover: object = None  # callable(dead_workers) -> dict: reclaim abandoned jobs, re-enqueue lost datasets
     dead: list[str] = field(default_factory=list)  # exited workers whose jobs no recovery pass has seen yet
+    every_tick: bool = True  # False: print a line only when a queue's action, count or target changes
+    _last_printed: tuple = ()
     last_up: dict[str, float] = field(default_factory=dict)
     last_down: dict[str, float] = field(default_factory=dict)
 
@@ -54,5 +56,8 @@ class Autoscaler:
 
     def publish(self, decisions: list[Decision]) -> None:
         record = {"at": time.time(), "dry_run": self.dry_run, "decisions": [d.as_dict() for d in decisions]}
-        print(json.dumps(record), flush=True)
+        shape = tuple((d.queue, d.action, d.current, d.target) for d in decisions)
+        if self.every_tick or shape != self._last_printed:
+            print(json.dumps(record), flush=True)
+            self._last_printed = shape
         self.connection.set(DECISION_KEY, json.dumps(record), ex=DECISION_TTL)

@@ -82,6 +82,7 @@ class LocalBackend:
                 if managed.stopping_since is None:
                     self.crashed += 1
                     log.warning("worker %s exited unexpectedly (code %s)", managed.name, code)
+                    self._forget(managed)
                 self.workers.remove(managed)
                 gone.append(managed.name)
         return gone
@@ -105,7 +106,11 @@ class LocalBackend:
     def _kill(self, managed: Managed) -> int:
         managed.process.kill()  # its work horse follows (PR_SET_PDEATHSIG)
         code = managed.process.wait()
+        self._forget(managed)
+        return code
+
+    def _forget(self, managed: Managed) -> None:
+        """Drop a dead worker's registration: gone from `rq info` and the monitor now, not when its key expires."""
         worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + managed.name, connection=self.connection)
         if worker is not None:
-            worker.register_death()  # gone from `rq info` and the monitor now, not when its key expires
-        return code
+            worker.register_death()

@@ -116,3 +116,19 @@ def test_worker_past_the_stop_deadline_is_killed_and_its_job_requeued_without_a_
     workers()
     status = wait_for(server, body["dataset_id"], lambda s: s["status"] in ("completed", "failed"), 120)
     assert (status["status"], status["attempts"]) == ("completed", 2), status
+
+
+def test_dry_run_once_prints_one_decision_line_and_starts_nothing(env, redis_conn):
+    from jobs.queues import enqueue_dataset
+    for n in range(4):
+        enqueue_dataset(redis_conn, f"dry-{n}", "deep")
+    try:
+        done = subprocess.run([sys.executable, "scripts/autoscaler.py", "--once", "--dry-run", "--scale-up", "2",
+                               "--scale-down", "1"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        (line,) = done.stdout.splitlines()
+        deep = next(d for d in json.loads(line)["decisions"] if d["queue"] == "eda_deep")
+        assert done.returncode == 0 and json.loads(line)["dry_run"] is True
+        assert (deep["action"], deep["current"], deep["target"]) == ("up", 0, 1) and "4 job(s) waiting" in deep["reason"]
+        assert ours(redis_conn, "eda_deep") == [] and ours(redis_conn, "eda_fast") == []
+    finally:
+        redis_conn.delete("rq:queue:eda_deep")

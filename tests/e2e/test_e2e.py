@@ -77,3 +77,32 @@ def test_check_job_status_lists_stuck_datasets(server, env, tmp_path):
     table = subprocess.run([sys.executable, "scripts/check_job_status.py", "--stuck-after", "1"], cwd=ROOT, env=env,
                            capture_output=True, text=True).stdout
     assert "queued:" in table and body["dataset_id"] in table
+
+
+def test_load_test_script_reports_every_dataset(server, workers):
+    workers()
+    workers()
+    done = subprocess.run([sys.executable, "scripts/load_test.py", "--url", server, "--num", "12", "--concurrent", "6",
+                           "--rows", "200", "--json", "--timeout", "120"], cwd=ROOT, capture_output=True, text=True)
+    report = json.loads(done.stdout)
+    assert done.returncode == 0 and report["ok"], report
+    assert (report["accepted"], report["completed"], report["failed"], report["errors"]) == (12, 12, {}, {})
+    assert report["upload_latency_s"]["count"] == 12 and report["completion_s"]["count"] == 12
+    assert 0 < report["status_latency_s"]["p50"] <= report["status_latency_s"]["p95"]
+
+
+def test_load_test_script_counts_refusals_as_failures(server):
+    done = subprocess.run([sys.executable, "scripts/load_test.py", "--url", server, "--num", "3", "--concurrent", "3",
+                           "--mode", "nonsense"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 2  # argparse refuses the mode before anything is sent
+    bad = subprocess.run([sys.executable, "scripts/load_test.py", "--url", server, "--num", "2", "--concurrent", "2",
+                          "--rows", "0"], cwd=ROOT, capture_output=True, text=True)  # header only: 422 each
+    assert bad.returncode == 1 and "upload: HTTP 422 x2" in bad.stdout
+
+
+def test_check_redis_script(env):
+    up = subprocess.run(["scripts/check_redis.sh"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert up.returncode == 0 and "queue eda_fast:" in up.stdout and "used_memory_human" in up.stdout
+    down = subprocess.run(["scripts/check_redis.sh", "redis://:hunter2@127.0.0.1:1/0"], cwd=ROOT, capture_output=True,
+                          text=True)
+    assert down.returncode == 1 and "DOWN" in down.stderr and "hunter2" not in down.stderr

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Is Redis (REDIS_URL) reachable, and how is it doing? Exit 1 when it is down.
+set -uo pipefail
+url="${1:-${REDIS_URL:-redis://localhost:6379/0}}"
+cli() { redis-cli -u "$url" --no-auth-warning "$@"; }
+command -v redis-cli >/dev/null || { echo "redis-cli is not installed (apt-get install redis-tools)" >&2; exit 2; }
+
+if ! pong=$(cli PING 2>&1) || [ "$pong" != "PONG" ]; then
+  echo "DOWN  $(sed -E 's#//[^@/]*@#//***@#' <<<"$url"): ${pong:-no answer}" >&2  # no password in logs
+  exit 1
+fi
+info() { cli INFO "$1" | tr -d '\r' | grep -E "^($2):" ; }
+echo "UP    $(info server 'redis_version|uptime_in_seconds' | paste -sd' ')"
+echo "mem   $(info memory 'used_memory_human|used_memory_peak_human|maxmemory_human|maxmemory_policy' | paste -sd' ')"
+echo "load  $(info clients 'connected_clients|blocked_clients' | paste -sd' ') $(info stats 'instantaneous_ops_per_sec|keyspace_hits|keyspace_misses|evicted_keys' | paste -sd' ')"
+echo "disk  $(info persistence 'rdb_last_bgsave_status|aof_enabled' | paste -sd' ')"
+# An eviction policy other than noeviction can silently drop queued jobs (the database reconcile brings them back).
+policy=$(info memory maxmemory_policy | cut -d: -f2)
+[ "$policy" = "noeviction" ] || echo "WARN  maxmemory_policy is $policy: Redis may evict queued jobs; use noeviction" >&2
+for queue in eda_fast eda_deep; do
+  echo "queue $queue: $(cli LLEN "rq:queue:$queue") waiting, $(cli ZCARD "rq:wip:$queue") started, $(cli ZCARD "rq:failed:$queue") failed"
+done
+echo "workers $(cli SCARD rq:workers)"
