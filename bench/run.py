@@ -1,4 +1,4 @@
-"""`make bench`: upload-to-completed times through gunicorn + a worker, pipeline steps, enqueue cost."""
+"""`make bench`: upload-to-completed times, pipeline steps, enqueue cost, plots, and the autoscaler under a burst."""
 from __future__ import annotations
 
 import argparse
@@ -149,6 +149,11 @@ def main() -> int:
         plots = subprocess.run([sys.executable, "-m", "bench.plots"], cwd=ROOT, capture_output=True, text=True,
                                check=True)
         results["plots"] = json.loads(plots.stdout)
+    # The autoscaler against fixed pools: 200 small jobs (40 and a pool of 4 with --quick).
+    burst_args = ["--jobs", "40", "--max-workers", "4"] if args.quick else []
+    burst = subprocess.run([sys.executable, "-m", "bench.burst", *burst_args], cwd=ROOT, capture_output=True,
+                           text=True, check=True, env=dict(os.environ, BENCH_REDIS_URL=redis_url))
+    results["burst"] = json.loads(burst.stdout)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))

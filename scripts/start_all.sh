@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make run`: find or start Redis, migrate the database, then run web + worker under honcho.
+# `make run`: find or start Redis, migrate the database, then run web + autoscaler (which runs the workers) under honcho.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
@@ -15,4 +15,4 @@ cat <<MSG
     curl -o cleaned.csv http://localhost:${PORT}/dataset/<dataset_id>/cleaned
 
 MSG
-exec honcho start -f Procfile web worker
+exec honcho start -f Procfile web autoscaler

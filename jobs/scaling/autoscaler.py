@@ -46,7 +46,8 @@ class Autoscaler:
             decision = decide(stats, policy, now, self.last_up.get(queue), self.last_down.get(queue))
             if not self.dry_run and decision.action == "up":
                 self.backend.start(queue, decision.target - decision.current)
-                self.last_up[queue] = now
+                if decision.current >= policy.min_workers:  # filling up to the minimum is no reaction to load
+                    self.last_up[queue] = now
             elif not self.dry_run and decision.action == "down":
                 if self.backend.stop_idle(queue, decision.current - decision.target):
                     self.last_down[queue] = now
