@@ -32,7 +32,21 @@ def create_app(config: Config | None = None) -> Flask:
         app.register_blueprint(blueprint)
     from .errors import register_error_handlers
     register_error_handlers(app)
+    from .auth import authenticate_request
+    app.before_request(authenticate_request)
+    _say_how_it_runs(app)
     from .cli import register_cli
     register_cli(app)
     return app
 
+
+
+def _say_how_it_runs(app: Flask) -> None:
+    """Warn at start about settings that are fine on a laptop and wrong in production."""
+    log = logging.getLogger("wrangler")
+    if app.config["AUTH_MODE"] == "open":
+        log.warning("AUTH_MODE=open: requests name their own user_id and nothing is authenticated; "
+                    "set AUTH_MODE=token (and create tokens with `flask tokens create`) outside a trusted network")
+    if app.config["STORAGE_BACKEND"] == "local" and app.config["DYNO"]:
+        log.warning("STORAGE_BACKEND=local on a dyno (DYNO=%s): web and worker dynos do not share a disk, "
+                    "so workers will not find uploads; set STORAGE_BACKEND=s3", app.config["DYNO"])

@@ -1,16 +1,20 @@
-"""Who is asking and what they may see (open mode: the request names its user)."""
+"""Who is asking and what they may see: open mode (the request names its user) or bearer tokens."""
 from __future__ import annotations
 
 import re
 
-from flask import current_app, request
+from flask import current_app, g, request
+from sqlalchemy import false, or_
 
 from .errors import APIError
 from .extensions import db
 from .models import Dataset
+from .tokens import Principal, authenticate
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$")
-AUTH_MODES = ("open",)
+AUTH_MODES = ("open", "token")
+COOKIE = "wrangler_token"  # the HTML pages' way to carry a token (set by POST /login)
+PUBLIC = {"static", "pages.login", "pages.logout"}  # plus health.*: platform probes carry no token
 
 
 def check_name(value: str | None, field: str) -> str | None:
@@ -34,20 +38,90 @@ def request_value(name: str) -> str | None:
     return None
 
 
+def token_mode() -> bool:
+    return current_app.config["AUTH_MODE"] == "token"
+
+
+def authenticate_request():
+    """before_request in token mode: a valid bearer token (or the pages' cookie) or 401."""
+    endpoint = request.endpoint or ""
+    if not token_mode() or endpoint in PUBLIC or endpoint.startswith("health."):
+        return
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        token = request.cookies.get(COOKIE, "")
+    principal = authenticate(token.strip()) if token.strip() else None
+    if principal is None:
+        message = "Unknown or revoked token." if token else "Send Authorization: Bearer <token>."
+        if endpoint.startswith("pages."):
+            from .api.pages import login_page
+            return login_page(message)
+        raise APIError(401, "unauthorized", message, headers={"WWW-Authenticate": 'Bearer realm="wrangler"'})
+    g.principal = principal
+
+
+def principal() -> Principal | None:
+    return g.get("principal") if token_mode() else None
+
+
 def requesting_user() -> str | None:
-    if current_app.config["AUTH_MODE"] != "open":
-        raise APIError(500, "auth_misconfigured", "Unsupported AUTH_MODE.")
+    """Open mode: the request's user_id. Token mode: a user_id filter within what the token may see."""
     return check_name(request_value("user_id"), "user_id")
+
+
+def owner_for_upload() -> tuple[str, str | None]:
+    """(user_id, collaboration_id) a new dataset is recorded under; in token mode the token decides."""
+    user = requesting_user()
+    collab = check_name(request_value("collaboration_id"), "collaboration_id")
+    who = principal()
+    if who is None:
+        return user or "anonymous", collab
+    if user is not None and user != who.user_id:
+        raise APIError(403, "forbidden", "user_id does not match the token's user.")
+    if collab is not None and collab not in who.collaborations:
+        raise APIError(403, "forbidden", f"The token's user is not a member of collaboration {collab!r}.")
+    return who.user_id, collab
+
+
+def may_see(dataset: Dataset, collab: str | None = None) -> bool:
+    who = principal()
+    if who is not None:
+        return dataset.user_id == who.user_id or dataset.collaboration_id in who.collaborations
+    user = requesting_user()  # open mode trusts the request; the 128-bit id is the secret
+    return user is None or user == dataset.user_id or (collab is not None and collab == dataset.collaboration_id)
 
 
 def load_visible_dataset(dataset_id: str) -> Dataset:
     """The dataset, or 404 when it does not exist or the asking user may not see it."""
     dataset = db.session.get(Dataset, dataset_id) if len(dataset_id) <= 32 else None
-    user = requesting_user()
     collab = check_name(request_value("collaboration_id"), "collaboration_id")
-    visible = dataset is not None and (
-        user is None or user == dataset.user_id
-        or (collab is not None and collab == dataset.collaboration_id))
-    if not visible:
+    if dataset is None or not may_see(dataset, collab):
         raise APIError(404, "not_found", f"No dataset {dataset_id!r}.")
     return dataset
+
+
+def visible_datasets(user_id: str | None, collaboration_id: str | None):
+    """The query of datasets a listing may show, narrowed by the optional user and collaboration filters."""
+    query = Dataset.query
+    who = principal()
+    if who is not None:
+        query = query.filter(or_(Dataset.user_id == who.user_id,
+                                 Dataset.collaboration_id.in_(sorted(who.collaborations)) if who.collaborations
+                                 else false()))
+    elif user_id is None and collaboration_id is None:
+        raise APIError(400, "missing_parameter", "Give user_id or collaboration_id.")
+    if user_id is not None:
+        query = query.filter(Dataset.user_id == user_id)
+    if collaboration_id is not None:
+        query = query.filter(Dataset.collaboration_id == collaboration_id)
+    return query
+
+
+def check_collaboration(cid: str) -> str:
+    checked = check_name(cid, "collaboration_id")
+    if checked is None:
+        raise APIError(400, "invalid_parameter", "collaboration_id is required.")
+    who = principal()
+    if who is not None and checked not in who.collaborations:
+        raise APIError(404, "not_found", f"No collaboration {checked!r}.")
+    return checked

@@ -1,10 +1,11 @@
-"""Flask CLI commands: reconcile (recovery pass)."""
+"""Flask CLI commands: reconcile (recovery pass), tokens (create, list, revoke), purge (retention)."""
 from __future__ import annotations
 
 import json
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 
 
 def register_cli(app: Flask) -> None:
@@ -17,3 +18,49 @@ def register_cli(app: Flask) -> None:
         outcome = recover(current_app.extensions["redis"],
                           config["RECONCILE_GRACE_SECONDS"] if grace is None else grace)
         click.echo(json.dumps(outcome))
+
+    tokens = AppGroup("tokens", help="API tokens for AUTH_MODE=token.")
+    app.cli.add_command(tokens)
+
+    @tokens.command("create")
+    @click.argument("user_id")
+    @click.option("--collaboration", "collaborations", multiple=True, help="A collaboration the user belongs to.")
+    @click.option("--name", default=None, help="A note to tell tokens apart.")
+    def create_command(user_id: str, collaborations: tuple[str, ...], name: str | None) -> None:
+        """Create a token for USER_ID; it is printed once, as the last word of the last line."""
+        from .auth import check_name
+        from .errors import APIError
+        from .tokens import create_token
+        try:
+            for value, field in ((user_id, "user_id"), *((c, "collaboration") for c in collaborations)):
+                check_name(value, field)
+        except APIError as exc:
+            raise click.BadParameter(exc.message) from None
+        row, token = create_token(user_id, collaborations, name)
+        click.echo(f"Token {row.id} for {user_id} (collaborations: {', '.join(row.collaborations) or 'none'}). "
+                   "It is shown only now; store it safely.")
+        click.echo(token)
+
+    @tokens.command("list")
+    @click.option("--json", "as_json", is_flag=True)
+    def list_command(as_json: bool) -> None:
+        """Tokens with their user, collaborations and last use (never the token itself)."""
+        from .tokens import list_tokens
+        rows = list_tokens()
+        if as_json:
+            click.echo(json.dumps(rows))
+            return
+        for t in rows:
+            click.echo(f"{t['id']:>4}  {t['token']:<13} {t['user_id']:<20} {'revoked' if t['revoked'] else 'active':<8}"
+                       f" collaborations: {','.join(t['collaborations']) or '-'}  last used: {t['last_used_at'] or '-'}")
+
+    @tokens.command("revoke")
+    @click.argument("token_id", type=int)
+    def revoke_command(token_id: int) -> None:
+        """Revoke a token by its id (from `flask tokens list`); requests with it get 401 at once."""
+        from .tokens import TokenError, revoke_token
+        try:
+            row = revoke_token(token_id)
+        except TokenError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"Token {row.id} of {row.user_id} revoked.")

@@ -46,12 +46,16 @@ class Config:
         self.REDIS_URL = env.get("REDIS_URL", "redis://localhost:6379/0")
         self.S3_BUCKET = env.get("S3_BUCKET")
         self.S3_ENDPOINT_URL = env.get("S3_ENDPOINT_URL")
+        self.S3_PREFIX = env.get("S3_PREFIX", "")
+        self.S3_PRESIGN_SECONDS = _int("S3_PRESIGN_SECONDS", 3600)
+        self.S3_DOWNLOADS = env.get("S3_DOWNLOADS", "redirect")  # or "stream": the API relays the bytes
         self.AWS_REGION = env.get("AWS_REGION")
         self.GEMINI_API_KEY = env.get("GEMINI_API_KEY")
         self.GEMINI_MODEL = env.get("GEMINI_MODEL", "gemini-2.5-flash")
         self.GEMINI_BASE_URL = env.get("GEMINI_BASE_URL")
         self.GEMINI_TIMEOUT = _int("GEMINI_TIMEOUT", 30)
         self.AUTH_MODE = env.get("AUTH_MODE", "open")
+        self.LOGIN_COOKIE_DAYS = _int("LOGIN_COOKIE_DAYS", 7)  # token mode: how long the pages remember a token
         self.MAX_UPLOAD_MB = _int("MAX_UPLOAD_MB", 200)
         self.MAX_ROWS = _int("MAX_ROWS", 1_000_000)
         self.MAX_COLUMNS = _int("MAX_COLUMNS", 500)

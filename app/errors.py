@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -18,23 +19,37 @@ _HTTP_CODES = {
 class APIError(Exception):
     """An error with an HTTP status, a stable code and details for the client."""
 
-    def __init__(self, status: int, code: str, message: str, details: dict | None = None):
+    def __init__(self, status: int, code: str, message: str, details: dict | None = None,
+                 headers: dict | None = None):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details or {}
+        self.headers = headers or {}
 
 
-def error_response(status: int, code: str, message: str, details: dict | None = None):
+def error_response(status: int, code: str, message: str, details: dict | None = None, headers: dict | None = None):
     body = {"error": {"code": code, "message": message, "details": details or {}}}
-    return jsonify(body), status
+    return jsonify(body), status, headers or {}
 
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(APIError)
     def _api_error(exc: APIError):
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _database_down(exc):
+        # The database is gone or refused us: nothing half-written survives the rollback.
+        from .extensions import db
+        try:
+            db.session.rollback()
+        except SQLAlchemyError:
+            pass
+        log.error("database unavailable: %s", exc.orig if hasattr(exc, "orig") else exc)
+        return error_response(503, "database_unavailable", "The database is unavailable; try again shortly.")
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -173,6 +173,8 @@ class ApiToken(db.Model):
     user_id = db.Column(db.String(128), nullable=False)
     name = db.Column(db.String(128), nullable=True)
     token_hash = db.Column(db.String(128), nullable=False, unique=True)
+    shown = db.Column(db.String(16), nullable=False, default="")  # the token's first characters, for listings
+    collaborations = db.Column(JSON, nullable=False, default=list)
     created_at = db.Column(TZ, nullable=False, default=utcnow)
     last_used_at = db.Column(TZ, nullable=True)
     revoked_at = db.Column(TZ, nullable=True)

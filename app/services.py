@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from jobs.queues import enqueue_dataset, job_id_for
 
+from .auth import visible_datasets
 from .errors import APIError
 from .extensions import db
 from .ingest import Intake, database_name
@@ -108,13 +109,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 def filtered(user_id: str | None, collaboration_id: str | None, status: str | None = None):
-    if user_id is None and collaboration_id is None:
-        raise APIError(400, "missing_parameter", "Give user_id or collaboration_id.")
-    query = Dataset.query
-    if user_id is not None:
-        query = query.filter(Dataset.user_id == user_id)
-    if collaboration_id is not None:
-        query = query.filter(Dataset.collaboration_id == collaboration_id)
+    query = visible_datasets(user_id, collaboration_id)
     if status is not None:
         if status not in {s.value for s in Status}:
             raise APIError(400, "invalid_parameter", f"Unknown status {status!r}.")

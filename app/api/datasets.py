@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request, send_file, url_for
 
-from ..auth import check_name, load_visible_dataset, request_value, requesting_user
+from ..auth import check_name, load_visible_dataset, owner_for_upload, request_value, requesting_user
 from ..errors import APIError
 from ..ingest import fetch_url, receive_upload, validate
 from ..models import CleaningReport, Dataset, LogStep, Mode, Status
@@ -34,8 +34,7 @@ def accept_upload() -> tuple[Dataset, bool]:
     mode = (request_value("mode") or "fast").strip().lower()
     if mode not in MODES:
         raise APIError(400, "invalid_mode", f"mode must be one of {', '.join(MODES)}; got {mode!r}.")
-    user_id = requesting_user() or "anonymous"
-    collaboration_id = check_name(request_value("collaboration_id"), "collaboration_id")
+    user_id, collaboration_id = owner_for_upload()
     target = (request_value("target") or "").strip() or None
     upload_file = request.files.get("file")
     if upload_file is not None and not upload_file.filename:
@@ -106,7 +105,7 @@ def list_datasets():
 
 def _download(key: str, name: str, mimetype: str):
     storage = current_app.extensions["storage"]
-    url = storage.url(key)
+    url = storage.url(key, filename=name)
     if url:
         return "", 302, {"Location": url}
     return send_file(storage.open(key), mimetype=mimetype, as_attachment=True, download_name=name)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request, send_file, url_for
 
-from ..auth import check_name, load_visible_dataset
+from ..auth import check_collaboration, load_visible_dataset
 from ..errors import APIError
 from ..extensions import db
 from ..models import Dataset, Graph, Status
@@ -44,16 +44,9 @@ def graph(dataset_id: str, graph_id: int):
     return response.make_conditional(request)
 
 
-def _collaboration(cid: str) -> str:
-    checked = check_name(cid, "collaboration_id")
-    if checked is None:
-        raise APIError(400, "invalid_parameter", "collaboration_id is required.")
-    return checked
-
-
 @bp.get("/collaboration/<cid>/graphs")
 def collaboration_graphs(cid: str):
-    cid = _collaboration(cid)
+    cid = check_collaboration(cid)
     rows = (db.session.query(Graph, Dataset.database_name).join(Dataset, Dataset.id == Graph.dataset_id)
             .filter(Dataset.collaboration_id == cid)
             .order_by(Dataset.created_at.desc(), Graph.id).limit(1000).all())
@@ -63,7 +56,7 @@ def collaboration_graphs(cid: str):
 
 @bp.get("/collaboration/<cid>/datasets/cleaned")
 def collaboration_cleaned(cid: str):
-    cid = _collaboration(cid)
+    cid = check_collaboration(cid)
     rows = (Dataset.query.filter_by(collaboration_id=cid, status=Status.COMPLETED.value)
             .order_by(Dataset.completed_at.desc()).limit(500).all())
     return jsonify({"collaboration_id": cid, "count": len(rows), "datasets": [{

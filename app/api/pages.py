@@ -1,12 +1,13 @@
 """HTML pages: the index with an upload form, and a dataset's page."""
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, make_response, redirect, render_template, request, url_for
 
-from ..auth import check_name, load_visible_dataset
+from ..auth import COOKIE, check_name, load_visible_dataset, principal
 from ..errors import APIError
 from ..models import CleaningReport, Dataset, Graph, Mode, Status
 from ..services import describe, log_entries
+from ..tokens import authenticate
 from .datasets import accept_upload
 
 bp = Blueprint("pages", __name__)
@@ -19,14 +20,40 @@ def _recent(user_id: str) -> list[dict]:
 
 
 def _index(user_id: str, error: APIError | None = None, status: int = 200):
+    who = principal()
+    user_id = who.user_id if who else user_id
     return render_template("index.html", user_id=user_id, datasets=_recent(user_id), error=error,
-                           modes=[m.value for m in Mode], form=request.form), status
+                           modes=[m.value for m in Mode], form=request.form, signed_in=who is not None), status
+
+
+def login_page(message: str | None = None, status: int = 401):
+    """Token mode, no valid token: the pages ask for one instead of answering with JSON."""
+    return render_template("login.html", message=message), status
 
 
 @bp.get("/")
 def index():
     user_id = check_name(request.args.get("user_id"), "user_id") or "anonymous"
     return _index(user_id)
+
+
+@bp.post("/login")
+def login():
+    token = (request.form.get("token") or "").strip()
+    if authenticate(token) is None:
+        return login_page("That token is unknown or revoked.")
+    response = make_response(redirect(url_for("pages.index"), code=303))
+    # HttpOnly: page scripts never see it; SameSite=Strict: no other site can post with it.
+    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=request.is_secure,
+                        max_age=current_app.config["LOGIN_COOKIE_DAYS"] * 86400)
+    return response
+
+
+@bp.post("/logout")
+def logout():
+    response = make_response(redirect(url_for("pages.index"), code=303))
+    response.delete_cookie(COOKIE)
+    return response
 
 
 @bp.post("/upload")

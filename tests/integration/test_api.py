@@ -141,4 +141,4 @@ def test_job_failure_without_retries_is_failed(client, app, db):
         process_dataset(body["dataset_id"])
     db.session.expire_all()
     dataset = db.session.get(Dataset, body["dataset_id"])
-    assert dataset.status == "failed" and dataset.error.startswith("StorageError")
+    assert dataset.status == "failed" and dataset.error.startswith("MissingObject: no such object")
