@@ -107,12 +107,46 @@ def check_url(url: str, allow_private: bool) -> None:
         check_address(info[4][0], allow_private, parts.hostname)
 
 
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+REFUSED_TYPES = ("text/html", "application/xhtml+xml", "image/", "audio/", "video/", "application/pdf",
+                 "application/javascript", "text/javascript", "text/css", "font/")
+
+
+def embedded_ipv4(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one carries (mapped, NAT64, 6to4, Teredo) and reaches in the end."""
+    if address.version != 6:
+        return None
+    if address.ipv4_mapped:
+        return address.ipv4_mapped
+    if address in NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.sixtofour or (address.teredo[1] if address.teredo else None)
+
+
 def check_address(ip: str, allow_private: bool, host: str) -> None:
+    """Refuse what is not a public unicast address. IPv4 hidden in IPv6 is judged as that IPv4.
+
+    Names in decimal (2130706433), octal (0177.0.0.1) or hex (0x7f.1) are resolved to dotted
+    addresses before they get here, so they are judged like any other.
+    """
     address = ipaddress.ip_address(ip.split("%")[0])
-    # Link-local (cloud metadata at 169.254.169.254) is refused even when private is allowed.
-    if address.is_link_local or address.is_multicast or (not address.is_global and not allow_private):
-        raise APIError(400, "forbidden_url", "The URL points to a private, loopback or link-local address.",
-                       {"host": host})
+    inner = embedded_ipv4(address)
+    for candidate in (address, inner) if inner else (address,):
+        # Link-local (cloud metadata at 169.254.169.254), multicast, reserved and unspecified
+        # are refused even when private addresses are allowed.
+        never = (candidate.is_link_local or candidate.is_multicast or candidate.is_reserved
+                 or candidate.is_unspecified)
+        if never or (not candidate.is_global and not allow_private):
+            raise APIError(400, "forbidden_url", "The URL points to a private, loopback, link-local, multicast or "
+                           "reserved address.", {"host": host})
+
+
+def check_content_type(content_type: str) -> None:
+    """A web page, an image or a PDF is not a dataset: refuse it before downloading the body."""
+    kind = content_type.split(";")[0].strip().lower()
+    if kind and kind.startswith(REFUSED_TYPES):
+        raise APIError(415, "unsupported_format", f"The URL serves {kind}, not a data file.",
+                       {"content_type": kind})
 
 
 def guarded_session(allow_private: bool, sockets: list | None = None) -> requests.Session:
@@ -195,6 +229,7 @@ def fetch_url(url: str, scratch: str, limit_mb: int, timeout: int, allow_private
         if response.status_code != 200:
             raise APIError(422, "fetch_failed", f"The URL answered HTTP {response.status_code}.",
                            {"status": response.status_code})
+        check_content_type(response.headers.get("Content-Type", ""))
         length = response.headers.get("Content-Length")
         if length and length.isdigit() and int(length) > limit_mb * 1024 * 1024:
             raise _too_large(limit_mb)

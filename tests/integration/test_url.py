@@ -23,6 +23,7 @@ class Handler(BaseHTTPRequestHandler):
         "/to-metadata": (302, {"Location": "http://169.254.169.254/latest/meta-data/"}, b""),
         "/loop": (302, {"Location": "/loop"}, b""),
         "/missing.csv": (404, {}, b"nope"),
+        "/login": (200, {"Content-Type": "text/html; charset=utf-8"}, b"<html><form>sign in</form></html>"),
         "/big.csv": (200, {"Content-Type": "text/csv"}, b"a\n" + b"1\n" * 1_200_000),
     }
 
@@ -78,7 +79,7 @@ def test_fetch(url_client, server, db, path, name):
 
 @pytest.mark.parametrize("path,status,code", [
     ("/to-metadata", 400, "forbidden_url"), ("/loop", 422, "fetch_failed"),
-    ("/missing.csv", 422, "fetch_failed"), ("/big.csv", 413, "too_large"),
+    ("/missing.csv", 422, "fetch_failed"), ("/big.csv", 413, "too_large"), ("/login", 415, "unsupported_format"),
 ])
 def test_fetch_refused(url_client, server, app, db, path, status, code):
     response = url_client.post("/dataset/upload", data={"dataset_url": server + path})

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from app.errors import APIError
-from app.ingest import check_url, clean_filename, database_name
+from app.ingest import check_address, check_content_type, check_url, clean_filename, database_name
 from jobs.queues import POLICIES, job_id_for, queue_for_mode
 
 
@@ -16,6 +16,14 @@ from jobs.queues import POLICIES, job_id_for, queue_for_mode
     ("http://169.254.169.254/latest/meta-data/", "forbidden_url"), ("http://[::1]/x.csv", "forbidden_url"),
     ("http://0.0.0.0/x.csv", "forbidden_url"), ("http://[fd00::1]/x.csv", "forbidden_url"),
     ("http://example.com:abc/x.csv", "invalid_url"),
+    # the loopback address in other spellings: decimal, octal, hex, short form, IPv4-mapped IPv6
+    ("http://2130706433/x.csv", "forbidden_url"), ("http://0177.0.0.1/x.csv", "forbidden_url"),
+    ("http://0x7f.0.0.1/x.csv", "forbidden_url"), ("http://0x7f000001/x.csv", "forbidden_url"),
+    ("http://127.1/x.csv", "forbidden_url"), ("http://[::ffff:127.0.0.1]/x.csv", "forbidden_url"),
+    ("http://[::ffff:a9fe:a9fe]/latest/", "forbidden_url"), ("http://[64:ff9b::a9fe:a9fe]/", "forbidden_url"),
+    ("http://224.0.0.1/x.csv", "forbidden_url"), ("http://240.0.0.1/x.csv", "forbidden_url"),
+    ("http://100.64.0.1/x.csv", "forbidden_url"), ("http://[2002:7f00:1::]/x.csv", "forbidden_url"),
+    ("javascript:alert(1)", "invalid_url"), ("HTTP://127.0.0.1/x.csv", "forbidden_url"),
 ])
 def test_urls_refused(url, code):
     with pytest.raises(APIError) as info:
@@ -25,6 +33,32 @@ def test_urls_refused(url, code):
 
 def test_private_allowed_when_configured():
     check_url("http://127.0.0.1:9/x.csv", allow_private=True)
+
+
+@pytest.mark.parametrize("ip", ["169.254.169.254", "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe", "fe80::1",
+                                "224.0.0.251", "ff02::1", "240.0.0.1", "0.0.0.0", "::"])
+def test_never_allowed_even_with_private_urls(ip):
+    with pytest.raises(APIError):
+        check_address(ip, allow_private=True, host="h")
+
+
+@pytest.mark.parametrize("ip", ["8.8.8.8", "2001:4860:4860::8888", "1.1.1.1"])
+def test_public_addresses_pass(ip):
+    check_address(ip, allow_private=False, host="h")
+
+
+@pytest.mark.parametrize("ctype,refused", [
+    ("text/html; charset=utf-8", True), ("image/png", True), ("application/pdf", True),
+    ("application/xhtml+xml", True), ("text/csv", False), ("text/plain", False), ("", False),
+    ("application/octet-stream", False), ("application/json", False),
+])
+def test_content_type_sanity(ctype, refused):
+    if refused:
+        with pytest.raises(APIError) as info:
+            check_content_type(ctype)
+        assert info.value.status == 415
+    else:
+        check_content_type(ctype)
 
 
 @pytest.mark.parametrize("raw,name", [

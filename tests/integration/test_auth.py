@@ -1,0 +1,129 @@
+"""Token mode: 401 without a good token, the token decides the user, others' datasets answer 404."""
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from app import create_app
+from app.models import ApiToken
+from tests.conftest import make_config
+
+CSV = b"a,b,c\n1,2,x\n3,,y\n5,6,\n7,8,x\n"
+
+
+@pytest.fixture(scope="module")
+def token_app(settings, app, tmp_path_factory):
+    return create_app(make_config(settings, tmp_path_factory.mktemp("token-storage"), AUTH_MODE="token",
+                                  SMART_QUOTA=1))
+
+
+@pytest.fixture()
+def tc(token_app, db):
+    with token_app.app_context():
+        yield token_app.test_client()
+
+
+def make_token(token_app, user: str, *collabs: str) -> str:
+    args = ["tokens", "create", user, *[a for c in collabs for a in ("--collaboration", c)]]
+    result = token_app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 0, result.output
+    return result.output.strip().splitlines()[-1].split()[-1]
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def upload(tc, token: str, **fields) -> tuple[int, dict]:
+    response = tc.post("/dataset/upload", data={"file": (io.BytesIO(CSV), "d.csv"), **fields},
+                       content_type="multipart/form-data", headers=bearer(token))
+    return response.status_code, response.json
+
+
+@pytest.mark.parametrize("method,path", [
+    ("post", "/dataset/upload"), ("get", "/dataset/0123456789abcdef0123456789abcdef/status"),
+    ("get", "/datasets?user_id=alice"), ("get", "/datasets/status"), ("get", "/collaboration/lab/graphs"),
+    ("get", "/dataset/0123456789abcdef0123456789abcdef/raw"), ("get", "/metrics"),
+])
+def test_every_route_wants_a_token(tc, method, path):
+    for headers in ({}, bearer("wrt_not-a-real-token"), {"Authorization": "Basic YWxpY2U6eA=="}):
+        response = getattr(tc, method)(path, headers=headers)
+        assert response.status_code == 401, (path, headers)
+        assert response.json["error"]["code"] == "unauthorized"
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_health_stays_open_for_platform_probes(tc):
+    assert tc.get("/health").status_code in (200, 503)
+    assert tc.get("/health").status_code != 401
+
+
+def test_the_token_decides_the_user(token_app, tc):
+    alice = make_token(token_app, "alice", "lab")
+    status, body = upload(tc, alice)
+    assert status == 202
+    assert tc.get(f"/dataset/{body['dataset_id']}/status", headers=bearer(alice)).json["user_id"] == "alice"
+    assert upload(tc, alice, user_id="bob")[0] == 403  # cannot upload as someone else
+    assert upload(tc, alice, collaboration_id="other-lab")[0] == 403  # nor into a collaboration it is not in
+    assert upload(tc, alice, collaboration_id="lab")[0] == 202
+
+
+def test_others_datasets_answer_404_and_collaborators_see_shared_ones(token_app, tc):
+    alice, bob, carol = make_token(token_app, "alice", "lab"), make_token(token_app, "bob"), \
+        make_token(token_app, "carol", "lab")
+    _, private = upload(tc, alice)
+    _, shared = upload(tc, alice, collaboration_id="lab")
+    for path in ("status", "raw", "cleaned", "eda/graphs", "logs/cleaning", "features", "view"):
+        assert tc.get(f"/dataset/{private['dataset_id']}/{path}", headers=bearer(bob)).status_code == 404, path
+        assert tc.get(f"/dataset/{private['dataset_id']}/{path}", headers=bearer(carol)).status_code == 404, path
+    assert tc.get(f"/dataset/{shared['dataset_id']}/status", headers=bearer(carol)).status_code == 200
+    assert tc.get(f"/dataset/{shared['dataset_id']}/status", headers=bearer(bob)).status_code == 404
+
+    def listed(token, query=""):
+        return {d["dataset_id"] for d in tc.get(f"/datasets{query}", headers=bearer(token)).json["datasets"]}
+    assert listed(alice) == {private["dataset_id"], shared["dataset_id"]}
+    assert listed(carol) == {shared["dataset_id"]}
+    assert listed(bob) == set() and listed(bob, "?user_id=alice") == set()
+    assert {d["dataset_id"] for d in tc.get("/datasets/status", headers=bearer(carol)).json["datasets"]} == \
+        {shared["dataset_id"]}
+    assert tc.get("/collaboration/lab/datasets/cleaned", headers=bearer(carol)).status_code == 200
+    assert tc.get("/collaboration/lab/graphs", headers=bearer(bob)).status_code == 404
+
+
+def test_tokens_are_stored_hashed_listed_without_secret_and_revocable(token_app, tc):
+    token = make_token(token_app, "dora")
+    row = ApiToken.query.filter_by(user_id="dora").one()
+    assert token not in (row.token_hash, row.shown) and len(row.token_hash) == 64
+    listing = token_app.test_cli_runner().invoke(args=["tokens", "list"]).output
+    assert "dora" in listing and token not in listing
+    assert tc.get("/datasets", headers=bearer(token)).status_code == 200
+    assert token_app.test_cli_runner().invoke(args=["tokens", "revoke", str(row.id)]).exit_code == 0
+    assert tc.get("/datasets", headers=bearer(token)).status_code == 401
+    assert token_app.test_cli_runner().invoke(args=["tokens", "revoke", "999999"]).exit_code != 0
+
+
+def test_bad_names_are_refused_by_the_cli(token_app, tc):
+    result = token_app.test_cli_runner().invoke(args=["tokens", "create", "../etc"])
+    assert result.exit_code != 0 and "user_id must be" in result.output
+
+
+def test_quotas_count_per_token_user(token_app, tc):
+    alice, bob = make_token(token_app, "alice"), make_token(token_app, "bob")
+    assert upload(tc, alice, mode="smart")[0] == 202
+    assert upload(tc, alice, mode="smart")[0] == 429
+    assert upload(tc, bob, mode="smart")[0] == 202  # bob's quota is his own
+
+
+def test_pages_ask_for_a_token_and_remember_it_in_a_strict_cookie(token_app, tc):
+    page = tc.get("/")
+    assert page.status_code == 401 and b'name="token"' in page.data
+    assert tc.post("/login", data={"token": "wrt_wrong"}).status_code == 401
+    token = make_token(token_app, "erin")
+    signed_in = tc.post("/login", data={"token": token})
+    cookie = signed_in.headers["Set-Cookie"]
+    assert signed_in.status_code == 303 and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    index = tc.get("/")
+    assert index.status_code == 200 and b'value="erin"' in index.data
+    tc.post("/logout")
+    assert tc.get("/").status_code == 401
