@@ -64,3 +64,12 @@ def register_cli(app: Flask) -> None:
         except TokenError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"Token {row.id} of {row.user_id} revoked.")
+
+    @app.cli.command("purge")
+    @click.option("--raw-older-than", "days", type=int, default=None,
+                  help="Days after which finished datasets lose their original file (default RAW_RETENTION_DAYS).")
+    def purge_command(days: int | None) -> None:
+        """Remove original uploads of finished datasets past the retention period now."""
+        from .retention import purge_raw_files
+        purged = purge_raw_files(current_app.config["RAW_RETENTION_DAYS"] if days is None else days, limit=10**9)
+        click.echo(json.dumps({"purged": purged}))

@@ -55,6 +55,7 @@ class Config:
         self.GEMINI_BASE_URL = env.get("GEMINI_BASE_URL")
         self.GEMINI_TIMEOUT = _int("GEMINI_TIMEOUT", 30)
         self.AUTH_MODE = env.get("AUTH_MODE", "open")
+        self.RAW_RETENTION_DAYS = _int("RAW_RETENTION_DAYS", 0)  # 0 keeps original uploads forever
         self.LOGIN_COOKIE_DAYS = _int("LOGIN_COOKIE_DAYS", 7)  # token mode: how long the pages remember a token
         self.MAX_UPLOAD_MB = _int("MAX_UPLOAD_MB", 200)
         self.MAX_ROWS = _int("MAX_ROWS", 1_000_000)

@@ -11,7 +11,7 @@ log = logging.getLogger(__name__)
 
 _HTTP_CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 409: "not_ready", 413: "too_large", 415: "unsupported_format",
+    405: "method_not_allowed", 409: "not_ready", 410: "gone", 413: "too_large", 415: "unsupported_format",
     422: "unprocessable", 429: "quota_exceeded", 503: "unavailable",
 }
 

@@ -73,6 +73,7 @@ class Dataset(db.Model):
     cleaned_rows = db.Column(db.Integer, nullable=True)
     cleaned_columns = db.Column(db.Integer, nullable=True)
     raw_key = db.Column(db.String(512), nullable=False)
+    raw_purged_at = db.Column(TZ, nullable=True)  # the retention setting removed the original file
     cleaned_key = db.Column(db.String(512), nullable=True)
     job_id = db.Column(db.String(64), nullable=True)
     attempts = db.Column(db.Integer, nullable=False, default=0)

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 from flask import current_app, url_for
 from redis.exceptions import RedisError
+from rq.job import Job
 from sqlalchemy import and_, or_
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -16,7 +17,8 @@ from .auth import visible_datasets
 from .errors import APIError
 from .extensions import db
 from .ingest import Intake, database_name
-from .models import Dataset, ModeUsage, Status, StepLog, new_id
+from .models import CleaningReport, Dataset, Graph, ModeUsage, Status, StepLog, new_id
+from .storage import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -138,3 +140,27 @@ def log_entries(dataset: Dataset, step: str) -> list[dict]:
     rows = StepLog.query.filter_by(dataset_id=dataset.id, step=step).order_by(StepLog.seq).all()
     return [{"seq": r.seq, "column": r.column, "action": r.action, "count": r.count, "params": r.params,
              "source": r.source, "before": r.before, "after": r.after, "message": r.message} for r in rows]
+
+
+def delete_dataset(dataset: Dataset) -> None:
+    """Remove a dataset's rows and files. Queued work is cancelled; running work must finish first."""
+    if dataset.status == Status.PROCESSING.value:
+        raise APIError(409, "busy", "The dataset is being processed; delete it once it has finished.")
+    connection = current_app.extensions["redis"]
+    try:
+        job = Job.fetch_many([dataset.job_id], connection=connection)[0]
+        if job is not None:
+            job.delete()  # off its queue and registries; a worker that took it already finds no row
+    except RedisError as exc:
+        log.warning("could not remove job %s from Redis (%s); the job will find no dataset", dataset.job_id, exc)
+    dataset_id = dataset.id
+    for model in (Graph, StepLog, CleaningReport):
+        model.query.filter_by(dataset_id=dataset_id).delete()
+    # Quota usage outlives the dataset: deleting and re-uploading must not reset a quota.
+    ModeUsage.query.filter_by(dataset_id=dataset_id).update({"dataset_id": None})
+    db.session.delete(dataset)
+    db.session.commit()
+    try:
+        current_app.extensions["storage"].delete_prefix(f"datasets/{dataset_id}")
+    except StorageError as exc:  # the rows are gone; leftover files are logged for the operator
+        log.error("dataset %s deleted but its files were not: %s", dataset_id, exc)

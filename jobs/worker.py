@@ -96,6 +96,11 @@ class WranglerWorker(Worker):
             else:
                 if outcome["reclaimed"] or outcome["enqueued"]:
                     log.warning("recovery: %s", outcome)
+            try:
+                from app.retention import purge_if_due
+                purge_if_due(self.connection, get_app().config["RAW_RETENTION_DAYS"])
+            except Exception:  # retention must never take the worker down either
+                log.exception("retention pass failed")
         super().run_maintenance_tasks()
 
 

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request, send_file, url_for
 
-from ..auth import check_name, load_visible_dataset, owner_for_upload, request_value, requesting_user
+from ..auth import check_name, load_visible_dataset, owner_for_upload, principal, request_value, requesting_user
 from ..errors import APIError
 from ..ingest import fetch_url, receive_upload, validate
 from ..models import CleaningReport, Dataset, LogStep, Mode, Status
 from ..quotas import release_quota, reserve_quota
-from ..services import describe, iso, filtered, links, log_entries, page, submit_dataset
+from ..services import delete_dataset, describe, filtered, iso, links, log_entries, page, submit_dataset
 
 bp = Blueprint("datasets", __name__)
 MODES = tuple(m.value for m in Mode)
@@ -117,9 +117,22 @@ def _download_table(csv_key: str, name: str, fmt: str):
     return _download(csv_key.rsplit(".", 1)[0] + "." + fmt, f"{name}.{fmt}", mimetype)
 
 
+@bp.delete("/dataset/<dataset_id>")
+def delete(dataset_id: str):
+    dataset = load_visible_dataset(dataset_id)
+    who = principal()
+    if who is not None and who.user_id != dataset.user_id:
+        raise APIError(403, "forbidden", "Only the dataset's owner may delete it.")
+    delete_dataset(dataset)
+    return "", 204
+
+
 @bp.get("/dataset/<dataset_id>/raw")
 def raw(dataset_id: str):
     dataset = load_visible_dataset(dataset_id)
+    if dataset.raw_purged_at is not None:
+        raise APIError(410, "purged", "The original file was removed by the retention setting; "
+                       "the cleaned data is still available.", {"purged_at": iso(dataset.raw_purged_at)})
     return _download(dataset.raw_key, dataset.filename, "application/octet-stream")
 
 
