@@ -70,6 +70,8 @@ class Config:
         self.WORKER_MONITOR_INTERVAL = _int("WORKER_MONITOR_INTERVAL", 5)
         self.WORKER_MAINTENANCE_INTERVAL = _int("WORKER_MAINTENANCE_INTERVAL", 15)
         self.RECONCILE_GRACE_SECONDS = _int("RECONCILE_GRACE_SECONDS", 30)
+        # After SIGTERM a running job gets this long, then goes back on its queue (Heroku kills at 30 s).
+        self.WORKER_SHUTDOWN_GRACE = _int("WORKER_SHUTDOWN_GRACE", 20)
         self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO")
         # Heroku: the dyno's name (e.g. "worker.3") names its RQ worker; the autoscaler's
         # heroku backend scales formations through the Platform API.

@@ -93,9 +93,13 @@ def reconcile(connection: Redis, grace_seconds: int, force_ids: list[str] | tupl
     return enqueued
 
 
-def recover(connection: Redis, grace_seconds: int, lock_seconds: int = 30, dead_workers: Iterable[str] = ()) -> dict:
-    """One recovery pass, run by at most one process at a time across the cluster."""
-    lock = connection.lock(LOCK_KEY, timeout=lock_seconds, blocking=False)
+def recover(connection: Redis, grace_seconds: int, lock_seconds: int = 30, dead_workers: Iterable[str] = (),
+            wait: float = 0) -> dict:
+    """One recovery pass, run by at most one process at a time across the cluster.
+
+    `wait` > 0 waits that long for another process's pass to finish instead of skipping.
+    """
+    lock = connection.lock(LOCK_KEY, timeout=lock_seconds, blocking=wait > 0, blocking_timeout=wait or None)
     try:
         if not lock.acquire():
             return {"skipped": True, "reclaimed": [], "enqueued": []}

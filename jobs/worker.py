@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 import uuid
 
 from flask import Flask
@@ -56,11 +57,45 @@ class WranglerScheduler(RQScheduler):
 
 
 class WranglerWorker(Worker):
-    """An RQ worker that reclaims abandoned jobs and re-enqueues lost datasets as it idles."""
+    """An RQ worker that reclaims abandoned jobs and re-enqueues lost datasets as it idles.
 
-    def __init__(self, *args, recovery_grace: int = 30, **kwargs):
+    On SIGTERM (a platform stopping the dyno, the autoscaler scaling down) the running job gets
+    `shutdown_grace` seconds to finish; after that the worker kills it and puts it back on its
+    queue without spending a retry, and exits before the platform's SIGKILL (Heroku: 30 s).
+    """
+
+    def __init__(self, *args, recovery_grace: int = 30, shutdown_grace: float = 20.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.recovery_grace = recovery_grace
+        self.shutdown_grace = shutdown_grace
+        self._giving_up = False
+
+    def setup_work_horse_signals(self):
+        # Platforms signal every process of a dyno; the horse leaves the decision to its parent.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+    def handle_warm_shutdown_request(self):
+        super().handle_warm_shutdown_request()
+        if self.horse_pid:
+            timer = threading.Timer(self.shutdown_grace, self._give_up_job)
+            timer.daemon = True
+            timer.start()
+
+    def _give_up_job(self):
+        if self.horse_pid:
+            log.warning("job still running %.0f s after the stop request: putting it back for another worker",
+                        self.shutdown_grace)
+            self._giving_up = True
+            self.kill_horse(signal.SIGKILL)
+
+    def handle_job_failure(self, job, queue, started_job_registry=None, exc_string="", execution=None):
+        if not self._giving_up:
+            return super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
+        from jobs.recovery import recover
+        with get_app().app_context():  # our own job, taken back as a dead worker's would be: no retry spent
+            outcome = recover(self.connection, self.recovery_grace, dead_workers=[self.name], wait=5)
+        log.warning("job %s requeued at shutdown: %s", job.id, outcome)
 
     def _start_scheduler(self, burst=False, logging_level="INFO", date_format=DEFAULT_LOGGING_DATE_FORMAT,
                          log_format=DEFAULT_LOGGING_FORMAT):
@@ -132,4 +167,5 @@ def build_worker(queues: list[str], name: str | None = None) -> WranglerWorker:
         # Idle workers wake every (worker_ttl - 15) s: that bounds how late recovery runs.
         worker_ttl=max(config["WORKER_MAINTENANCE_INTERVAL"] + 15, 30),
         recovery_grace=config["RECONCILE_GRACE_SECONDS"],
+        shutdown_grace=config["WORKER_SHUTDOWN_GRACE"],
     )

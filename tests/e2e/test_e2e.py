@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -12,6 +13,8 @@ import pandas as pd
 import psutil
 import pytest
 import requests
+from redis import Redis
+from rq.job import Job, JobStatus
 
 from bench.generate import write_csv
 from tests.e2e.conftest import curl, upload, wait_for
@@ -63,6 +66,29 @@ def test_sigkilled_worker_job_runs_again(server, workers, tmp_path):
     status = wait_for(server, body["dataset_id"], lambda s: s["status"] in ("completed", "failed"), 150)
     assert status["status"] == "completed" and status["attempts"] == 2, status
     assert time.monotonic() - killed_at < 120
+
+
+def test_sigtermed_worker_puts_its_job_back_before_the_platform_kills_it(server, env, workers, tmp_path):
+    # Heroku's model: SIGTERM to every process of the dyno, SIGKILL 30 s later.
+    worker = subprocess.Popen([sys.executable, "scripts/worker.py"], cwd=ROOT, start_new_session=True,
+                              env=dict(env, WORKER_SHUTDOWN_GRACE="2"), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        body = upload(server, write_csv(tmp_path / "long.csv", 300_000, 16))
+        wait_for(server, body["dataset_id"], lambda s: s["status"] == "processing", 60)
+        os.killpg(worker.pid, signal.SIGTERM)
+        assert worker.wait(25) == 0  # out well before the SIGKILL would come
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+    status = requests.get(f"{server}/dataset/{body['dataset_id']}/status").json()
+    assert status["status"] == "queued" and "Re-queued" in status["progress_info"]
+    job = Job.fetch(body["job_id"], connection=Redis.from_url(env["REDIS_URL"]))
+    assert job.get_status() == JobStatus.QUEUED and job.retries_left == 3  # no retry spent, no backoff
+
+    workers()
+    status = wait_for(server, body["dataset_id"], lambda s: s["status"] in ("completed", "failed"), 120)
+    assert (status["status"], status["attempts"]) == ("completed", 2), status
 
 
 def test_check_job_status_lists_stuck_datasets(server, env, tmp_path):
