@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 DONE = ("completed", "failed")
 
@@ -37,6 +39,7 @@ class LoadRun:
     status_latency: list[float] = field(default_factory=list)
     completion: list[float] = field(default_factory=list)
     errors: Counter = field(default_factory=Counter)
+    samples: dict = field(default_factory=dict)  # one message per kind of error
     failed: dict = field(default_factory=dict)
     accepted: dict = field(default_factory=dict)  # dataset id -> monotonic time its upload started
     finished: set = field(default_factory=set)
@@ -45,8 +48,13 @@ class LoadRun:
 
     def _session(self) -> requests.Session:
         if not hasattr(self._local, "session"):
-            self._local.session = requests.Session()
-            self._local.session.headers.update(self.headers)
+            session = requests.Session()
+            session.headers.update(self.headers)
+            # A status poll may land on a keep-alive connection the server is just closing: retry
+            # such GETs as any client would. Uploads (POST) are never retried, so they count.
+            session.mount("http://", HTTPAdapter(max_retries=Retry(total=2, connect=2, read=2, status=0,
+                                                                   allowed_methods={"GET"}, backoff_factor=0.1)))
+            self._local.session = session
         return self._local.session
 
     def upload(self, _n: int) -> None:
@@ -58,6 +66,7 @@ class LoadRun:
         except requests.RequestException as exc:
             with self._lock:
                 self.errors[f"upload: {type(exc).__name__}"] += 1
+                self.samples.setdefault(f"upload: {type(exc).__name__}", str(exc)[:300])
             return
         with self._lock:
             self.upload_latency.append(time.monotonic() - started)
@@ -74,6 +83,7 @@ class LoadRun:
         except (requests.RequestException, ValueError) as exc:
             with self._lock:
                 self.errors[f"status: {type(exc).__name__}"] += 1
+                self.samples.setdefault(f"status: {type(exc).__name__}", str(exc)[:300])
             return
         now = time.monotonic()
         with self._lock:
@@ -113,6 +123,7 @@ class LoadRun:
             "requested": num, "concurrent": concurrent, "mode": self.mode, "wall_seconds": round(wall, 3),
             "accepted": len(self.accepted), "completed": len(self.finished) - len(self.failed),
             "failed": self.failed, "unfinished": unfinished, "errors": dict(self.errors),
+            "error_samples": self.samples,
             "ok": not (self.errors or self.failed or unfinished) and len(self.accepted) == num,
             "completed_per_second": round((len(self.finished) - len(self.failed)) / wall, 3) if wall else 0.0,
             "upload_latency_s": percentiles(self.upload_latency),
