@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
+import requests
 
 from bench.generate import write_csv
 from tests.conftest import wait_until
+from tests.e2e.conftest import BIN, ROOT, free_port
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.chrome.options import Options  # noqa: E402
@@ -79,3 +82,56 @@ def test_upload_watch_progress_and_read_results(server, workers, browser, tmp_pa
 
     browser.get(server + "/?user_id=browser")
     assert "orders" in browser.find_element(By.TAG_NAME, "table").text
+
+
+@pytest.fixture()
+def token_server(env):
+    """gunicorn in token mode on the e2e database, and a token for user `tara`."""
+    values = dict(env, AUTH_MODE="token")
+    made = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "tokens", "create", "tara"], cwd=ROOT, env=values,
+                          capture_output=True, text=True, check=True)
+    port = free_port()
+    proc = subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4",
+                             "--worker-class", "gthread", "wsgi:app"], cwd=ROOT, env=values,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    wait_until(lambda: _up(base), 60, "gunicorn (token mode) did not start")
+    yield base, made.stdout.strip().splitlines()[-1].split()[-1]
+    proc.terminate()
+    proc.wait(10)
+
+
+def _up(base: str) -> bool:
+    try:
+        return requests.get(base + "/health", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def test_token_mode_signs_in_once_and_the_pages_work_with_the_cookie(token_server, workers, browser, tmp_path):
+    base, token = token_server
+    browser.get(base + "/")
+    assert browser.find_elements(By.CSS_SELECTOR, "form#login")  # no token yet: asked for one, not shown JSON
+    browser.find_element(By.NAME, "token").send_keys("wrt_wrong")
+    browser.find_element(By.CSS_SELECTOR, "form#login button").click()
+    assert "unknown or revoked" in browser.page_source
+    browser.find_element(By.NAME, "token").send_keys(token)
+    browser.find_element(By.CSS_SELECTOR, "form#login button").click()
+    wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, "form#upload"), 10, "signing in failed")
+    user = browser.find_element(By.NAME, "user_id")
+    assert user.get_attribute("value") == "tara" and user.get_attribute("readonly")
+    assert "wrangler_token" not in browser.execute_script("return document.cookie")  # HttpOnly: scripts never see it
+
+    browser.find_element(By.NAME, "file").send_keys(str(write_csv(tmp_path / "t.csv", 500, 6)))
+    browser.find_element(By.CSS_SELECTOR, "form#upload button[type=submit]").click()
+    wait_until(lambda: "/view" in browser.current_url, 30, "the form did not lead to the dataset's page")
+    workers()  # the page polls the status API with the cookie, then shows plots fetched with it too
+    wait_until(lambda: browser.find_elements(By.ID, "plots"), 90, "the page never showed results")
+    images = browser.find_elements(By.CSS_SELECTOR, "#plots img")
+    for image in images:
+        browser.execute_script("arguments[0].scrollIntoView()", image)
+    wait_until(lambda: browser.execute_script(
+        "return Array.from(document.querySelectorAll('#plots img')).every(i => i.complete && i.naturalWidth > 0)"),
+        30, "some plots did not load with the cookie")
+    shoot(browser, "token-mode-completed")
+    assert requests.get(browser.current_url, timeout=5).status_code == 401  # without the cookie: no way in

@@ -50,44 +50,42 @@ def test_reconcile_cli(app, client, db, redis_conn):
     assert Job.fetch(body["job_id"], connection=redis_conn).get_status() == JobStatus.QUEUED
 
 
-def test_abandoned_started_job_is_reclaimed_without_spending_a_retry(client, db, redis_conn):
+def started_job(client, db, redis_conn, heartbeat_until: float, worker_name: str = "w") -> tuple[str, str]:
+    """What a worker leaves behind when it dies mid-job: the job STARTED, the dataset processing."""
     body = client.post("/dataset/upload", data={"file": (io.BytesIO(CSV), "d.csv")},
                        content_type="multipart/form-data").json
     job = Job.fetch(body["job_id"], connection=redis_conn)
-    # What a worker leaves behind when SIGKILLed mid-job: STARTED, heartbeat long expired.
     registry = StartedJobRegistry("eda_fast", connection=redis_conn)
     redis_conn.lrem("rq:queue:eda_fast", 0, job.id)
+    job.worker_name = worker_name
+    job.save()
     job.set_status(JobStatus.STARTED)
-    redis_conn.zadd(registry.key, {f"{job.id}:exec1": time.time() - 5})
-    dataset = db.session.get(Dataset, body["dataset_id"])
-    dataset.status = "processing"
+    redis_conn.zadd(registry.key, {f"{job.id}:exec1": heartbeat_until})
+    db.session.get(Dataset, body["dataset_id"]).status = "processing"
     db.session.commit()
+    return body["dataset_id"], registry.key
 
-    assert reclaim_abandoned(redis_conn, now=time.time() - 10) == []  # not expired yet at that time
-    outcome = recover(redis_conn, grace_seconds=3600)
-    assert outcome["reclaimed"] == [body["dataset_id"]] and outcome["enqueued"] == [body["dataset_id"]]
-    requeued = Job.fetch(job_id_for(body["dataset_id"]), connection=redis_conn)
+
+def assert_requeued_without_a_retry(outcome: dict, dataset_id: str, redis_conn) -> None:
+    assert outcome["reclaimed"] == [dataset_id] and outcome["enqueued"] == [dataset_id]
+    requeued = Job.fetch(job_id_for(dataset_id), connection=redis_conn)
     assert requeued.get_status() == JobStatus.QUEUED and requeued.retries_left == 3
-    assert redis_conn.zcard(registry.key) == 0
+
+
+def test_abandoned_started_job_is_reclaimed_without_spending_a_retry(client, db, redis_conn):
+    dataset_id, registry = started_job(client, db, redis_conn, heartbeat_until=time.time() - 5)
+    assert reclaim_abandoned(redis_conn, now=time.time() - 10) == []  # not expired yet at that time
+    assert_requeued_without_a_retry(recover(redis_conn, grace_seconds=3600), dataset_id, redis_conn)
+    assert redis_conn.zcard(registry) == 0
 
 
 def test_job_of_a_worker_seen_dead_is_reclaimed_before_its_heartbeat_expires(client, db, redis_conn):
-    body = client.post("/dataset/upload", data={"file": (io.BytesIO(CSV), "d.csv")},
-                       content_type="multipart/form-data").json
-    job = Job.fetch(body["job_id"], connection=redis_conn)
-    registry = StartedJobRegistry("eda_fast", connection=redis_conn)
-    redis_conn.lrem("rq:queue:eda_fast", 0, job.id)
-    job.worker_name = "auto-eda_fast-dead"
-    job.save()
-    job.set_status(JobStatus.STARTED)
-    redis_conn.zadd(registry.key, {f"{job.id}:exec1": time.time() + 60})  # heartbeat still fresh
-
+    dataset_id, registry = started_job(client, db, redis_conn, heartbeat_until=time.time() + 60,
+                                       worker_name="auto-eda_fast-dead")
     assert recover(redis_conn, grace_seconds=3600, dead_workers=["auto-eda_fast-other"])["reclaimed"] == []
-    assert redis_conn.zcard(registry.key) == 1  # a live worker's job is left alone
+    assert redis_conn.zcard(registry) == 1  # a live worker's job is left alone
     outcome = recover(redis_conn, grace_seconds=3600, dead_workers=["auto-eda_fast-dead"])
-    assert outcome["reclaimed"] == [body["dataset_id"]] and outcome["enqueued"] == [body["dataset_id"]]
-    requeued = Job.fetch(job_id_for(body["dataset_id"]), connection=redis_conn)
-    assert requeued.get_status() == JobStatus.QUEUED and requeued.retries_left == 3
+    assert_requeued_without_a_retry(outcome, dataset_id, redis_conn)
 
 
 def test_recovery_lock_allows_one_pass_at_a_time(db, redis_conn):

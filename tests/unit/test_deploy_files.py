@@ -36,4 +36,4 @@ def compose_command() -> list[str] | None:
 def test_compose_file_is_valid():
     result = subprocess.run([*compose_command(), "config", "--services"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert {"redis", "postgres", "web", "worker", "release"} <= set(result.stdout.split())
+    assert {"redis", "postgres", "minio", "web", "autoscaler", "release"} <= set(result.stdout.split())
