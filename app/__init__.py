@@ -40,7 +40,6 @@ def create_app(config: Config | None = None) -> Flask:
     return app
 
 
-
 def _say_how_it_runs(app: Flask) -> None:
     """Warn at start about settings that are fine on a laptop and wrong in production."""
     log = logging.getLogger("wrangler")

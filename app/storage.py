@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import tempfile
+from urllib.parse import quote
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Iterator, Protocol
@@ -200,7 +201,7 @@ class S3Storage:
             return None
         params = {"Bucket": self.bucket, "Key": self._key(key)}
         if filename:
-            params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
+            params["ResponseContentDisposition"] = content_disposition(filename)
         with self._errors("presign", key):
             return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=self.presign_seconds)
 
@@ -214,6 +215,12 @@ class S3Storage:
             yield tmp
         finally:
             Path(tmp).unlink(missing_ok=True)
+
+
+def content_disposition(filename: str) -> str:
+    """An attachment header for any display name: a plain ASCII fallback plus the UTF-8 original (RFC 6266)."""
+    fallback = "".join(ch for ch in filename if 32 <= ord(ch) < 127 and ch not in '"\\') or "download"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 class _Counting:

@@ -95,6 +95,9 @@ def test_presigned_urls_use_signature_v4_and_name_the_download(s3_url, raw_s3, t
     response = requests.get(url, timeout=10)
     assert response.content == CSV and 'filename="sales_cleaned.csv"' in response.headers["Content-Disposition"]
     # (moto does not verify signatures, so a tampered URL cannot be tested here)
+    odd = requests.get(store.url("datasets/d/cleaned.csv", filename='données "q1".csv'), timeout=10)
+    assert odd.headers["Content-Disposition"] == \
+        'attachment; filename="donnes q1.csv"; filename*=UTF-8\'\'donn%C3%A9es%20%22q1%22.csv'
     assert S3Storage(BUCKET, endpoint_url=s3_url, scratch_root=tmp_path, redirect=False).url("datasets/d/x") is None
 
 
@@ -146,3 +149,13 @@ def test_bad_s3_settings_are_refused_at_start(s3_app):
         s3_app(S3_DOWNLOADS="maybe")
     with pytest.raises(Exception, match="S3_BUCKET"):
         s3_app(S3_BUCKET=None)
+
+
+def test_start_up_warns_about_local_storage_on_a_dyno_and_about_open_mode(s3_app, settings, tmp_path, caplog):
+    with caplog.at_level("WARNING", logger="wrangler"):
+        create_app(make_config(settings, tmp_path, DYNO="web.1"))
+    assert "STORAGE_BACKEND=local on a dyno" in caplog.text and "AUTH_MODE=open" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="wrangler"):
+        s3_app(DYNO="web.1", AUTH_MODE="token")
+    assert caplog.text == ""
