@@ -132,3 +132,21 @@ def test_dry_run_once_prints_one_decision_line_and_starts_nothing(env, redis_con
         assert ours(redis_conn, "eda_deep") == [] and ours(redis_conn, "eda_fast") == []
     finally:
         redis_conn.delete("rq:queue:eda_deep")
+
+
+def test_heroku_backend_from_the_cli(env):
+    from tests.fakes.heroku import FakeHeroku
+    missing = subprocess.run([sys.executable, "scripts/autoscaler.py", "--backend", "heroku", "--once"], cwd=ROOT,
+                             env={k: v for k, v in env.items() if not k.startswith("HEROKU_")},
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode != 0 and "HEROKU_API_KEY and HEROKU_APP_NAME" in missing.stderr
+    fake = FakeHeroku("wrangler-prod", "k", {"worker": 0})
+    try:
+        done = subprocess.run([sys.executable, "scripts/autoscaler.py", "--backend", "heroku", "--once"], cwd=ROOT,
+                              env=dict(env, HEROKU_API_KEY="k", HEROKU_APP_NAME="wrangler-prod",
+                                       HEROKU_API_URL=fake.url), capture_output=True, text=True, timeout=60)
+        fast = next(d for d in json.loads(done.stdout)["decisions"] if d["queue"] == "eda_fast")
+        assert (fast["action"], fast["target"]) == ("up", 1)  # eda_fast's minimum of one worker dyno
+        assert fake.formation["worker"] == 1
+    finally:
+        fake.close()
