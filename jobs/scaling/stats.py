@@ -9,6 +9,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Worker
 from rq.job import Job
+from rq.registry import ScheduledJobRegistry
 
 from .policy import QueueStats
 
@@ -54,5 +55,8 @@ def queue_stats(connection: Redis, name: str, now: float | None = None) -> Queue
     queue = Queue(name, connection=connection)
     workers = Worker.all(queue=queue)
     busy = sum(w.get_state() == "busy" for w in workers)
-    return QueueStats(queue=name, depth=queue.count, oldest_age=round(oldest_age(queue, now), 1), busy=busy,
+    # A retry whose backoff is over waits for a scheduler, and only a worker of this queue runs
+    # one: count it as waiting, or a queue scaled to zero would never run its retries.
+    due = len(ScheduledJobRegistry(name, connection=connection).get_jobs_to_schedule(int(now)))
+    return QueueStats(queue=name, depth=queue.count + due, oldest_age=round(oldest_age(queue, now), 1), busy=busy,
                       idle=len(workers) - busy, completed_per_minute=completions_per_minute(connection, name, now))

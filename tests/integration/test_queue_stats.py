@@ -25,6 +25,19 @@ def test_depth_and_oldest_age(db, redis_conn):
     assert queue_stats(redis_conn, "eda_deep").depth == 1
 
 
+def test_retries_due_count_as_waiting(db, redis_conn):
+    from datetime import datetime, timedelta, timezone
+
+    from rq.registry import ScheduledJobRegistry
+    queue = Queue("eda_deep", connection=redis_conn)
+    registry = ScheduledJobRegistry("eda_deep", connection=redis_conn)
+    now = datetime.now(timezone.utc)
+    registry.schedule(queue.enqueue("jobs.process.process_dataset", "due"), now - timedelta(seconds=5))
+    registry.schedule(queue.enqueue("jobs.process.process_dataset", "later"), now + timedelta(minutes=5))
+    redis_conn.delete(queue.key)  # both now wait only in the scheduled registry, as RQ's retries do
+    assert queue_stats(redis_conn, "eda_deep").depth == 1  # with no deep worker, no scheduler would move it
+
+
 def test_idle_workers_are_counted(db, redis_conn):
     worker = SimpleWorker([Queue("eda_fast", connection=redis_conn)], connection=redis_conn)
     worker.register_birth()
