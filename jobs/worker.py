@@ -157,9 +157,10 @@ def build_worker(queues: list[str], name: str | None = None) -> WranglerWorker:
     logging.getLogger("rq.worker").addFilter(_QuietMaintenance())
     connection = Redis.from_url(config["REDIS_URL"])
     monitor = config["WORKER_MONITOR_INTERVAL"]
-    if not name:  # on Heroku the dyno's name leads, so the heroku backend can match workers to dynos
-        where = config["DYNO"] or f"wrangler-{socket.gethostname()}-{os.getpid()}"
-        name = f"{where}.{uuid.uuid4().hex[:6]}" if config["DYNO"] else f"{where}-{uuid.uuid4().hex[:6]}"
+    suffix = uuid.uuid4().hex[:6]
+    # On Heroku the dyno's name leads (worker.3.<random>): the heroku backend matches workers to dynos by it.
+    name = name or (f"{config['DYNO']}.{suffix}" if config["DYNO"] else
+                    f"wrangler-{socket.gethostname()}-{os.getpid()}-{suffix}")
     return WranglerWorker(
         queues, connection=connection, name=name,
         job_monitoring_interval=monitor,
