@@ -5,6 +5,7 @@ import logging
 
 from flask import Flask
 from redis import Redis
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import ROOT, Config
 from .extensions import db, migrate
@@ -14,6 +15,9 @@ def create_app(config: Config | None = None) -> Flask:
     config = config or Config()
     app = Flask(__name__)
     app.config.from_object(config)
+    if app.config["PROXY_HOPS"]:  # https at the router must count as https here (Secure cookies, URLs)
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from .auth import AUTH_MODES
     if app.config["AUTH_MODE"] not in AUTH_MODES:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from flask import current_app, g, request
 from sqlalchemy import false, or_
@@ -42,13 +43,28 @@ def token_mode() -> bool:
     return current_app.config["AUTH_MODE"] == "token"
 
 
+def cross_site() -> bool:
+    """A browser says so for requests another site started (Sec-Fetch-Site, else Origin)."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site:
+        return site not in ("same-origin", "none")
+    origin = request.headers.get("Origin")
+    return bool(origin) and urlsplit(origin).netloc != request.host
+
+
 def authenticate_request():
     """before_request in token mode: a valid bearer token (or the pages' cookie) or 401."""
     endpoint = request.endpoint or ""
-    if not token_mode() or endpoint in PUBLIC or endpoint.startswith("health."):
+    if not token_mode() or endpoint.startswith("health.") or endpoint == "static":
         return
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer":
+    by_cookie = scheme.lower() != "bearer"
+    if by_cookie and request.method not in ("GET", "HEAD", "OPTIONS") and cross_site():
+        # Cookies ride along on cross-site posts (login CSRF, forged uploads or deletes); bearer calls do not.
+        raise APIError(403, "forbidden", "Cross-site request refused.")
+    if endpoint in PUBLIC:
+        return
+    if by_cookie:
         token = request.cookies.get(COOKIE, "")
     principal = authenticate(token.strip()) if token.strip() else None
     if principal is None:
@@ -61,7 +77,14 @@ def authenticate_request():
 
 
 def principal() -> Principal | None:
-    return g.get("principal") if token_mode() else None
+    """Token mode: the request's principal (never None: a route that forgot authentication fails closed)."""
+    if not token_mode():
+        return None
+    who = g.get("principal")
+    if who is None:
+        raise APIError(401, "unauthorized", "Send Authorization: Bearer <token>.",
+                       headers={"WWW-Authenticate": 'Bearer realm="wrangler"'})
+    return who
 
 
 def requesting_user() -> str | None:

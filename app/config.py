@@ -56,6 +56,8 @@ class Config:
         self.GEMINI_TIMEOUT = _int("GEMINI_TIMEOUT", 30)
         self.AUTH_MODE = env.get("AUTH_MODE", "open")
         self.RAW_RETENTION_DAYS = _int("RAW_RETENTION_DAYS", 0)  # 0 keeps original uploads forever
+        # Proxies in front (Heroku's router: 1) whose X-Forwarded-For/-Proto we believe; 0 = none.
+        self.PROXY_HOPS = _int("PROXY_HOPS", 1)
         self.LOGIN_COOKIE_DAYS = _int("LOGIN_COOKIE_DAYS", 7)  # token mode: how long the pages remember a token
         self.MAX_UPLOAD_MB = _int("MAX_UPLOAD_MB", 200)
         self.MAX_ROWS = _int("MAX_ROWS", 1_000_000)

@@ -35,9 +35,19 @@ def error_response(status: int, code: str, message: str, details: dict | None = 
 
 
 def register_error_handlers(app: Flask) -> None:
+    from .storage import MissingObject, StorageError
+
     @app.errorhandler(APIError)
     def _api_error(exc: APIError):
         return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+    @app.errorhandler(StorageError)
+    def _storage(exc: StorageError):
+        if isinstance(exc, MissingObject):
+            log.error("a recorded file is missing: %s", exc)
+            return error_response(404, "file_missing", "The file is missing from storage.")
+        log.error("storage failed: %s", exc)
+        return error_response(503, "storage_unavailable", "File storage is unavailable; try again shortly.")
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)

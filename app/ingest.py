@@ -131,14 +131,14 @@ def check_address(ip: str, allow_private: bool, host: str) -> None:
     """
     address = ipaddress.ip_address(ip.split("%")[0])
     inner = embedded_ipv4(address)
-    for candidate in (address, inner) if inner else (address,):
-        # Link-local (cloud metadata at 169.254.169.254), multicast, reserved and unspecified
-        # are refused even when private addresses are allowed.
-        never = (candidate.is_link_local or candidate.is_multicast or candidate.is_reserved
-                 or candidate.is_unspecified)
-        if never or (not candidate.is_global and not allow_private):
-            raise APIError(400, "forbidden_url", "The URL points to a private, loopback, link-local, multicast or "
-                           "reserved address.", {"host": host})
+    candidate = inner if inner is not None else address  # the wrapper's own range (::ffff:0:0/96…) says nothing
+    # Link-local (cloud metadata at 169.254.169.254), multicast, reserved and unspecified are
+    # refused even when private addresses are allowed (::1 sits in reserved ::/8 but is loopback).
+    never = (candidate.is_link_local or candidate.is_multicast or candidate.is_unspecified
+             or (candidate.is_reserved and not candidate.is_loopback))
+    if never or (not candidate.is_global and not allow_private):
+        raise APIError(400, "forbidden_url", "The URL points to a private, loopback, link-local, multicast or "
+                       "reserved address.", {"host": host})
 
 
 def check_content_type(content_type: str) -> None:
@@ -181,6 +181,7 @@ def guarded_session(allow_private: bool, sockets: list | None = None) -> request
             self.poolmanager.pool_classes_by_scheme = {"http": Pool, "https": SecurePool}
 
     session = requests.Session()
+    session.trust_env = False  # an HTTP(S)_PROXY from the environment would bypass the connection check
     session.mount("http://", Adapter())
     session.mount("https://", Adapter())
     return session

@@ -158,7 +158,11 @@ def delete_dataset(dataset: Dataset) -> None:
         model.query.filter_by(dataset_id=dataset_id).delete()
     # Quota usage outlives the dataset: deleting and re-uploading must not reset a quota.
     ModeUsage.query.filter_by(dataset_id=dataset_id).update({"dataset_id": None})
-    db.session.delete(dataset)
+    # Conditional: a worker may have started the job since we looked.
+    gone = Dataset.query.filter(Dataset.id == dataset_id, Dataset.status != Status.PROCESSING.value).delete()
+    if not gone:
+        db.session.rollback()
+        raise APIError(409, "busy", "The dataset is being processed; delete it once it has finished.")
     db.session.commit()
     try:
         current_app.extensions["storage"].delete_prefix(f"datasets/{dataset_id}")

@@ -139,6 +139,7 @@ class S3Storage:
 
     @contextmanager
     def _errors(self, what: str, key: str):
+        from boto3.exceptions import Boto3Error
         from botocore.exceptions import BotoCoreError, ClientError
         try:
             yield
@@ -147,7 +148,7 @@ class S3Storage:
             if code in ("404", "NoSuchKey", "NotFound"):
                 raise MissingObject(f"no such object {key!r}") from exc
             raise StorageError(f"S3 {what} of {key!r} failed: {code or exc}") from exc
-        except (BotoCoreError, OSError) as exc:
+        except (BotoCoreError, Boto3Error, OSError) as exc:  # Boto3Error: upload_file/download_file's own
             raise StorageError(f"S3 {what} of {key!r} failed: {exc}") from exc
 
     def scratch_dir(self) -> str:
@@ -194,7 +195,11 @@ class S3Storage:
             for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
                 keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
                 if keys:  # one page is at most 1,000 keys, the most one delete_objects call takes
-                    self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+                    answer = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+                    if answer.get("Errors"):  # a 200 can still carry per-key failures
+                        first = answer["Errors"][0]
+                        raise StorageError(f"S3 kept {len(answer['Errors'])} object(s) under {prefix!r}, e.g. "
+                                           f"{first.get('Key')}: {first.get('Code')}")
 
     def url(self, key: str, filename: str | None = None) -> str | None:
         if not self.redirect:

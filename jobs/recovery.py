@@ -8,7 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 from redis import Redis
 from redis.exceptions import LockError, RedisError
-from sqlalchemy import update
+from sqlalchemy import case, update
+from sqlalchemy.exc import SQLAlchemyError
+from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq.utils import parse_composite_key
@@ -26,7 +28,7 @@ LOCK_KEY = "wrangler:recovery-lock"
 def reclaim_abandoned(connection: Redis, now: float | None = None, dead_workers: Iterable[str] = ()) -> list[str]:
     """Take back started jobs whose worker stopped heartbeating or is known dead; return their dataset ids.
 
-    RQ's own cleanup does this every ten minutes and spends a retry (with its backoff);
+    RQ's own registry cleanup does this too, but spends a retry (with its backoff);
     a crash is not the job's fault, so we requeue at once and let the database's attempt
     counter stop a job that crashes its worker every time. `dead_workers` names workers a
     supervisor saw exit, so their jobs need not wait for the heartbeat to run out.
@@ -37,12 +39,10 @@ def reclaim_abandoned(connection: Redis, now: float | None = None, dead_workers:
     for name in QUEUE_NAMES:
         registry = StartedJobRegistry(name, connection=connection)
         for raw, score in connection.zrange(registry.key, 0, -1, withscores=True):
-            if score > cutoff and not dead:
+            if score > cutoff and not (dead and _run_by(connection, raw) in dead):
                 continue
             job_id, _execution = parse_composite_key(raw.decode() if isinstance(raw, bytes) else raw)
             job = Job.fetch_many([job_id], connection=connection)[0]
-            if score > cutoff and (job is None or job.worker_name not in dead):
-                continue
             if connection.zrem(registry.key, raw) == 0:
                 continue  # another worker's recovery pass took it first
             if job is None or job.get_status(refresh=False) != JobStatus.STARTED:
@@ -58,16 +58,30 @@ def reclaim_abandoned(connection: Redis, now: float | None = None, dead_workers:
     return reclaimed
 
 
-def reconcile(connection: Redis, grace_seconds: int, force_ids: list[str] | tuple[str, ...] = ()) -> list[str]:
+def _run_by(connection: Redis, raw: bytes | str) -> str:
+    """The worker running one started-registry entry, from its execution (not the job, which a
+    retry leaves naming the previous worker until the new horse rewrites it)."""
+    job_id, execution_id = parse_composite_key(raw.decode() if isinstance(raw, bytes) else raw)
+    try:
+        return Execution.fetch(execution_id, job_id, connection).worker_name
+    except ValueError:  # the execution's keys expired: only the heartbeat path may take it
+        return ""
+
+
+def reconcile(connection: Redis, grace_seconds: int | None, force_ids: list[str] | tuple[str, ...] = (),
+              refund_attempt: bool = False) -> list[str]:
     """Enqueue every queued or processing dataset that has no live job in Redis.
 
     Datasets touched within `grace_seconds` are left alone (their upload may still be
-    enqueueing), except those in `force_ids`, whose jobs we just reclaimed.
+    enqueueing; None: all are), except those in `force_ids`, whose jobs we just reclaimed (with
+    `refund_attempt`, their interrupted attempt does not count towards MAX_ATTEMPTS).
     """
-    cutoff = datetime.now(timezone.utc) - timedelta(seconds=grace_seconds)
+    forced = Dataset.id.in_(list(force_ids) or [""])
+    if grace_seconds is not None:
+        forced = forced | (Dataset.updated_at < datetime.now(timezone.utc) - timedelta(seconds=grace_seconds))
     pending = (Dataset.query
                .filter(Dataset.status.in_([Status.QUEUED.value, Status.PROCESSING.value]))
-               .filter((Dataset.updated_at < cutoff) | Dataset.id.in_(list(force_ids) or [""]))
+               .filter(forced)
                .order_by(Dataset.created_at)
                .all())
     seen = [(d.id, d.mode, d.updated_at) for d in pending]
@@ -82,7 +96,9 @@ def reconcile(connection: Redis, grace_seconds: int, force_ids: list[str] | tupl
             .where(Dataset.id == dataset_id, Dataset.updated_at == updated_at,
                    Dataset.status.in_([Status.QUEUED.value, Status.PROCESSING.value]))
             .values(status=Status.QUEUED.value, updated_at=utcnow(),
-                    progress_info="Re-queued after its job was lost (worker crash or Redis restart).")
+                    progress_info="Re-queued after its job was lost (worker crash or Redis restart).",
+                    **({"attempts": case((Dataset.attempts > 0, Dataset.attempts - 1), else_=0)}
+                       if refund_attempt and dataset_id in force_ids else {}))
         ).rowcount
         db.session.commit()
         if claimed:
@@ -93,13 +109,22 @@ def reconcile(connection: Redis, grace_seconds: int, force_ids: list[str] | tupl
     return enqueued
 
 
-def recover(connection: Redis, grace_seconds: int, lock_seconds: int = 30, dead_workers: Iterable[str] = (),
-            wait: float = 0) -> dict:
-    """One recovery pass, run by at most one process at a time across the cluster.
+def requeue_interrupted(connection: Redis, worker_name: str) -> list[str]:
+    """A stopping worker puts its own job back: no lock to wait for (the registry claim is atomic),
+    no retry spent, and the attempt not counted, since a shutdown is nobody's fault."""
+    try:
+        reclaimed = reclaim_abandoned(connection, dead_workers=[worker_name])
+        enqueued = reconcile(connection, None, force_ids=reclaimed, refund_attempt=True)
+    except (RedisError, SQLAlchemyError) as exc:
+        log.error("could not requeue the interrupted job (%s); heartbeat recovery will bring it back", exc)
+        return []
+    log.warning("requeued at shutdown: %s", enqueued)
+    return enqueued
 
-    `wait` > 0 waits that long for another process's pass to finish instead of skipping.
-    """
-    lock = connection.lock(LOCK_KEY, timeout=lock_seconds, blocking=wait > 0, blocking_timeout=wait or None)
+
+def recover(connection: Redis, grace_seconds: int, lock_seconds: int = 30, dead_workers: Iterable[str] = ()) -> dict:
+    """One recovery pass, run by at most one process at a time across the cluster."""
+    lock = connection.lock(LOCK_KEY, timeout=lock_seconds, blocking=False)
     try:
         if not lock.acquire():
             return {"skipped": True, "reclaimed": [], "enqueued": []}

@@ -83,19 +83,23 @@ class WranglerWorker(Worker):
             timer.start()
 
     def _give_up_job(self):
-        if self.horse_pid:
-            log.warning("job still running %.0f s after the stop request: putting it back for another worker",
-                        self.shutdown_grace)
-            self._giving_up = True
-            self.kill_horse(signal.SIGKILL)
+        pid = self.horse_pid  # read once: 0 once the job is done, and killpg(0) would hit our own group
+        if not pid:
+            return
+        log.warning("job still running %.0f s after the stop request: putting it back for another worker",
+                    self.shutdown_grace)
+        self._giving_up = True
+        try:
+            os.killpg(pid, signal.SIGKILL)  # RQ's horse leads its own process group
+        except ProcessLookupError:
+            pass
 
     def handle_job_failure(self, job, queue, started_job_registry=None, exc_string="", execution=None):
         if not self._giving_up:
             return super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
-        from jobs.recovery import recover
+        from jobs.recovery import requeue_interrupted
         with get_app().app_context():  # our own job, taken back as a dead worker's would be: no retry spent
-            outcome = recover(self.connection, self.recovery_grace, dead_workers=[self.name], wait=5)
-        log.warning("job %s requeued at shutdown: %s", job.id, outcome)
+            requeue_interrupted(self.connection, self.name)
 
     def _start_scheduler(self, burst=False, logging_level="INFO", date_format=DEFAULT_LOGGING_DATE_FORMAT,
                          log_format=DEFAULT_LOGGING_FORMAT):

@@ -121,8 +121,10 @@ def _download_table(csv_key: str, name: str, fmt: str):
 def delete(dataset_id: str):
     dataset = load_visible_dataset(dataset_id)
     who = principal()
-    if who is not None and who.user_id != dataset.user_id:
-        raise APIError(403, "forbidden", "Only the dataset's owner may delete it.")
+    owner = who.user_id if who is not None else requesting_user()  # open mode: the owner must say so
+    if owner != dataset.user_id:
+        raise APIError(403, "forbidden", "Only the dataset's owner may delete it"
+                       + ("." if who is not None else "; give its user_id."))
     delete_dataset(dataset)
     return "", 204
 

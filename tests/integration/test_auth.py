@@ -123,7 +123,31 @@ def test_pages_ask_for_a_token_and_remember_it_in_a_strict_cookie(token_app, tc)
     signed_in = tc.post("/login", data={"token": token})
     cookie = signed_in.headers["Set-Cookie"]
     assert signed_in.status_code == 303 and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "Secure" not in cookie  # plain http here
+    behind_router = tc.post("/login", data={"token": token}, headers={"X-Forwarded-Proto": "https"})
+    assert "Secure" in behind_router.headers["Set-Cookie"]  # https ended at Heroku's router: still Secure
     index = tc.get("/")
     assert index.status_code == 200 and b'value="erin"' in index.data
     tc.post("/logout")
     assert tc.get("/").status_code == 401
+
+
+def test_cookie_requests_from_other_sites_are_refused(token_app, tc):
+    token = make_token(token_app, "fred")
+    forged_login = tc.post("/login", data={"token": token}, headers={"Sec-Fetch-Site": "cross-site"})
+    assert forged_login.status_code == 403  # login CSRF: another site cannot sign a browser in as someone
+    assert tc.post("/login", data={"token": token}, headers={"Sec-Fetch-Site": "same-origin"}).status_code == 303
+    forged = tc.post("/upload", data={"file": (io.BytesIO(CSV), "d.csv")}, content_type="multipart/form-data",
+                     headers={"Origin": "https://evil.example"})
+    assert forged.status_code == 403
+    api = tc.post("/dataset/upload", data={"file": (io.BytesIO(CSV), "d.csv")}, content_type="multipart/form-data",
+                  headers={**bearer(token), "Origin": "https://evil.example"})
+    assert api.status_code == 202  # bearer calls carry no ambient credentials: no CSRF to fear
+
+
+def test_token_mode_fails_closed_where_no_principal_was_set(token_app):
+    from app.auth import principal
+    from app.errors import APIError
+    with token_app.test_request_context("/"), pytest.raises(APIError) as info:
+        principal()
+    assert info.value.status == 401

@@ -26,19 +26,21 @@ def test_delete_completed_dataset_removes_rows_and_files_but_not_quota_use(app, 
     assert Graph.query.filter_by(dataset_id=dataset_id).count() > 0
     assert any(dataset_id in f for f in stored_files(app))
 
-    assert client.delete(f"/dataset/{dataset_id}").status_code == 204
+    assert client.delete(f"/dataset/{dataset_id}").status_code == 403  # open mode: the owner must say so
+    assert client.delete(f"/dataset/{dataset_id}?user_id=u2").status_code == 404  # not u2's to see
+    assert client.delete(f"/dataset/{dataset_id}?user_id=u1").status_code == 204
     assert client.get(f"/dataset/{dataset_id}/status").status_code == 404
     assert not any(dataset_id in f for f in stored_files(app))
     for model in (Graph, StepLog, CleaningReport):
         assert model.query.filter_by(dataset_id=dataset_id).count() == 0
     assert ModeUsage.query.filter_by(user_id="u1", mode="smart").count() == 1  # deleting refunds nothing
-    assert client.delete(f"/dataset/{dataset_id}").status_code == 404
+    assert client.delete(f"/dataset/{dataset_id}?user_id=u1").status_code == 404
 
 
 def test_delete_queued_dataset_takes_its_job_off_the_queue(app, client, db, redis_conn, run_worker):
     body = upload(client)
     assert redis_conn.llen("rq:queue:eda_fast") == 1
-    assert client.delete(f"/dataset/{body['dataset_id']}").status_code == 204
+    assert client.delete(f"/dataset/{body['dataset_id']}?user_id=u1").status_code == 204
     assert redis_conn.llen("rq:queue:eda_fast") == 0 and not redis_conn.exists(f"rq:job:{body['job_id']}")
     assert stored_files(app) == [] and Dataset.query.count() == 0
     run_worker()  # nothing left to run, nothing breaks
@@ -49,7 +51,7 @@ def test_delete_while_processing_is_refused(client, db):
     dataset = db.session.get(Dataset, body["dataset_id"])
     dataset.status = "processing"
     db.session.commit()
-    response = client.delete(f"/dataset/{body['dataset_id']}")
+    response = client.delete(f"/dataset/{body['dataset_id']}?user_id=u1")
     assert response.status_code == 409 and response.json["error"]["code"] == "busy"
 
 

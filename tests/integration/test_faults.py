@@ -85,3 +85,12 @@ def test_storage_failure_fails_the_attempt_with_the_reason_and_the_retry_complet
     dataset = db.session.get(Dataset, body["dataset_id"])
     assert (dataset.status, dataset.error, dataset.attempts) == ("completed", None, 2)
     assert client.get(f"/dataset/{body['dataset_id']}/cleaned").status_code == 200
+
+
+def test_a_recorded_file_missing_from_storage_is_a_clear_404(app, client, db, run_worker):
+    body = client.post("/dataset/upload", data={"file": (io.BytesIO(CSV), "d.csv")},
+                       content_type="multipart/form-data").json
+    run_worker()
+    app.extensions["storage"].delete(f"datasets/{body['dataset_id']}/cleaned.csv")  # someone emptied the disk
+    response = client.get(f"/dataset/{body['dataset_id']}/cleaned")
+    assert response.status_code == 404 and response.json["error"]["code"] == "file_missing"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import time
 
+from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
@@ -57,10 +58,11 @@ def started_job(client, db, redis_conn, heartbeat_until: float, worker_name: str
     job = Job.fetch(body["job_id"], connection=redis_conn)
     registry = StartedJobRegistry("eda_fast", connection=redis_conn)
     redis_conn.lrem("rq:queue:eda_fast", 0, job.id)
-    job.worker_name = worker_name
-    job.save()
     job.set_status(JobStatus.STARTED)
-    redis_conn.zadd(registry.key, {f"{job.id}:exec1": heartbeat_until})
+    with redis_conn.pipeline() as pipe:  # what the worker's parent records as the horse starts
+        execution = Execution.create(job, ttl=120, pipeline=pipe, worker_name=worker_name)
+        pipe.execute()
+    redis_conn.zadd(registry.key, {execution.composite_key: heartbeat_until})
     db.session.get(Dataset, body["dataset_id"]).status = "processing"
     db.session.commit()
     return body["dataset_id"], registry.key
@@ -82,6 +84,9 @@ def test_abandoned_started_job_is_reclaimed_without_spending_a_retry(client, db,
 def test_job_of_a_worker_seen_dead_is_reclaimed_before_its_heartbeat_expires(client, db, redis_conn):
     dataset_id, registry = started_job(client, db, redis_conn, heartbeat_until=time.time() + 60,
                                        worker_name="auto-eda_fast-dead")
+    job = Job.fetch(job_id_for(dataset_id), connection=redis_conn)
+    job.worker_name = "auto-eda_fast-other"  # as a retry leaves it: the previous attempt's worker
+    job.save()
     assert recover(redis_conn, grace_seconds=3600, dead_workers=["auto-eda_fast-other"])["reclaimed"] == []
     assert redis_conn.zcard(registry) == 1  # a live worker's job is left alone
     outcome = recover(redis_conn, grace_seconds=3600, dead_workers=["auto-eda_fast-dead"])

@@ -78,6 +78,17 @@ def test_objects_round_trip_under_the_prefix(s3_url, raw_s3, tmp_path):
     assert keys(raw_s3) == []
 
 
+def test_boto3_failures_become_storage_errors(s3_url, tmp_path):
+    from app.storage import StorageError
+    store = S3Storage("no-such-bucket", endpoint_url=s3_url, region="us-east-1", scratch_root=tmp_path)
+    source = tmp_path / "x.csv"
+    source.write_bytes(CSV)
+    with pytest.raises(StorageError, match="upload"):
+        store.put_file("datasets/d/raw.csv", source)  # boto3's S3UploadFailedError, not botocore's
+    with pytest.raises(StorageError):
+        store.put_stream("datasets/d/raw.csv", io.BytesIO(CSV))
+
+
 def test_large_files_go_up_in_parts(s3_url, raw_s3, tmp_path):
     store = S3Storage(BUCKET, endpoint_url=s3_url, region="us-east-1", scratch_root=tmp_path, part_size_mb=5)
     big = tmp_path / "big.csv"
@@ -139,7 +150,7 @@ def test_the_service_on_s3_uploads_processes_redirects_and_deletes(s3_app, raw_s
     relayed = streaming.get(f"/dataset/{dataset_id}/raw")
     assert relayed.status_code == 200 and relayed.data == CSV
 
-    assert client.delete(f"/dataset/{dataset_id}").status_code == 204
+    assert client.delete(f"/dataset/{dataset_id}?user_id=u").status_code == 204
     assert keys(raw_s3) == []
     assert [p for p in tmp_path.rglob("*") if p.is_file() and not p.name.endswith(".db")] == []
 

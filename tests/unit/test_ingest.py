@@ -33,6 +33,8 @@ def test_urls_refused(url, code):
 
 def test_private_allowed_when_configured():
     check_url("http://127.0.0.1:9/x.csv", allow_private=True)
+    for ip in ("::1", "::ffff:127.0.0.1", "10.0.0.1", "fd00::1"):  # localhost may resolve to ::1
+        check_address(ip, allow_private=True, host="h")
 
 
 @pytest.mark.parametrize("ip", ["169.254.169.254", "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe", "fe80::1",
