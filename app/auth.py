@@ -15,7 +15,7 @@ from .tokens import Principal, authenticate
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$")
 AUTH_MODES = ("open", "token")
 COOKIE = "wrangler_token"  # the HTML pages' way to carry a token (set by POST /login)
-PUBLIC = {"static", "pages.login", "pages.logout"}  # plus health.*: platform probes carry no token
+PUBLIC = {"pages.login", "pages.logout"}  # plus static and health.*: platform probes carry no token
 
 
 def check_name(value: str | None, field: str) -> str | None:
@@ -72,7 +72,7 @@ def authenticate_request():
         if endpoint.startswith("pages."):
             from .api.pages import login_page
             return login_page(message)
-        raise APIError(401, "unauthorized", message, headers={"WWW-Authenticate": 'Bearer realm="wrangler"'})
+        raise _unauthorized(message)
     g.principal = principal
 
 
@@ -82,9 +82,12 @@ def principal() -> Principal | None:
         return None
     who = g.get("principal")
     if who is None:
-        raise APIError(401, "unauthorized", "Send Authorization: Bearer <token>.",
-                       headers={"WWW-Authenticate": 'Bearer realm="wrangler"'})
+        raise _unauthorized("Send Authorization: Bearer <token>.")
     return who
+
+
+def _unauthorized(message: str) -> APIError:
+    return APIError(401, "unauthorized", message, headers={"WWW-Authenticate": 'Bearer realm="wrangler"'})
 
 
 def requesting_user() -> str | None:

@@ -14,6 +14,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes for timezone-aware columns: they are UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 
@@ -44,6 +49,9 @@ class LogStep(str, Enum):
     CLEANING = "cleaning"
     OUTLIERS = "outliers"
     FEATURES = "features"
+
+
+LOG_STEPS = tuple(step.value for step in LogStep)
 
 
 TZ = db.DateTime(timezone=True)

@@ -17,7 +17,7 @@ from .auth import visible_datasets
 from .errors import APIError
 from .extensions import db
 from .ingest import Intake, database_name
-from .models import CleaningReport, Dataset, Graph, ModeUsage, Status, StepLog, new_id
+from .models import LOG_STEPS, CleaningReport, Dataset, Graph, ModeUsage, Status, StepLog, as_utc, new_id
 from .storage import StorageError
 
 log = logging.getLogger(__name__)
@@ -26,9 +26,7 @@ log = logging.getLogger(__name__)
 def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    if value.tzinfo is None:  # SQLite hands back naive UTC
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return as_utc(value).astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def submit_dataset(intake: Intake, *, user_id: str, collaboration_id: str | None, mode: str,
@@ -74,7 +72,7 @@ def links(dataset: Dataset) -> dict:
         "raw": url_for("datasets.raw", **kw),
         "cleaned": url_for("datasets.cleaned", **kw),
         "cleaned_parquet": url_for("datasets.cleaned", format="parquet", **kw),
-        "logs": {step: url_for("datasets.logs", step=step, **kw) for step in ("cleaning", "outliers", "features")},
+        "logs": {step: url_for("datasets.logs", step=step, **kw) for step in LOG_STEPS},
         "features": url_for("datasets.features", **kw),
         "features_csv": url_for("datasets.features_table", fmt="csv", **kw),
         **({"report": url_for("datasets.report", **kw)} if dataset.mode == "deep" else {}),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from .extensions import db
-from .models import ApiToken, utcnow
+from .models import ApiToken, as_utc, utcnow
 
 PREFIX = "wrt_"
 SHOWN = 10  # characters of a token kept in clear, so `flask tokens list` can tell tokens apart
@@ -24,7 +24,6 @@ class Principal:
 
     user_id: str
     collaborations: frozenset[str]
-    token_id: int | None = None
 
 
 def digest(token: str) -> str:
@@ -51,15 +50,10 @@ def authenticate(token: str) -> Principal | None:
     if row is None or row.revoked_at is not None:
         return None
     now = utcnow()
-    if row.last_used_at is None or now - _aware(row.last_used_at) > TOUCH_EVERY:
+    if row.last_used_at is None or now - as_utc(row.last_used_at) > TOUCH_EVERY:
         row.last_used_at = now
         db.session.commit()
-    return Principal(row.user_id, frozenset(row.collaborations or ()), row.id)
-
-
-def _aware(moment):
-    # SQLite hands back naive datetimes for timezone-aware columns.
-    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
+    return Principal(row.user_id, frozenset(row.collaborations or ()))
 
 
 def list_tokens() -> list[dict]:

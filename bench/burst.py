@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import json
 import os
@@ -13,38 +12,28 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 from redis import Redis
 from rq import Worker
 
 from bench.generate import write_csv
+from bench.util import scratch_database, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 HOLD = "bench:hold"
 
 
-@contextlib.contextmanager
-def scratch_database(base: str | None):
-    """A throw-away PostgreSQL database when one is reachable (20 workers write at once), else SQLite."""
+def any_database():
+    """PostgreSQL when one answers (20 workers write at once), else SQLite."""
     import psycopg2
-    base = base or "postgresql://postgres@127.0.0.1:5432/postgres"
-    name = f"wrangler_burst_{uuid.uuid4().hex[:8]}"
+    url = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     try:
-        admin = psycopg2.connect(urlunsplit(urlsplit(base)._replace(path="/postgres")), connect_timeout=3)
+        psycopg2.connect(url, connect_timeout=3).close()
     except psycopg2.OperationalError:
-        with tempfile.TemporaryDirectory() as tmp:
-            yield f"sqlite:///{tmp}/burst.db"
-        return
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
-    finally:
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+        url = None
+    return scratch_database(url, tempfile.mkdtemp(prefix="wrangler-burst-db-"), "wrangler_burst")
 
 
 class Bench:
@@ -103,7 +92,7 @@ def start_workers(bench: Bench, n: int) -> list[subprocess.Popen]:
     procs = [subprocess.Popen([sys.executable, "scripts/worker.py", "--queue", "eda_fast", "--name",
                                f"fixed-{i}-{uuid.uuid4().hex[:6]}"], cwd=ROOT, env=bench.env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i in range(n)]
-    wait(lambda: len(bench.workers("fixed-")) == n, 300, f"{n} fixed workers did not start")
+    wait_until(lambda: len(bench.workers("fixed-")) == n, 300, f"{n} fixed workers did not start")
     return procs
 
 
@@ -112,16 +101,6 @@ def stop(procs: list[subprocess.Popen]) -> None:
         proc.send_signal(signal.SIGTERM)
     for proc in procs:
         proc.wait(120)
-
-
-def wait(condition, timeout: float, message: str, every: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(every)
-    raise RuntimeError(message)
 
 
 def drain(bench: Bench, ids: list[str], count_workers, timeout: float = 1800) -> dict:
@@ -161,7 +140,7 @@ def autoscaled(bench: Bench, small: Path, jobs: int, max_workers: int, big: Path
                                "--max", "eda_deep=0"], cwd=ROOT, env=bench.env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:
-        wait(lambda: bench.workers("auto-eda_fast-"), 120, "the autoscaler's first worker did not start")
+        wait_until(lambda: bench.workers("auto-eda_fast-"), 120, "the autoscaler's first worker did not start")
         me = psutil.Process(scaler.pid)
         result = drain(bench, ids, lambda: len(me.children()))
         result["recovery"] = kill_and_rerun(bench, big)
@@ -174,14 +153,14 @@ def autoscaled(bench: Bench, small: Path, jobs: int, max_workers: int, big: Path
 def kill_and_rerun(bench: Bench, big: Path) -> dict:
     """SIGKILL the worker running a longer job; seconds until the job runs again and until it completes."""
     (dataset_id,) = bench.upload(big, 1)
-    wait(lambda: bench.status(dataset_id)["status"] == "processing", 120, "the long job did not start")
-    busy = wait(lambda: [w for w in bench.workers("auto-eda_fast-") if w.get_state() == "busy"], 30, "no busy worker")
+    wait_until(lambda: bench.status(dataset_id)["status"] == "processing", 120, "the long job did not start")
+    busy = wait_until(lambda: [w for w in bench.workers("auto-eda_fast-") if w.get_state() == "busy"], 30, "no busy worker")
     os.kill(busy[0].pid, signal.SIGKILL)
     killed = time.monotonic()
-    status = wait(lambda: (s := bench.status(dataset_id))["attempts"] >= 2 and s["status"] == "processing" and s,
+    status = wait_until(lambda: (s := bench.status(dataset_id))["attempts"] >= 2 and s["status"] == "processing" and s,
                   300, "the killed job did not run again", every=0.05)
     again = time.monotonic() - killed
-    status = wait(lambda: (s := bench.status(dataset_id))["status"] in ("completed", "failed") and s, 600,
+    status = wait_until(lambda: (s := bench.status(dataset_id))["status"] in ("completed", "failed") and s, 600,
                   "the re-run did not finish")
     return {"killed_to_running_again_s": round(again, 2), "killed_to_completed_s": round(time.monotonic() - killed, 2),
             "final_status": status["status"], "attempts": status["attempts"]}
@@ -191,7 +170,7 @@ def run(redis_url: str, jobs: int, max_workers: int, data: Path) -> dict:
     small = write_csv(data / "burst_500x10.csv", 500, 10)
     big = write_csv(data / "burst_200000x20.csv", 200_000, 20)
     Redis.from_url(redis_url).flushdb()
-    with scratch_database(os.environ.get("BENCH_DATABASE_URL")) as database, \
+    with any_database() as database, \
             tempfile.TemporaryDirectory(prefix="wrangler-burst-") as storage:
         bench = Bench(redis_url, database, storage)
         try:

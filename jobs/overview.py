@@ -10,13 +10,17 @@ from app.models import Dataset, Status, utcnow
 from app.services import iso
 
 
-def dataset_overview(stuck_after_seconds: int = 900, limit: int = 50) -> dict:
+def status_counts() -> dict[str, int]:
     counts = dict(db.session.query(Dataset.status, func.count()).group_by(Dataset.status).all())
+    return {s.value: counts.get(s.value, 0) for s in Status}
+
+
+def dataset_overview(stuck_after_seconds: int = 900, limit: int = 50) -> dict:
     cutoff = utcnow() - timedelta(seconds=stuck_after_seconds)
     stuck = (Dataset.query.filter(Dataset.status.in_([Status.QUEUED.value, Status.PROCESSING.value]),
                                   Dataset.updated_at < cutoff)
              .order_by(Dataset.updated_at).limit(limit).all())
-    return {"by_status": {s.value: counts.get(s.value, 0) for s in Status}, "stuck_after_s": stuck_after_seconds,
+    return {"by_status": status_counts(), "stuck_after_s": stuck_after_seconds,
             "stuck": [{"dataset_id": d.id, "status": d.status, "stage": d.stage, "progress": d.progress,
                        "attempts": d.attempts, "mode": d.mode, "user_id": d.user_id,
                        "updated_at": iso(d.updated_at), "progress_info": d.progress_info} for d in stuck]}

@@ -38,10 +38,13 @@ def reclaim_abandoned(connection: Redis, now: float | None = None, dead_workers:
     reclaimed = []
     for name in QUEUE_NAMES:
         registry = StartedJobRegistry(name, connection=connection)
-        for raw, score in connection.zrange(registry.key, 0, -1, withscores=True):
-            if score > cutoff and not (dead and _run_by(connection, raw) in dead):
+        # Without dead workers only expired entries matter; with them, every entry's owner is checked.
+        entries = (connection.zrange(registry.key, 0, -1, withscores=True) if dead else
+                   connection.zrangebyscore(registry.key, 0, cutoff, withscores=True))
+        for raw, score in entries:
+            job_id, execution_id = parse_composite_key(raw.decode() if isinstance(raw, bytes) else raw)
+            if score > cutoff and _run_by(connection, job_id, execution_id) not in dead:
                 continue
-            job_id, _execution = parse_composite_key(raw.decode() if isinstance(raw, bytes) else raw)
             job = Job.fetch_many([job_id], connection=connection)[0]
             if connection.zrem(registry.key, raw) == 0:
                 continue  # another worker's recovery pass took it first
@@ -58,10 +61,9 @@ def reclaim_abandoned(connection: Redis, now: float | None = None, dead_workers:
     return reclaimed
 
 
-def _run_by(connection: Redis, raw: bytes | str) -> str:
+def _run_by(connection: Redis, job_id: str, execution_id: str) -> str:
     """The worker running one started-registry entry, from its execution (not the job, which a
     retry leaves naming the previous worker until the new horse rewrites it)."""
-    job_id, execution_id = parse_composite_key(raw.decode() if isinstance(raw, bytes) else raw)
     try:
         return Execution.fetch(execution_id, job_id, connection).worker_name
     except ValueError:  # the execution's keys expired: only the heartbeat path may take it

@@ -153,12 +153,15 @@ class _QuietMaintenance(logging.Filter):
         return True
 
 
+QUIET_MAINTENANCE = _QuietMaintenance()
+
+
 def build_worker(queues: list[str], name: str | None = None) -> WranglerWorker:
     from redis import Redis
 
     app = get_app()
     config = app.config
-    logging.getLogger("rq.worker").addFilter(_QuietMaintenance())
+    logging.getLogger("rq.worker").addFilter(QUIET_MAINTENANCE)  # one instance: addFilter skips repeats
     connection = Redis.from_url(config["REDIS_URL"])
     monitor = config["WORKER_MONITOR_INTERVAL"]
     suffix = uuid.uuid4().hex[:6]

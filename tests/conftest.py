@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +15,7 @@ sys.path.insert(0, str(ROOT))
 from app import create_app  # noqa: E402
 from app.config import TestConfig, test_settings  # noqa: E402
 from app.extensions import db as _db  # noqa: E402
+from bench.util import wait_until as poll  # noqa: E402
 from jobs.queues import QUEUE_NAMES  # noqa: E402
 
 
@@ -109,10 +109,7 @@ def stored_files(app) -> list[str]:
 
 def wait_until(condition, timeout: float, message: str, every: float = 0.2):
     """Poll `condition` until it returns something truthy; fail the test with `message` at the timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(every)
-    pytest.fail(message)
+    try:
+        return poll(condition, timeout, message, every)
+    except TimeoutError:
+        pytest.fail(message)

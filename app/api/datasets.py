@@ -1,7 +1,7 @@
 """Dataset endpoints: upload, status, lists, downloads, step logs."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request, send_file, url_for
+from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
 
 from ..auth import check_name, load_visible_dataset, owner_for_upload, principal, request_value, requesting_user
 from ..errors import APIError
@@ -103,18 +103,19 @@ def list_datasets():
     return jsonify({"datasets": [describe(d) for d in rows], "next_cursor": next_cursor, "count": len(rows)})
 
 
-def _download(key: str, name: str, mimetype: str):
+def serve_file(key: str, mimetype: str, name: str | None = None) -> Response:
+    """A stored file: 302 to its presigned URL when storage has one, else streamed (as an attachment when named)."""
     storage = current_app.extensions["storage"]
     url = storage.url(key, filename=name)
     if url:
-        return "", 302, {"Location": url}
-    return send_file(storage.open(key), mimetype=mimetype, as_attachment=True, download_name=name)
+        return Response(status=302, headers={"Location": url})
+    return send_file(storage.open(key), mimetype=mimetype, as_attachment=name is not None, download_name=name)
 
 
 def _download_table(csv_key: str, name: str, fmt: str):
     """A table saved as CSV and Parquet side by side, in the format asked for."""
     mimetype = "text/csv" if fmt == "csv" else "application/vnd.apache.parquet"
-    return _download(csv_key.rsplit(".", 1)[0] + "." + fmt, f"{name}.{fmt}", mimetype)
+    return serve_file(csv_key.rsplit(".", 1)[0] + "." + fmt, mimetype, f"{name}.{fmt}")
 
 
 @bp.delete("/dataset/<dataset_id>")
@@ -135,7 +136,7 @@ def raw(dataset_id: str):
     if dataset.raw_purged_at is not None:
         raise APIError(410, "purged", "The original file was removed by the retention setting; "
                        "the cleaned data is still available.", {"purged_at": iso(dataset.raw_purged_at)})
-    return _download(dataset.raw_key, dataset.filename, "application/octet-stream")
+    return serve_file(dataset.raw_key, "application/octet-stream", dataset.filename)
 
 
 @bp.get("/dataset/<dataset_id>/cleaned")

@@ -1,13 +1,14 @@
 """Plots and collaboration views: a dataset's graphs, a PNG, a collaboration's graphs and cleaned files."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request, send_file, url_for
+from flask import Blueprint, jsonify, request, url_for
 
 from ..auth import check_collaboration, load_visible_dataset
 from ..errors import APIError
 from ..extensions import db
 from ..models import Dataset, Graph, Status
 from ..services import iso
+from .datasets import serve_file
 
 bp = Blueprint("graphs", __name__)
 GRAPH_CACHE_SECONDS = 7 * 24 * 3600  # a graph's key changes with every run, so its bytes never do
@@ -33,11 +34,9 @@ def graph(dataset_id: str, graph_id: int):
     found = Graph.query.filter_by(id=graph_id, dataset_id=dataset.id).one_or_none()
     if found is None:
         raise APIError(404, "not_found", f"No graph {graph_id} for this dataset.")
-    storage = current_app.extensions["storage"]
-    url = storage.url(found.storage_key)
-    if url:
-        return "", 302, {"Location": url}
-    response = send_file(storage.open(found.storage_key), mimetype="image/png")
+    response = serve_file(found.storage_key, "image/png")
+    if response.status_code == 302:
+        return response
     response.set_etag(found.storage_key)
     response.cache_control.private = True
     response.cache_control.max_age = GRAPH_CACHE_SECONDS

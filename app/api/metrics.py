@@ -1,20 +1,18 @@
 """GET /metrics: queues, workers, job outcomes and durations, datasets and the autoscaler, for Prometheus."""
 from __future__ import annotations
 
-import json
 
 from flask import Blueprint, Response, current_app
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
-from sqlalchemy import func
 
+from jobs.overview import status_counts
 from jobs.queues import QUEUE_NAMES
 from jobs.scaling.counters import durations, outcomes
-from jobs.scaling.monitor import DECISION_KEY
+from jobs.scaling.monitor import last_decision
 from jobs.scaling.stats import queue_stats
 
-from ..extensions import db
-from ..models import Dataset, Mode, Status
+from ..models import Mode
 
 bp = Blueprint("metrics", __name__)
 
@@ -49,15 +47,13 @@ class WranglerCollector:
         yield duration
 
         datasets = GaugeMetricFamily("wrangler_datasets", "Datasets by status.", labels=["status"])
-        counts = dict(db.session.query(Dataset.status, func.count()).group_by(Dataset.status).all())
-        for status in Status:
-            datasets.add_metric([status.value], counts.get(status.value, 0))
+        for status, count in status_counts().items():
+            datasets.add_metric([status], count)
         yield datasets
 
         target = GaugeMetricFamily("wrangler_autoscaler_target_workers", "The autoscaler's latest target.",
                                    labels=["queue"])
-        raw = self.connection.get(DECISION_KEY)
-        for decision in (json.loads(raw).get("decisions", []) if raw else []):
+        for decision in (last_decision(self.connection) or {}).get("decisions", []):
             target.add_metric([decision["queue"]], decision["target"])
         yield target
 

@@ -5,10 +5,10 @@ from flask import Blueprint, current_app, make_response, redirect, render_templa
 
 from ..auth import COOKIE, check_name, load_visible_dataset, principal
 from ..errors import APIError
-from ..models import CleaningReport, Dataset, Graph, Mode, Status
+from ..models import LOG_STEPS, CleaningReport, Dataset, Graph, Status
 from ..services import describe, log_entries
 from ..tokens import authenticate
-from .datasets import accept_upload
+from .datasets import MODES, accept_upload
 
 bp = Blueprint("pages", __name__)
 RECENT = 20
@@ -23,7 +23,7 @@ def _index(user_id: str, error: APIError | None = None, status: int = 200):
     who = principal()
     user_id = who.user_id if who else user_id
     return render_template("index.html", user_id=user_id, datasets=_recent(user_id), error=error,
-                           modes=[m.value for m in Mode], form=request.form, signed_in=who is not None), status
+                           modes=MODES, form=request.form, signed_in=who is not None), status
 
 
 def login_page(message: str | None = None, status: int = 401):
@@ -72,7 +72,7 @@ def view(dataset_id: str):
     done = dataset.status == Status.COMPLETED.value
     report = CleaningReport.query.filter_by(dataset_id=dataset.id).one_or_none() if done else None
     graphs = Graph.query.filter_by(dataset_id=dataset.id).order_by(Graph.id).all() if done else []
-    logs = {step: log_entries(dataset, step) for step in ("cleaning", "outliers", "features")} if done else {}
-    return render_template("dataset.html", d=describe(dataset), dataset=dataset, report=report, graphs=graphs,
+    logs = {step: log_entries(dataset, step) for step in LOG_STEPS} if done else {}
+    return render_template("dataset.html", d=describe(dataset), report=report, graphs=graphs,
                            logs=logs, statistics=dataset.statistics or {}, features=dataset.features or [],
                            finished=dataset.status in (Status.COMPLETED.value, Status.FAILED.value))

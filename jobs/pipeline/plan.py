@@ -63,8 +63,7 @@ def plan_missing(frame: pd.DataFrame, roles: dict[str, str], mode: str, target: 
         return plans, meta
     request = {"mode": mode, "target": target, "ordered_in_time": ordered,
                "columns": [profile_column(frame[c], c) for c in asked],
-               "allowed": {c: [a for a in ALLOWED[roles[c]] if not (c == target and a == "drop_column")]
-                           for c in asked},
+               "allowed": {c: list(ALLOWED[roles[c]]) for c in asked},  # the target is never asked about
                "numeric_columns": numeric, "rows": sample_rows(frame, asked), "want_report": mode == "deep"}
     try:
         answer = advise(request)

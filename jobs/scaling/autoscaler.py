@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from redis import Redis
 
 from .monitor import DECISION_KEY
-from .policy import Decision, QueuePolicy, QueueStats, decide
+from .policy import Decision, QueuePolicy, decide
 from .stats import queue_stats
 
 log = logging.getLogger(__name__)
@@ -38,11 +38,7 @@ class Autoscaler:
                 self.dead.clear()
         decisions = []
         for queue, policy in self.policies.items():
-            states = self.backend.states(queue)
-            shared = queue_stats(self.connection, queue)
-            busy = sum(s == "busy" for s in states.values())
-            stats = QueueStats(queue, shared.depth, shared.oldest_age, busy, len(states) - busy,
-                               shared.completed_per_minute)
+            stats = queue_stats(self.connection, queue, states=self.backend.states(queue))
             decision = decide(stats, policy, now, self.last_up.get(queue), self.last_down.get(queue))
             if not self.dry_run and decision.action == "up":
                 self.backend.start(queue, decision.target - decision.current)

@@ -32,7 +32,6 @@ class LocalBackend:
     stop_deadline: float = 60.0  # seconds a worker gets to finish before it is killed
     env: dict | None = None
     workers: list[Managed] = field(default_factory=list)
-    crashed: int = 0
 
     def running(self, queue: str) -> list[Managed]:
         return [w for w in self.workers if w.queue == queue and w.stopping_since is None]
@@ -80,7 +79,6 @@ class LocalBackend:
                 code = self._kill(managed)
             if code is not None:
                 if managed.stopping_since is None:
-                    self.crashed += 1
                     log.warning("worker %s exited unexpectedly (code %s)", managed.name, code)
                     self._forget(managed)
                 self.workers.remove(managed)

@@ -38,11 +38,16 @@ def redis_snapshot(connection: Redis) -> dict:
             "hit_rate": round(hits / (hits + misses), 4) if hits + misses else None}
 
 
+def last_decision(connection: Redis) -> dict | None:
+    """The autoscaler's latest published decisions, or None when none is fresh."""
+    raw = connection.get(DECISION_KEY)
+    return json.loads(raw) if raw else None
+
+
 def snapshot(connection: Redis, now: float | None = None) -> dict:
     now = time.time() if now is None else now
-    raw = connection.get(DECISION_KEY)
     return {"at": now, "queues": [queue_snapshot(connection, name, now) for name in QUEUE_NAMES],
-            "autoscaler": json.loads(raw) if raw else None, "redis": redis_snapshot(connection)}
+            "autoscaler": last_decision(connection), "redis": redis_snapshot(connection)}
 
 
 def render(data: dict) -> str:

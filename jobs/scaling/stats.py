@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timezone
 
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Worker
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
+
+from app.models import as_utc
 
 from .policy import QueueStats
 
@@ -46,17 +47,20 @@ def oldest_age(queue: Queue, now: float) -> float:
     job = Job.fetch_many(ids, connection=queue.connection)[0] if ids else None
     if job is None or job.enqueued_at is None:
         return 0.0
-    enqueued = job.enqueued_at if job.enqueued_at.tzinfo else job.enqueued_at.replace(tzinfo=timezone.utc)
-    return max(0.0, now - enqueued.timestamp())
+    return max(0.0, now - as_utc(job.enqueued_at).timestamp())
 
 
-def queue_stats(connection: Redis, name: str, now: float | None = None) -> QueueStats:
+def queue_stats(connection: Redis, name: str, now: float | None = None,
+                states: dict[str, str] | None = None) -> QueueStats:
+    """`states` (worker -> 'busy', 'idle', 'starting') replaces RQ's view of all the queue's workers,
+    for a backend that counts only its own."""
     now = time.time() if now is None else now
     queue = Queue(name, connection=connection)
-    workers = Worker.all(queue=queue)
-    busy = sum(w.get_state() == "busy" for w in workers)
+    if states is None:
+        states = {w.name: w.get_state() for w in Worker.all(queue=queue)}
+    busy = sum(state == "busy" for state in states.values())
     # A retry whose backoff is over waits for a scheduler, and only a worker of this queue runs
     # one: count it as waiting, or a queue scaled to zero would never run its retries.
     due = len(ScheduledJobRegistry(name, connection=connection).get_jobs_to_schedule(int(now)))
     return QueueStats(queue=name, depth=queue.count + due, oldest_age=round(oldest_age(queue, now), 1), busy=busy,
-                      idle=len(workers) - busy, completed_per_minute=completions_per_minute(connection, name, now))
+                      idle=len(states) - busy, completed_per_minute=completions_per_minute(connection, name, now))

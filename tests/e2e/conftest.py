@@ -4,17 +4,16 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg2
 import pytest
 import requests
+
+from bench.util import free_port, scratch_database
+from tests.conftest import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -40,27 +39,13 @@ def wait_for(server: str, dataset_id: str, predicate, timeout: float) -> dict:
     pytest.fail(f"timed out; last status {status}")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def database(settings, tmp_path_factory):
     """A fresh database for the processes under test, built by `flask db upgrade`."""
     url = settings["database_url"]
-    if not url.startswith("postgres"):
-        yield f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'e2e.db'}"
-        return
-    parts = urlsplit(url)
-    name = f"wrangler_e2e_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    yield urlunsplit(parts._replace(path=f"/{name}"))
-    admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
+    with scratch_database(url if url.startswith("postgres") else None, tmp_path_factory.mktemp("e2e"),
+                          "wrangler_e2e") as fresh:
+        yield fresh
 
 
 @pytest.fixture(scope="module")
@@ -73,26 +58,29 @@ def env(database, settings, redis_conn, tmp_path_factory):
     return values
 
 
+def start_gunicorn(env: dict, *options: str) -> tuple[subprocess.Popen, str]:
+    """gunicorn serving wsgi:app on a free port, once /health answers 200."""
+    port = free_port()
+    proc = subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--timeout", "120", *options,
+                             "wsgi:app"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    wait_until(lambda: healthy(base), 60, "gunicorn did not become healthy", every=0.1)
+    return proc, base
+
+
+def healthy(base: str) -> bool:
+    try:
+        return requests.get(base + "/health", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
 @pytest.fixture(scope="module")
 def server(env):
-    port = free_port()
-    proc = subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                             "--timeout", "120", "wsgi:app"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if requests.get(base + "/health", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.1)
-        else:
-            pytest.fail("gunicorn did not become healthy")
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    proc, base = start_gunicorn(env, "--workers", "2")
+    yield base
+    proc.terminate()
+    proc.wait(10)
 
 
 @pytest.fixture()

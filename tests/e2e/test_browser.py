@@ -10,7 +10,7 @@ import requests
 
 from bench.generate import write_csv
 from tests.conftest import wait_until
-from tests.e2e.conftest import BIN, ROOT, free_port
+from tests.e2e.conftest import BIN, ROOT, start_gunicorn
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.chrome.options import Options  # noqa: E402
@@ -46,7 +46,6 @@ def shoot(driver, name: str) -> Path:
     driver.save_screenshot(str(path))
     driver.set_window_size(1280, 900)
     return path
-
 
 
 def test_upload_watch_progress_and_read_results(server, workers, browser, tmp_path):
@@ -90,22 +89,10 @@ def token_server(env):
     values = dict(env, AUTH_MODE="token")
     made = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "tokens", "create", "tara"], cwd=ROOT, env=values,
                           capture_output=True, text=True, check=True)
-    port = free_port()
-    proc = subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4",
-                             "--worker-class", "gthread", "wsgi:app"], cwd=ROOT, env=values,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    wait_until(lambda: _up(base), 60, "gunicorn (token mode) did not start")
+    proc, base = start_gunicorn(values, "--workers", "1", "--threads", "4", "--worker-class", "gthread")
     yield base, made.stdout.strip().splitlines()[-1].split()[-1]
     proc.terminate()
     proc.wait(10)
-
-
-def _up(base: str) -> bool:
-    try:
-        return requests.get(base + "/health", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def test_token_mode_signs_in_once_and_the_pages_work_with_the_cookie(token_server, workers, browser, tmp_path):

@@ -14,7 +14,7 @@ from redis import Redis
 
 from bench.generate import write_csv
 from tests.conftest import wait_until
-from tests.e2e.conftest import BIN, free_port, upload
+from tests.e2e.conftest import free_port, start_gunicorn, upload
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(300)
@@ -37,18 +37,14 @@ def _pings(port: int) -> bool:
 @pytest.fixture()
 def stack(env, tmp_path):
     """A private Redis, gunicorn and the autoscaler (which restarts workers) on the e2e database."""
-    port, web = free_port(), free_port()
+    port = free_port()
     redis = start_redis(port)
     values = dict(env, REDIS_URL=f"redis://127.0.0.1:{port}/0", RECONCILE_GRACE_SECONDS="2",
                   WORKER_MAINTENANCE_INTERVAL="2", STORAGE_DIR=str(tmp_path / "storage"))
-    procs = [subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{web}", "--workers", "2", "--threads",
-                               "4", "--worker-class", "gthread", "wsgi:app"], cwd=ROOT, env=values,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-             subprocess.Popen([sys.executable, "scripts/autoscaler.py", "--interval", "1", "--max", "eda_fast=2",
-                               "--scale-up", "4", "--scale-down", "1", "--up-cooldown", "2"], cwd=ROOT, env=values,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-    base = f"http://127.0.0.1:{web}"
-    wait_until(lambda: _healthy(base), 60, "gunicorn did not start")
+    web, base = start_gunicorn(values, "--workers", "2", "--threads", "4", "--worker-class", "gthread")
+    procs = [web, subprocess.Popen([sys.executable, "scripts/autoscaler.py", "--interval", "1", "--max",
+                                    "eda_fast=2", "--scale-up", "4", "--scale-down", "1", "--up-cooldown", "2"],
+                                   cwd=ROOT, env=values, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     state = {"redis": redis, "port": port, "base": base}
     yield state
     for proc in reversed(procs):
@@ -57,13 +53,6 @@ def stack(env, tmp_path):
         proc.wait(60)
     state["redis"].kill()
     state["redis"].wait()
-
-
-def _healthy(base: str) -> bool:
-    try:
-        return requests.get(base + "/health", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def statuses(base: str, ids: list[str]) -> list[str]:
