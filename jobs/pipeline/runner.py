@@ -21,16 +21,26 @@ SCALINGS = ("standard", "minmax", "none")
 Progress = Callable[[str, int, str], None]
 
 
+OUTLIER_CHOICES = ("off", "flag", "clip", "null")  # what a user picks at upload; flag changes no value
+ROLE_CHOICES = ("id", "code", "numeric", "coordinate", "boolean", "datetime", "time", "categorical", "text")
+
+
 @dataclass(frozen=True)
 class PipelineOptions:
+    """Per-upload choices. `roles` overrides detected column roles; `na_values` adds missing tokens."""
+
     mode: str = "fast"
     target: str | None = None
     drop_threshold: float = 0.7
     parse_threshold: float = 0.95
     missing_indicators: bool = False
+    outliers: str = "flag"
     outlier_method: str = "iqr"
-    outlier_strategy: str = "clip"
+    outlier_flag_columns: bool = False
+    features: bool = True
     scaling: str = "standard"
+    roles: dict[str, str] = field(default_factory=dict)
+    na_values: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -39,10 +49,13 @@ class PipelineOptions:
             value = getattr(self, name)
             if not 0 < value <= 1:
                 raise ValueError(f"{name} must be in (0, 1]; got {value!r}")
-        for name, allowed in (("outlier_method", METHODS), ("outlier_strategy", STRATEGIES),
+        for name, allowed in (("outliers", OUTLIER_CHOICES), ("outlier_method", METHODS),
                               ("scaling", SCALINGS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
+        bad = {c: r for c, r in self.roles.items() if r not in ROLE_CHOICES}
+        if bad:
+            raise ValueError(f"roles must be one of {', '.join(ROLE_CHOICES)}; got {bad!r}")
 
 
 @dataclass
@@ -55,6 +68,9 @@ class PipelineResult:
     report: dict | None = None
     statistics: dict = field(default_factory=dict)
     figures: list[dict] = field(default_factory=list)
+    # Imputed cells (row position in `frame`, column, value, action): the download can be told from the raw.
+    imputed: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["row", "column", "value", "action"]))
+    formats: dict[str, str] = field(default_factory=dict)  # strftime pattern per date/time column for CSV output
 
 
 def _no_progress(stage: str, percent: int, info: str) -> None:
