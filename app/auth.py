@@ -27,16 +27,23 @@ def check_name(value: str | None, field: str) -> str | None:
     return value
 
 
-def request_value(name: str) -> str | None:
-    """A parameter from the query string, the form or a JSON body, in that order."""
+def request_raw(name: str):
+    """A parameter from the query string, the form or a JSON body, in that order; JSON values keep
+    their type (a list stays a list), query and form values are strings."""
     if name in request.args:
         return request.args.get(name)
     if request.form and name in request.form:
         return request.form.get(name)
     body = request.get_json(silent=True) if request.is_json else None
     if isinstance(body, dict) and body.get(name) is not None:
-        return str(body[name])
+        return body[name]
     return None
+
+
+def request_value(name: str) -> str | None:
+    """A parameter from the query string, the form or a JSON body, in that order, as text."""
+    value = request_raw(name)
+    return None if value is None else str(value)
 
 
 def token_mode() -> bool:

@@ -89,6 +89,7 @@ class Dataset(db.Model):
     summary = db.Column(JSON, nullable=True)
     features = db.Column(JSON, nullable=True)
     statistics = db.Column(JSON, nullable=True)
+    options = db.Column(JSON, nullable=True)  # per-upload cleaning options (app.options); None before 0005
     features_key = db.Column(db.String(512), nullable=True)
     created_at = db.Column(TZ, nullable=False, default=utcnow)
     updated_at = db.Column(TZ, nullable=False, default=utcnow, onupdate=utcnow)

@@ -40,8 +40,13 @@ def reserve_quota(user_id: str, mode: str) -> ModeUsage | None:
         if used >= limit:
             db.session.rollback()
             span = f"in {window} h" if window > 0 else "in total"
-            raise APIError(429, "quota_exceeded", f"{mode} mode is limited to {limit} datasets per user {span}.",
-                           {"mode": mode, "limit": limit, "used": used, "window_hours": window})
+            settings = f"{key}={limit}" + (f", QUOTA_WINDOW_HOURS={window}" if window > 0 else "")
+            raise APIError(429, "quota_exceeded",
+                           f"{mode} mode is limited to {limit} datasets per user {span} ({settings}); "
+                           f"the operator raises it with {key}"
+                           + (" or shortens the window with QUOTA_WINDOW_HOURS." if window > 0 else "."),
+                           {"mode": mode, "limit": limit, "used": used, "window_hours": window, "setting": key,
+                            **({"window_setting": "QUOTA_WINDOW_HOURS"} if window > 0 else {})})
         usage = ModeUsage(user_id=user_id, mode=mode)
         db.session.add(usage)
         db.session.commit()

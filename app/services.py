@@ -18,6 +18,7 @@ from .errors import APIError
 from .extensions import db
 from .ingest import Intake, database_name
 from .models import LOG_STEPS, CleaningReport, Dataset, Graph, ModeUsage, Status, StepLog, as_utc, new_id
+from .options import effective
 from .storage import StorageError
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,8 @@ def iso(value: datetime | None) -> str | None:
 
 
 def submit_dataset(intake: Intake, *, user_id: str, collaboration_id: str | None, mode: str,
-                   target: str | None, usage: ModeUsage | None = None) -> tuple[Dataset, bool]:
+                   target: str | None, options: dict | None = None,
+                   usage: ModeUsage | None = None) -> tuple[Dataset, bool]:
     """Store the raw file, record the dataset, enqueue its job. Returns (dataset, enqueued)."""
     storage = current_app.extensions["storage"]
     info = intake.info
@@ -38,6 +40,7 @@ def submit_dataset(intake: Intake, *, user_id: str, collaboration_id: str | None
     extension = {"jsonl": "jsonl", "tsv": "tsv"}.get(info.format, info.format)
     dataset = Dataset(
         id=dataset_id, user_id=user_id, collaboration_id=collaboration_id, mode=mode, target=target,
+        options=effective(options),
         status=Status.QUEUED.value, progress=0, progress_info="Waiting for a worker.",
         filename=intake.filename, database_name=database_name(intake.filename), file_format=info.format,
         encoding=info.encoding, delimiter=info.delimiter, size_bytes=intake.size, source_url=intake.source_url,
@@ -65,18 +68,39 @@ def submit_dataset(intake: Intake, *, user_id: str, collaboration_id: str | None
         return dataset, False
 
 
+def imputed_key(dataset_id: str) -> str:
+    """Where the worker saves the list of cells it filled in (row, column, value, action)."""
+    return f"datasets/{dataset_id}/imputed.csv"
+
+
 def links(dataset: Dataset) -> dict:
     kw = {"dataset_id": dataset.id}
+    features = {"features": url_for("datasets.features", **kw),
+                "features_csv": url_for("datasets.features_table", fmt="csv", **kw)}
     return {
         "status": url_for("datasets.status", **kw),
         "raw": url_for("datasets.raw", **kw),
         "cleaned": url_for("datasets.cleaned", **kw),
         "cleaned_parquet": url_for("datasets.cleaned", format="parquet", **kw),
+        "imputed": url_for("datasets.imputed", **kw),
         "logs": {step: url_for("datasets.logs", step=step, **kw) for step in LOG_STEPS},
-        "features": url_for("datasets.features", **kw),
-        "features_csv": url_for("datasets.features_table", fmt="csv", **kw),
+        **(features if effective(dataset.options)["features"] else {}),  # features=false: no feature table
         **({"report": url_for("datasets.report", **kw)} if dataset.mode == "deep" else {}),
     }
+
+
+def advisor_state(dataset: Dataset) -> dict | None:
+    """Smart and deep: whether the LLM advisor decided anything, and plainly why not. None for fast
+    mode and before a run has finished."""
+    if dataset.mode == "fast":
+        return None
+    advisor = (dataset.summary or {}).get("advisor")
+    if not isinstance(advisor, dict):
+        return None
+    used = bool(advisor.get("used"))
+    reason = None if used else (advisor.get("reason") or advisor.get("error")
+                                or "no column needed the advisor")
+    return {"used": used, "reason": reason, "model": advisor.get("model"), "columns": advisor.get("asked") or []}
 
 
 def describe(dataset: Dataset) -> dict:
@@ -90,6 +114,7 @@ def describe(dataset: Dataset) -> dict:
         "attempts": dataset.attempts, "error": dataset.error,
         "created_at": iso(dataset.created_at), "updated_at": iso(dataset.updated_at),
         "started_at": iso(dataset.started_at), "completed_at": iso(dataset.completed_at),
+        "options": dataset.options, "advisor": advisor_state(dataset),
         "summary": dataset.summary, "links": links(dataset),
     }
 

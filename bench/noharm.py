@@ -79,9 +79,9 @@ def _dates(values: pd.Series) -> pd.Series:
 
 def clean(path: Path, out: Path, options: PipelineOptions) -> tuple[pd.DataFrame, dict]:
     info = inspect(path, path.name)
-    frame, _ = load_step(path, info)
+    frame, load_logs = load_step(path, info)
     result = run_pipeline(frame, options)
-    write_csv(result.frame, out)
+    write_csv(result.frame, out, formats=result.formats, headers=load_logs[0]["params"]["headers"])
     return pd.read_csv(out, dtype=str, keep_default_na=False), result.summary
 
 

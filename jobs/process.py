@@ -8,15 +8,18 @@ import tempfile
 import time
 import uuid
 from contextlib import nullcontext
+from typing import Callable
 
+import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 from flask import current_app, has_app_context
 from rq import get_current_job
 
 from app.extensions import db
 from app.models import CleaningReport, Dataset, Graph, Stage, Status, StepLog, utcnow
+from app.options import pipeline_kwargs
+from app.services import imputed_key
+from jobs.pipeline.export import to_table, write_csv, write_parquet
 from jobs.pipeline.load import FileInfo, load_step
 from jobs.pipeline.runner import PipelineOptions, run_pipeline
 
@@ -84,28 +87,41 @@ def _run(dataset: Dataset) -> dict:
     progress(Stage.LOADING.value, 5, f"Loading {dataset.filename} (attempt {dataset.attempts})", force=True)
 
     storage = current_app.extensions["storage"]
+    kwargs = pipeline_kwargs(dataset.options)
     info = FileInfo(format=dataset.file_format, encoding=dataset.encoding, delimiter=dataset.delimiter)
     with storage.local_path(dataset.raw_key) as path:
-        frame, load_logs = load_step(path, info)
-    options = PipelineOptions(mode=dataset.mode, target=dataset.target)
+        frame, load_logs = load_step(path, info, na_values=kwargs["na_values"])
+    options = PipelineOptions(mode=dataset.mode, target=dataset.target, **kwargs)
     advise = advisor_from_config(current_app.config) if dataset.mode != "fast" else None
     result = run_pipeline(frame, options, progress, advise)
 
-    progress(Stage.SAVING.value, 90, f"Saving {len(result.frame):,} cleaned rows and "
-                                     f"{result.features.shape[1]} features", force=True)
+    features = result.features  # None when the upload switched the feature step off
+    progress(Stage.SAVING.value, 90, f"Saving {len(result.frame):,} cleaned rows"
+             + (f" and {features.shape[1]} features" if features is not None else ""), force=True)
     csv_key, parquet_key = cleaned_keys(dataset.id)
-    _save_frame(storage, result.frame, csv_key, parquet_key)
-    features_key = f"datasets/{dataset.id}/features.csv"
-    _save_frame(storage, result.features, features_key, f"datasets/{dataset.id}/features.parquet")
+    cleaned = to_table(result.frame)
+    headers = load_logs[0]["params"].get("headers")
+    _put(storage, csv_key, lambda tmp: write_csv(cleaned, tmp, formats=result.formats, headers=headers))
+    _put(storage, parquet_key, lambda tmp: write_parquet(cleaned, tmp))
+    _put(storage, imputed_key(dataset.id), lambda tmp: write_csv(_imputed_table(result.imputed), tmp))
+    features_key = None
+    if features is not None:
+        features_key = f"datasets/{dataset.id}/features.csv"
+        table = to_table(features)
+        _put(storage, features_key, lambda tmp: write_csv(table, tmp))
+        _put(storage, f"datasets/{dataset.id}/features.parquet", lambda tmp: write_parquet(table, tmp))
     _replace_records(dataset, load_logs, result)
     _save_graphs(storage, dataset, result.figures)
     dataset.cleaned_key, dataset.features_key = csv_key, features_key
     dataset.cleaned_rows, dataset.cleaned_columns = result.frame.shape
-    dataset.summary, dataset.features = result.summary, result.feature_descriptions
+    summary = dict(result.summary)
+    advisor = advisor_outcome(dataset.mode, summary.get("advisor"), advise is not None)
+    if advisor is not None:
+        summary["advisor"] = advisor
+    dataset.summary, dataset.features = summary, result.feature_descriptions
     dataset.statistics = result.statistics
     dataset.status, dataset.stage, dataset.progress = Status.COMPLETED.value, None, 100
-    dataset.progress_info = (f"Done: {result.summary['rows_out']:,} rows × {result.summary['columns_out']} "
-                             f"columns, {result.summary['missing_in']:,} missing cells repaired.")
+    dataset.progress_info = done_sentence(summary, len(result.imputed) if result.imputed is not None else 0)
     dataset.completed_at = utcnow()
     db.session.commit()
     connection, queue = current_app.extensions["redis"], queue_for_mode(dataset.mode)
@@ -143,19 +159,58 @@ def _save_graphs(storage, dataset: Dataset, figures: list[dict]) -> None:
         storage.delete(key)
 
 
-def _save_frame(storage, frame, csv_key: str, parquet_key: str) -> None:
-    # pyarrow writes CSV ~10x faster than DataFrame.to_csv (ARCHITECTURE.md measurements).
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    scratch = storage.scratch_dir()
-    for key, write in ((csv_key, pacsv.write_csv), (parquet_key, pq.write_table)):
-        fd, tmp = tempfile.mkstemp(dir=scratch, suffix=os.path.splitext(key)[1])
-        os.close(fd)
-        try:
-            write(table, tmp)
-            storage.put_file(key, tmp)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+def advisor_outcome(mode: str, advisor: dict | None, configured: bool) -> dict | None:
+    """The run's advisor record with a plain `reason` when smart or deep ran on heuristics."""
+    if mode == "fast" or not isinstance(advisor, dict):
+        return advisor
+    reason = None
+    if not advisor.get("used"):
+        if not configured:
+            reason = "no Gemini API key is configured (GEMINI_API_KEY)"
+        elif advisor.get("error"):
+            reason = f"the advisor failed ({advisor['error']})"
+        else:
+            reason = "no column had enough missing values to ask the advisor"
+    return {**advisor, "reason": reason}
+
+
+def done_sentence(summary: dict, filled: int) -> str:
+    """The final progress_info: the shape, how many cells were filled in, and who decided (smart/deep)."""
+    missing_in = summary.get("missing_in", 0)
+    sentence = (f"Done: {summary.get('rows_out', 0):,} rows × {summary.get('columns_out', 0)} columns, "
+                f"{filled:,} of {missing_in:,} missing cells filled in")
+    advisor = summary.get("advisor") or {}
+    if advisor.get("reason"):
+        sentence += f"; ran on heuristics: {advisor['reason']}"
+    elif advisor.get("used"):
+        sentence += f"; the advisor decided {len(advisor.get('asked') or [])} column(s)"
+    return sentence + "."
+
+
+IMPUTED_COLUMNS = ["row", "column", "value", "action"]
+
+
+def _imputed_table(imputed) -> pa.Table:
+    """The imputed-cell list as a table; values of mixed types are written as text."""
+    frame = imputed if isinstance(imputed, pd.DataFrame) else pd.DataFrame(columns=IMPUTED_COLUMNS)
+    try:
+        return to_table(frame)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        frame = frame.copy()
+        frame["value"] = [None if pd.api.types.is_scalar(v) and pd.isna(v) else str(v) for v in frame["value"]]
+        return to_table(frame)
+
+
+def _put(storage, key: str, write: Callable[[str], None]) -> None:
+    """Write a file to scratch with `write(path)`, then put it in storage under `key`."""
+    fd, tmp = tempfile.mkstemp(dir=storage.scratch_dir(), suffix=os.path.splitext(key)[1])
+    os.close(fd)
+    try:
+        write(tmp)
+        storage.put_file(key, tmp)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def _record_failure(dataset_id: str, exc: Exception) -> None:

@@ -7,8 +7,10 @@ from ..auth import check_name, load_visible_dataset, owner_for_upload, principal
 from ..errors import APIError
 from ..ingest import fetch_url, receive_upload, validate
 from ..models import CleaningReport, Dataset, LogStep, Mode, Status
+from ..options import check_roles, effective, read_options
 from ..quotas import release_quota, reserve_quota
-from ..services import delete_dataset, describe, filtered, iso, links, log_entries, page, submit_dataset
+from ..services import (delete_dataset, describe, filtered, imputed_key, iso, links, log_entries, page,
+                        submit_dataset)
 
 bp = Blueprint("datasets", __name__)
 MODES = tuple(m.value for m in Mode)
@@ -36,6 +38,7 @@ def accept_upload() -> tuple[Dataset, bool]:
         raise APIError(400, "invalid_mode", f"mode must be one of {', '.join(MODES)}; got {mode!r}.")
     user_id, collaboration_id = owner_for_upload()
     target = (request_value("target") or "").strip() or None
+    options = read_options()  # 400 for a bad option, before anything is stored
     upload_file = request.files.get("file")
     if upload_file is not None and not upload_file.filename:
         upload_file = None  # an HTML form's empty file input
@@ -58,8 +61,9 @@ def accept_upload() -> tuple[Dataset, bool]:
         if target is not None and target not in info.column_names:
             raise APIError(422, "unknown_target", f"target {target!r} is not a column of the dataset.",
                            {"columns": info.column_names[:100]})
+        check_roles(options["roles"], info.column_names)
         return submit_dataset(intake, user_id=user_id, collaboration_id=collaboration_id, mode=mode,
-                              target=target, usage=usage)
+                              target=target, options=options, usage=usage)
     except BaseException:
         release_quota(usage)
         raise
@@ -73,7 +77,8 @@ def upload():
     dataset, enqueued = accept_upload()
     body = {"dataset_id": dataset.id, "rows": dataset.rows, "columns": dataset.columns,
             "status": dataset.status, "mode": dataset.mode, "job_id": dataset.job_id,
-            "database_name": dataset.database_name, "enqueued": enqueued, "links": links(dataset)}
+            "database_name": dataset.database_name, "target": dataset.target, "options": dataset.options,
+            "enqueued": enqueued, "links": links(dataset)}
     response = jsonify(body)
     response.status_code = 202
     response.headers["Location"] = body["links"]["status"]
@@ -90,7 +95,7 @@ def statuses():
     query = filtered(requesting_user(), check_name(request.args.get("collaboration_id"), "collaboration_id"))
     rows = query.order_by(Dataset.created_at.desc()).limit(_int_arg("limit", 100, 1, MAX_PAGE)).all()
     keys = ("dataset_id", "status", "mode", "database_name", "progress", "stage", "progress_info",
-            "error", "attempts", "updated_at")
+            "error", "attempts", "advisor", "updated_at")
     return jsonify({"datasets": [{k: d[k] for k in keys} for d in map(describe, rows)]})
 
 
@@ -169,9 +174,26 @@ def report(dataset_id: str):
                     "recommendations": found.recommendations, "created_at": iso(found.created_at)})
 
 
+def _features_on(dataset: Dataset) -> None:
+    """404 when the upload switched the feature step off (features=false): there is no feature table."""
+    if not effective(dataset.options)["features"]:
+        raise APIError(404, "features_disabled", "Feature engineering was switched off for this upload "
+                       "(features=false): there is no feature table. Upload again with features=true for one.",
+                       {"option": "features", "value": False})
+
+
+@bp.get("/dataset/<dataset_id>/imputed")
+def imputed(dataset_id: str):
+    """Every cell the pipeline filled in: row (0-based position in the cleaned table), column, value, action."""
+    dataset = load_visible_dataset(dataset_id)
+    _completed(dataset, "list of imputed cells")
+    return serve_file(imputed_key(dataset.id), "text/csv", f"{dataset.database_name}_imputed.csv")
+
+
 @bp.get("/dataset/<dataset_id>/features")
 def features(dataset_id: str):
     dataset = load_visible_dataset(dataset_id)
+    _features_on(dataset)
     _completed(dataset, "feature table")
     described = dataset.features or []
     output = next((d for d in described if d["kind"] == "output"), None)
@@ -187,6 +209,7 @@ def features_table(dataset_id: str, fmt: str):
     dataset = load_visible_dataset(dataset_id)
     if fmt not in ("csv", "parquet"):
         raise APIError(404, "not_found", "Use features.csv or features.parquet.")
+    _features_on(dataset)
     _completed(dataset, "feature table")
     return _download_table(dataset.features_key, f"{dataset.database_name}_features", fmt)
 

@@ -5,6 +5,7 @@ from flask import Blueprint, current_app, make_response, redirect, render_templa
 
 from ..auth import COOKIE, check_name, load_visible_dataset, principal
 from ..errors import APIError
+from ..options import OUTLIER_CHOICES
 from ..models import LOG_STEPS, CleaningReport, Dataset, Graph, Status
 from ..services import describe, log_entries
 from ..tokens import authenticate
@@ -23,7 +24,8 @@ def _index(user_id: str, error: APIError | None = None, status: int = 200):
     who = principal()
     user_id = who.user_id if who else user_id
     return render_template("index.html", user_id=user_id, datasets=_recent(user_id), error=error,
-                           modes=MODES, form=request.form, signed_in=who is not None), status
+                           modes=MODES, outlier_choices=OUTLIER_CHOICES, form=request.form,
+                           signed_in=who is not None), status
 
 
 def login_page(message: str | None = None, status: int = 401):

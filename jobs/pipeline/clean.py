@@ -1,4 +1,4 @@
-"""Cleaning step: exact duplicate rows and columns too empty to keep."""
+"""Cleaning step: exact duplicate rows, columns too empty to fill, rows without a label."""
 from __future__ import annotations
 
 import pandas as pd
@@ -23,20 +23,28 @@ def drop_duplicates(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
                        message=f"Removed {count:,} exact duplicate rows.")]
 
 
-def drop_sparse_columns(frame: pd.DataFrame, threshold: float, keep: set[str]) -> tuple[pd.DataFrame, list[dict]]:
-    """Drop columns whose missing share is above `threshold` (all-missing columns always go)."""
+def sparse_columns(frame: pd.DataFrame, threshold: float, keep: set[str]) -> tuple[list[str], list[dict]]:
+    """Columns whose missing share is above `threshold` (all-missing ones always): too sparse to fill or to
+    learn from. They stay in the cleaned data as they are (columns keep their positions) and leave the features."""
     if not 0 < threshold <= 1:
         raise ValueError(f"drop_threshold must be in (0, 1]; got {threshold!r}")
     if frame.empty:
-        return frame.copy(), []
+        return [], []
     shares = frame.isna().mean()
-    doomed = [c for c, share in shares.items()
+    sparse = [c for c, share in shares.items()
               if (share > threshold or share == 1.0) and (c not in keep or share == 1.0)]
     logs = [entry("drop_column", column=c, count=int(frame[c].isna().sum()),
                   params={"missing_share": round(float(shares[c]), 4), "threshold": threshold},
-                  message=f"{shares[c]:.0%} of values are missing (limit {threshold:.0%}): column dropped.")
-            for c in doomed]
-    return frame.drop(columns=doomed), logs
+                  message=f"{shares[c]:.0%} of values are missing (limit {threshold:.0%}): not filled and left out "
+                          "of the features; kept unchanged in the cleaned data.")
+            for c in sparse]
+    return sparse, logs
+
+
+def drop_sparse_columns(frame: pd.DataFrame, threshold: float, keep: set[str]) -> tuple[pd.DataFrame, list[dict]]:
+    """`sparse_columns`, removed from the frame (for a model-ready table)."""
+    sparse, logs = sparse_columns(frame, threshold, keep)
+    return frame.drop(columns=sparse), logs
 
 
 def drop_unlabelled(frame: pd.DataFrame, target: str | None) -> tuple[pd.DataFrame, list[dict]]:

@@ -1,14 +1,17 @@
-"""Type repair step: trim text; numbers, booleans and dates written as text; category variants; roles."""
+"""Type repair step: trim text; numbers, booleans, dates and times written as text; category variants; roles."""
 from __future__ import annotations
 
 import pandas as pd
 
-from .dates import looks_like_dates, parse_dates
-from .entries import column_stats, entry
-from .numbers import bool_share, looks_like_codes, parse_booleans, parse_numbers
-from .profile import CATEGORY_MAX, id_evidence
+from .dates import looks_like_dates, looks_like_times, parse_dates, parse_times
+from .entries import column_stats, entry, plain
+from .numbers import bool_share, parse_booleans, parse_numbers
+from .profile import CATEGORY_MAX, code_evidence, role_evidence
 
 SAMPLE = 2000  # values tried first: most text columns are ruled out without a full pass
+NEAR_MISS = 0.8  # a column parsing this well but under the threshold gets a log line saying why it stayed text
+_PARSERS = {"boolean": ("convert_boolean", "yes/no words"), "numeric": ("convert_numeric", "numbers"),
+            "datetime": ("convert_datetime", "dates"), "time": ("convert_time", "times of day")}
 _KINDS = {"currency", "percent", "thousands_separators", "parenthesised_negatives", "decimal_comma", "dayfirst",
           "has_time"}
 
@@ -28,24 +31,62 @@ def _converted(action: str, col: str, series: pd.Series, new: pd.Series, share: 
                          + ": converted" + (f"; {lost:,} unparseable values set to missing." if lost else "."))
 
 
-def _convert(series: pd.Series, col: str, stripped: pd.Series, threshold: float) -> tuple[pd.Series, dict] | None:
-    """Try booleans, then numbers, then dates; the first that parses well enough wins."""
+def _parse(kind: str, series: pd.Series) -> tuple[pd.Series, dict]:
+    if kind == "boolean":
+        return parse_booleans(series), {}
+    if kind == "numeric":
+        return parse_numbers(series)
+    if kind == "datetime":
+        return parse_dates(series)
+    return parse_times(series)
+
+
+def _near_miss(kind: str, col: str, series: pd.Series, new: pd.Series, share: float, threshold: float) -> dict:
+    bad = series[series.notna() & new.isna()].astype("str")
+    examples = bad.value_counts().head(5)
+    shown = ", ".join(f"{v!r} ({n / series.notna().sum():.0%})" for v, n in examples.items())
+    return entry("keep_text", column=col, count=int(len(bad)),
+                 params={"would_be": kind, "share_parsed": round(share, 4), "threshold": threshold,
+                         "unparseable_examples": [plain(v) for v in examples.index]},
+                 message=f"{share:.0%} parse as {_PARSERS[kind][1]}, below the {threshold:.0%} threshold: kept as "
+                         f"text; unparseable values like {shown}. Declare them missing with na_values, or set the "
+                         f"column's role, to convert it.")
+
+
+def _convert(series: pd.Series, col: str, stripped: pd.Series, threshold: float,
+             forced: str | None = None) -> tuple[pd.Series, dict | None, dict | None]:
+    """Try booleans, then numbers, times and dates; the first that parses well enough wins.
+
+    Returns (column, conversion log or None, near-miss log or None). A `forced` kind (the user's role)
+    converts whatever share parses; codes are never parsed as numbers.
+    """
+    if forced is not None:
+        new, evidence = _parse(forced, series)
+        share = float(new.notna().sum()) / len(stripped)
+        action, what = _PARSERS[forced]
+        return new, _converted(action, col, series, new, share, what, {**evidence, "role": "set by the user"}), None
     sample = stripped.iloc[:: max(1, len(stripped) // SAMPLE)]
     loose = threshold - 0.05  # sampling noise must not reject a column that qualifies
     if bool_share(sample) >= loose and (share := bool_share(stripped)) >= threshold:
         new = parse_booleans(series)
-        return new, _converted("convert_boolean", col, series, new, share, "yes/no words", {})
-    if not looks_like_codes(sample) and parse_numbers(sample)[0].notna().mean() >= loose:
-        new, evidence = parse_numbers(series)
+        return new, _converted("convert_boolean", col, series, new, share, "yes/no words", {}), None
+    miss = None
+    checks = (("numeric", lambda v: parse_numbers(v)[0].notna().mean()), ("time", looks_like_times),
+              ("datetime", looks_like_dates))
+    for kind, shape in checks:
+        if kind == "numeric" and code_evidence(sample, col):
+            continue
+        guess = shape(sample)
+        if guess < NEAR_MISS - 0.05:
+            continue
+        new, evidence = _parse(kind, series)
         share = float(new.notna().sum()) / len(stripped)
         if share >= threshold:
-            return new, _converted("convert_numeric", col, series, new, share, "numbers", evidence)
-    if looks_like_dates(sample) >= loose:
-        new, evidence = parse_dates(series)
-        share = float(new.notna().sum()) / len(stripped)
-        if share >= threshold:
-            return new, _converted("convert_datetime", col, series, new, share, "dates", evidence)
-    return None
+            action, what = _PARSERS[kind]
+            return new, _converted(action, col, series, new, share, what, evidence), None
+        if share >= NEAR_MISS and miss is None:
+            miss = _near_miss(kind, col, series, new, share, threshold)
+    return series, None, miss
 
 
 def unify_variants(series: pd.Series, col: str) -> tuple[pd.Series, dict] | None:
@@ -74,19 +115,23 @@ def unify_variants(series: pd.Series, col: str) -> tuple[pd.Series, dict] | None
                               f"{next(iter(examples.items()))[1]!r}.")
 
 
-def repair_types(frame: pd.DataFrame, *, parse_threshold: float = 0.95) -> tuple[pd.DataFrame, list[dict]]:
-    """Convert text columns that hold numbers, booleans or dates; tidy category spellings.
+def repair_types(frame: pd.DataFrame, *, parse_threshold: float = 0.95, roles: dict[str, str] | None = None
+                 ) -> tuple[pd.DataFrame, list[dict]]:
+    """Convert text columns that hold numbers, booleans, dates or times; tidy category spellings.
 
-    A column converts when at least `parse_threshold` of its non-missing values parse;
-    the rest become missing and the log says how many.
+    A column converts when at least `parse_threshold` of its non-missing values parse; the rest
+    become missing and the log says how many. `roles` (the user's) force a conversion or forbid one:
+    codes, identifiers and free text keep their text exactly.
     """
     if not 0 < parse_threshold <= 1:
         raise ValueError(f"parse_threshold must be in (0, 1]; got {parse_threshold!r}")
+    roles = roles or {}
     out = frame.copy()
     logs: list[dict] = []
     for col in out.columns:
         series = out[col]
         present = series.dropna()
+        role = roles.get(str(col))
         if is_text(series) and not present.empty:
             text = present.astype("str")
             stripped = text.str.strip()
@@ -95,27 +140,53 @@ def repair_types(frame: pd.DataFrame, *, parse_threshold: float = 0.95) -> tuple
                 series = out[col] = stripped.reindex(series.index)
                 logs.append(entry("trim_whitespace", column=col, count=changed,
                                   message=f"Trimmed surrounding whitespace in {changed:,} values."))
-            converted = _convert(series, col, stripped, parse_threshold)
-            if converted is not None:
-                out[col], log = converted
-                logs.append(log)
-            elif (unified := unify_variants(series, col)) is not None:
+            if role in ("id", "code", "text"):
+                continue
+            forced = role if role in _PARSERS else None
+            if role in ("categorical", None) or forced:
+                new, log, miss = _convert(series, col, stripped, parse_threshold, forced) if role is None or forced \
+                    else (series, None, None)
+                if log is not None:
+                    out[col] = new
+                    logs.append(log)
+                    continue
+                if miss is not None:
+                    logs.append(miss)
+            if (unified := unify_variants(series, col)) is not None:
                 out[col], log = unified
                 logs.append(log)
+        elif role in ("code", "id") and pd.api.types.is_float_dtype(series) and len(present) and \
+                (present == present.round()).all():
+            out[col] = series.astype("Int64")  # a code read as float because of gaps: exact integers again
     return out, logs
 
 
-def role_notes(frame: pd.DataFrame, roles: dict[str, str]) -> list[dict]:
-    """Log entries for the identifier-like and constant columns among `roles`."""
-    notes = []
-    for col, role in roles.items():
+def detect_roles(frame: pd.DataFrame, given: dict[str, str] | None = None) -> tuple[dict[str, str], list[dict]]:
+    """Every column's role (the user's where given) and a log entry for each decision that restricts cleaning."""
+    given = given or {}
+    roles, notes = {}, []
+    for col in frame.columns:
+        name = str(col)
+        if name in given:
+            roles[name] = given[name]
+            notes.append(entry("detect_role", column=name, params={"role": given[name], "evidence": "set by the user"},
+                               message=f"Role {given[name]!r}, set by the user."))
+            continue
+        role, why = role_evidence(frame[col], name)
+        roles[name] = role
         if role == "id":
-            why = id_evidence(frame[col], col)
-            notes.append(entry("detect_id_like", column=col, params={"evidence": why},
-                               message=f"Looks like an identifier ({why}): kept, not imputed from others, "
-                                       "excluded from features."))
+            notes.append(entry("detect_id_like", column=name, params={"role": role, "evidence": why},
+                               message=f"Looks like an identifier ({why}): kept exactly, never imputed, clipped "
+                                       "or used as a feature."))
+        elif role == "code":
+            notes.append(entry("detect_code", column=name, params={"role": role, "evidence": why},
+                               message=f"A code, not a quantity ({why}): kept exactly, never imputed by value, "
+                                       "clipped, scaled or turned into a length."))
+        elif role in ("coordinate", "time", "text"):
+            notes.append(entry("detect_role", column=name, params={"role": role, "evidence": why},
+                               message=f"Role {role!r} ({why})."))
         elif role == "constant":
             value = frame[col].dropna().iloc[0] if frame[col].notna().any() else None
-            notes.append(entry("detect_constant", column=col, params={"value": None if value is None else str(value)},
+            notes.append(entry("detect_constant", column=name, params={"value": None if value is None else str(value)},
                                message="Holds a single value: kept in the cleaned data, excluded from features."))
-    return notes
+    return roles, notes

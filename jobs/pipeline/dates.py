@@ -1,15 +1,95 @@
-"""Parsing dates written as text in mixed formats, without mistaking numbers for dates."""
+"""Parsing dates and times of day written as text, without mistaking numbers for dates."""
 from __future__ import annotations
 
+import re
 import warnings
 
 import pandas as pd
+from pandas.tseries.api import guess_datetime_format
 
 # A date needs a separator between parts or a month name: bare numbers are never dates.
 _DATE_SHAPE = (r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"
                r"|\d{1,2}\s+[A-Za-z]{3,9}\.?,?\s+\d{2,4}|[A-Za-z]{3,9}\.?\s+\d{1,2},?\s+\d{2,4})"
                r"([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*([AaPp][Mm])?(Z|[+-]\d{2}:?\d{2})?)?\s*$")
 MAX_UNIQUE = 200_000  # unique strings parsed one by one at most; beyond, only fast formats
+_TIME = re.compile(r"^(?P<h>\d{1,2})[:.](?P<m>\d{2})(:(?P<s>\d{2}))?\s*(?P<ampm>[aApP]\.?\s?[mM]\.?)?$")
+FORMAT_SAMPLE = 200  # distinct values whose format is guessed
+_UNPADDED = (("%m", "%-m"), ("%d", "%-d"), ("%H", "%-H"), ("%I", "%-I"))
+
+
+def looks_like_times(values: pd.Series) -> float:
+    """Share of values shaped like a time of day ('7:10 a.m.', '19:45', '07:10:00')."""
+    return float(values.astype("str").str.strip().str.match(_TIME.pattern).mean()) if len(values) else 0.0
+
+
+def parse_times(values: pd.Series) -> tuple[pd.Series, dict]:
+    """Times of day as 'HH:MM' (or 'HH:MM:SS' when seconds are written); NA where not a valid time."""
+    text = values.astype("str").str.strip()
+    unique = pd.Series(text.dropna().unique())
+    parts = unique.str.extract(_TIME.pattern)
+    hours = pd.to_numeric(parts["h"], errors="coerce")
+    minutes = pd.to_numeric(parts["m"], errors="coerce")
+    seconds = pd.to_numeric(parts["s"], errors="coerce")
+    ampm = parts["ampm"].str.lower().str[0]
+    valid = hours.notna() & (minutes < 60) & (seconds.isna() | (seconds < 60)) & \
+        ((ampm.isna() & (hours < 24)) | (ampm.notna() & (hours >= 1) & (hours <= 12)))
+    hours = hours.where(ampm.isna(), hours % 12 + (ampm == "p") * 12)
+    with_seconds = bool(seconds[valid].notna().any())
+    shown = hours.astype("Int64").astype("str").str.zfill(2) + ":" + parts["m"]
+    if with_seconds:
+        shown = shown + ":" + parts["s"].fillna("00")
+    mapping = pd.Series(shown.where(valid).to_numpy(), index=unique.to_numpy())
+    result = text.map(mapping).astype(object).where(text.notna())
+    result = result.where(result.notna(), None)
+    return result, {"twelve_hour": int(ampm[valid].notna().sum()), "seconds": with_seconds}
+
+
+_PATTERNS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ",
+             "%Y/%m/%d", "%m/%d/%Y", "%d/%m/%Y", "%m/%d/%y", "%d/%m/%y", "%m-%d-%Y", "%d-%m-%Y", "%d.%m.%Y",
+             "%d.%m.%y", "%d %b %Y", "%b %d, %Y", "%B %d, %Y", "%d %B %Y", "%d-%b-%Y", "%d-%b-%y", "%b %d %Y",
+             "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M", "%m/%d/%Y %I:%M %p", "%Y%m%d")
+
+
+def _variants(pattern: str) -> list[str]:
+    found = [pattern]
+    for padded, bare in _UNPADDED:
+        found += [c.replace(padded, bare) for c in found if padded in c]
+    return found
+
+
+def output_format(text: pd.Series, parsed: pd.Series, dayfirst: bool) -> str | None:
+    """A strftime pattern that writes the parsed dates back as most of them were written, if one does.
+
+    Cleaning keeps a column's own representation (`1/1/71` stays `1/1/71`); values written another
+    way are rewritten into that dominant format. None: no format holds half the values (write ISO).
+    """
+    known = parsed.notna().to_numpy()
+    values, originals = parsed[known].reset_index(drop=True), text[known].reset_index(drop=True)
+    if values.empty:
+        return None
+    head, head_text = values.head(FORMAT_SAMPLE), originals.head(FORMAT_SAMPLE)
+    guessed = head_text.head(20).map(lambda v: guess_datetime_format(v, dayfirst=dayfirst)).dropna()
+    candidates = [*dict.fromkeys([*guessed.tolist(), *_PATTERNS])]
+    best, best_share = None, 0.0
+    for pattern in (v for c in candidates for v in _variants(c)):
+        try:
+            share = float((head.dt.strftime(pattern) == head_text).mean())
+        except ValueError:
+            continue
+        if share > best_share:
+            best, best_share = pattern, share
+        if share == 1.0:
+            break
+    if best is None or best_share < 0.5:
+        return None
+    return best if (values.dt.strftime(best) == originals).mean() >= 0.5 else None
+
+
+def _century(text: pd.Series, parsed: pd.Series) -> pd.Series:
+    """Two-digit years read as the future ('1/1/71' → 2071) are the past century: dates are records."""
+    future = parsed > pd.Timestamp.now() + pd.Timedelta(days=366)
+    two_digit = text.str.match(r"^\D*\d{1,2}[-/.]\d{1,2}[-/.]\d{2}(\D|$)")
+    return parsed.where(~(future & two_digit), parsed - pd.DateOffset(years=100))
 
 
 def looks_like_dates(values: pd.Series) -> float:
@@ -37,10 +117,12 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, dict]:
         if rest.any() and rest.sum() <= MAX_UNIQUE:
             parsed[rest] = pd.to_datetime(unique[rest], format="mixed", dayfirst=dayfirst, errors="coerce",
                                           utc=True)
-    parsed = parsed.dt.tz_localize(None)
+    parsed = _century(unique, parsed.dt.tz_localize(None))
     if not parsed.notna().any():
         return pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]"), {"dayfirst": dayfirst}
     mapping = pd.Series(parsed.to_numpy(), index=unique.to_numpy())
     result = pd.to_datetime(text.map(mapping))
     has_time = bool((result.dropna().dt.normalize() != result.dropna()).any())
-    return result, {"dayfirst": dayfirst, "has_time": has_time, "distinct_dates": int(len(unique))}
+    distinct = pd.Series(mapping.index, dtype="str")
+    return result, {"dayfirst": dayfirst, "has_time": has_time, "distinct_dates": int(len(unique)),
+                    "format": output_format(distinct, pd.Series(mapping.to_numpy()), dayfirst)}

@@ -2,20 +2,26 @@
 from __future__ import annotations
 
 import numbers
+import re
 
 import numpy as np
 import pandas as pd
 
 from .entries import entry, plain
-from .profile import ROLES, column_role, skewness
+from .profile import column_role, skewness
 
+# Until profile.ROLES lists the extended roles, the feature step accepts them itself.
+ROLES = ("id", "code", "constant", "numeric", "coordinate", "boolean", "datetime", "time", "categorical", "text")
 SCALINGS = ("standard", "minmax", "none")
 MISSING = "missing"  # level name given to missing categorical values
 FREQUENCY_TABLE_MAX = 50  # levels stored in a frequency description; more would bloat the JSON log
+CODE_UNIQUE_SHARE = 0.95  # a code with this share of distinct values is dropped, like an id
 _TRUE = {"true", "t", "yes", "y", "1", "1.0", "on"}
 _FALSE = {"false", "f", "no", "n", "0", "0.0", "off"}
 _DATE_PARTS = {"year": "year", "month": "month (1-12)", "day": "day of the month", "dayofweek":
                "day of the week (0 = Monday)", "hour": "hour (0-23)"}
+_UNSAFE = re.compile(r"[^\w]+")  # \w: letters, digits and underscore (Unicode letters included)
+_CLOCK = r"^\s*(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?\s*(?:([AaPp])\.?\s*[Mm]\.?)?\s*$"
 
 
 def _fmt(value) -> str:
@@ -25,6 +31,20 @@ def _fmt(value) -> str:
 def _describe(name, col, transform: str, text: str, params: dict | None = None, kind: str = "input") -> dict:
     return {"name": plain(name), "kind": kind, "source": [plain(col)], "transform": transform,
             "description": text, "params": params or {}}
+
+
+def _slugs(levels: list[str]) -> list[str]:
+    """Name-safe, distinct level parts: 'Left at door, signed' → 'left_at_door_signed'; '' → 'blank'."""
+    used: set[str] = set()
+    out = []
+    for level in levels:
+        base = _UNSAFE.sub("_", level.lower()).strip("_") or "blank"
+        slug, n = base, 2
+        while slug in used:
+            slug, n = f"{base}_{n}", n + 1
+        used.add(slug)
+        out.append(slug)
+    return out
 
 
 def _level_keys(series: pd.Series) -> tuple[np.ndarray, list[str]]:
@@ -44,9 +64,9 @@ def _one_hot(series: pd.Series, col, codes: np.ndarray, names: list[str]):
     rank[order] = np.arange(len(names))
     matrix = (rank[codes][:, None] == np.arange(len(levels))).astype(np.int8)
     outputs = {}
-    for j, level in enumerate(levels):
-        outputs[f"{col}={level}"] = (matrix[:, j], _describe(
-            f"{col}={level}", col, "one_hot", f"1 when {col} is {level!r}, else 0",
+    for j, (level, slug) in enumerate(zip(levels, _slugs(levels))):
+        outputs[f"{col}={slug}"] = (matrix[:, j], _describe(
+            f"{col}={slug}", col, "one_hot", f"1 when {col} is {level!r}, else 0",
             {"level": level, "levels": levels}))
     log = entry("one_hot", column=plain(col), count=len(levels), params={"levels": levels},
                 message=f"One-hot encoded {len(levels)} levels into int8 columns.")
@@ -75,6 +95,24 @@ def _categorical(series: pd.Series, col, onehot_max: int):
     if len(names) <= onehot_max:
         return _one_hot(series, col, codes, names)
     return _frequency(series, col, codes, names, onehot_max)
+
+
+def _code(series: pd.Series, col, onehot_max: int):
+    """Codes are labels, not quantities: encoded as categories, or dropped when nearly every value differs."""
+    present = series.dropna()
+    if pd.api.types.is_float_dtype(series) and (present == present.round()).all():
+        series = series.astype("Int64")  # ZIP 8540.0 (a float because of gaps) is the level "8540"
+    distinct = int(present.nunique())
+    if len(present) >= 2 and distinct >= CODE_UNIQUE_SHARE * len(present):
+        share = distinct / len(present)
+        return {}, entry("drop_near_unique_code", column=plain(col), count=0,
+                         params={"role": "code", "distinct": distinct, "present": int(len(present)),
+                                 "unique_share": round(share, 4), "limit": CODE_UNIQUE_SHARE},
+                         message=f"Dropped: {share:.0%} of its codes are distinct, so like an id it carries "
+                                 f"no signal as a feature.")
+    outputs, log = _categorical(series, col, onehot_max)
+    log["params"]["role"] = "code"
+    return outputs, log
 
 
 def _boolean(series: pd.Series, col, onehot_max: int):
@@ -117,44 +155,58 @@ def _datetime(series: pd.Series, col):
     return outputs, log
 
 
-def _text(series: pd.Series, col):
-    lengths = series.astype(str).str.len().where(series.notna())
-    values = lengths.to_numpy(dtype=np.int64 if not lengths.isna().any() else float)
-    name = f"{col}_length"
-    described = _describe(name, col, "length", f"number of characters in {col}")
-    log = entry("text_length", column=plain(col), count=1,
-                message="Free text replaced by its length in characters; original column dropped.")
-    return {name: (values, described)}, log
+def _minutes(series: pd.Series) -> np.ndarray:
+    """Minutes since midnight: 'HH:MM[:SS]' text (a trailing a.m./p.m. allowed), times or timestamps; else NaN."""
+    if pd.api.types.is_timedelta64_dtype(series):
+        return (series.dt.total_seconds() / 60).to_numpy(dtype=float, na_value=np.nan)
+    if pd.api.types.is_datetime64_any_dtype(series):
+        clock = series - series.dt.normalize()
+        return (clock.dt.total_seconds() / 60).to_numpy(dtype=float, na_value=np.nan)
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)  # times repeat: parse each distinct value once
+    parts = pd.Series(np.asarray(uniques, dtype=object)).astype(str).str.extract(_CLOCK)
+    hour, minute = pd.to_numeric(parts[0]), pd.to_numeric(parts[1])
+    second = pd.to_numeric(parts[2]).fillna(0.0)
+    half = parts[3].str.lower()
+    twelve = half.notna()
+    valid = (minute < 60) & (second < 60) & np.where(twelve, (hour >= 1) & (hour <= 12), hour < 24)
+    hour = np.where(twelve, hour % 12 + np.where(half == "p", 12, 0), hour)
+    found = ((hour * 60 + minute + second / 60).where(valid)).to_numpy(dtype=float, na_value=np.nan)
+    return np.where(codes >= 0, found[np.maximum(codes, 0)] if len(found) else np.nan, np.nan)
 
 
-def _numeric(series: pd.Series, col, scaling: str, skew_limit: float):
-    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+def _scale(values: np.ndarray, scaling: str, label: str) -> tuple[np.ndarray, dict, str]:
     present = values[~np.isnan(values)]
-    skew = skewness(pd.Series(present))
-    # Log only helps long right tails, and log1p keeps its meaning only for positive values.
-    logged = bool(len(present) and present.min() > 0 and skew > skew_limit)
-    if logged:
-        values = np.log1p(values)
-        present = np.log1p(present)
-    name = f"log1p_{col}" if logged else col
-    label = f"log1p of {col}" if logged else str(col)
-    params: dict = {"log1p": logged}
     if scaling == "standard":
         mean = float(present.mean()) if len(present) else np.nan
         std = float(present.std()) if len(present) else np.nan  # ddof=0, as in common standard scalers
         # A column with one value (or one row) carries no spread; 0 keeps it finite instead of NaN.
         values = (values - mean) / std if std > 0 else np.where(np.isnan(values), np.nan, 0.0)
-        params.update(mean=plain(mean), std=plain(std), ddof=0)
-        text = f"{label}, then standardised (mean {_fmt(mean)}, std {_fmt(std)})"
-    elif scaling == "minmax":
+        return values, {"mean": plain(mean), "std": plain(std), "ddof": 0}, \
+            f"{label}, then standardised (mean {_fmt(mean)}, std {_fmt(std)})"
+    if scaling == "minmax":
         low = float(present.min()) if len(present) else np.nan
         high = float(present.max()) if len(present) else np.nan
         span = high - low
         values = (values - low) / span if span > 0 else np.where(np.isnan(values), np.nan, 0.0)
-        params.update(min=plain(low), max=plain(high))
-        text = f"{label}, then scaled to [0, 1] (min {_fmt(low)}, max {_fmt(high)})"
-    else:
-        text = label if logged else f"{col}, unchanged"
+        return values, {"min": plain(low), "max": plain(high)}, \
+            f"{label}, then scaled to [0, 1] (min {_fmt(low)}, max {_fmt(high)})"
+    return values, {}, label
+
+
+def _numeric(series: pd.Series, col, scaling: str, skew_limit: float, log_allowed: bool = True):
+    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    present = values[~np.isnan(values)]
+    skew = skewness(pd.Series(present))
+    # Log only helps long right tails, and log1p keeps its meaning only for positive values.
+    logged = bool(log_allowed and len(present) and present.min() > 0 and skew > skew_limit)
+    if logged:
+        values = np.log1p(values)
+    name = f"log1p_{col}" if logged else col
+    label = f"log1p of {col}" if logged else str(col)
+    values, scaled, text = _scale(values, scaling, label)
+    params: dict = {"log1p": logged, **scaled}
+    if scaling == "none" and not logged:
+        text = f"{col}, unchanged"
     steps = (["log1p"] if logged else []) + ([f"{scaling}_scale"] if scaling != "none" else [])
     transform = "+".join(steps) or "identity"
     outputs = {name: (values, _describe(name, col, transform, text, params))}
@@ -165,6 +217,38 @@ def _numeric(series: pd.Series, col, scaling: str, skew_limit: float):
                                                              "skew_limit": skew_limit, "scaling": scaling},
                 message=f"Replaced by {text}.")
     return outputs, log
+
+
+def _time(series: pd.Series, col, scaling: str):
+    minutes = _minutes(series)
+    unparsed = int((series.notna().to_numpy() & np.isnan(minutes)).sum())
+    name = f"{col}_minutes"
+    values, params, text = _scale(minutes, scaling, f"minutes since midnight of {col}")
+    transform = "+".join(["minutes"] + ([f"{scaling}_scale"] if scaling != "none" else []))
+    log = entry("time_minutes", column=plain(col), count=1, params={**params, "scaling": scaling,
+                                                                      "unparsed": unparsed},
+                message=f"Time of day replaced by {text}" + (f"; {unparsed} unreadable values left missing."
+                                                             if unparsed else "."))
+    return {name: (values, _describe(name, col, transform, text, params))}, log
+
+
+def _text(series: pd.Series, col):
+    lengths = series.astype(str).str.len().where(series.notna())
+    values = lengths.to_numpy(dtype=np.int64 if not lengths.isna().any() else float)
+    name = f"{col}_length"
+    described = _describe(name, col, "length", f"number of characters in {col}")
+    log = entry("text_length", column=plain(col), count=1,
+                message="Free text replaced by its length in characters; original column dropped.")
+    return {name: (values, described)}, log
+
+
+def _constant(values: np.ndarray):
+    """(True, the value) when a derived feature takes one value on every row (missing values aside)."""
+    values = np.asarray(values)
+    present = values[~np.isnan(values)] if values.dtype.kind == "f" else values
+    if not len(present):
+        return True, None
+    return bool(present.min() == present.max()), present[0]
 
 
 def _check(frame: pd.DataFrame, target, roles, scaling, onehot_max, skew_limit) -> None:
@@ -184,6 +268,22 @@ def _check(frame: pd.DataFrame, target, roles, scaling, onehot_max, skew_limit) 
     bad = {c: r for c, r in (roles or {}).items() if r not in ROLES}
     if bad:
         raise ValueError(f"roles must be one of {', '.join(ROLES)}; got {bad!r}")
+
+
+def _encode(series: pd.Series, col, role: str, scaling: str, onehot_max: int, skew_limit: float):
+    if role in ("numeric", "coordinate"):  # a latitude's skew is geography, not a tail to log away
+        return _numeric(series, col, scaling, skew_limit, log_allowed=role == "numeric")
+    if role == "code":
+        return _code(series, col, onehot_max)
+    if role == "time":
+        return _time(series, col, scaling)
+    if role == "boolean":
+        return _boolean(series, col, onehot_max)
+    if role == "datetime":
+        return _datetime(series, col)
+    if role == "text":  # the only role that yields *_length: codes, ids and categories never do
+        return _text(series, col)
+    return _categorical(series, col, onehot_max)
 
 
 def engineer_features(frame: pd.DataFrame, *, target: str | None = None, roles: dict[str, str] | None = None,
@@ -207,17 +307,18 @@ def engineer_features(frame: pd.DataFrame, *, target: str | None = None, roles: 
             logs.append(entry(f"drop_{'id_like' if role == 'id' else 'constant'}", column=plain(col), count=0,
                               params={"role": role}, message=f"Dropped: {why}."))
             continue
-        if role == "numeric":
-            outputs, log = _numeric(series, col, scaling, skew_limit)
-        elif role == "boolean":
-            outputs, log = _boolean(series, col, onehot_max)
-        elif role == "datetime":
-            outputs, log = _datetime(series, col)
-        elif role == "text":
-            outputs, log = _text(series, col)
-        else:
-            outputs, log = _categorical(series, col, onehot_max)
+        outputs, log = _encode(series, col, role, scaling, onehot_max, skew_limit)
+        dropped = []
         for name, (values, described) in outputs.items():
+            # A derived feature with one value on every row teaches a model nothing (one row proves nothing).
+            same, value = _constant(values) if len(frame) > 1 and role not in ("numeric", "coordinate") \
+                else (False, None)
+            if same:
+                dropped.append(entry("drop_constant_feature", column=plain(col), count=0,
+                                     params={"feature": plain(name), "value": plain(value),
+                                             "transform": described["transform"]},
+                                     message=f"Dropped feature {name}: it is {plain(value)!r} on every row."))
+                continue
             unique, n = name, 2
             while unique in taken:  # e.g. an input column already called "x_year" next to date "x"
                 unique, n = f"{name}_{n}", n + 1
@@ -225,7 +326,11 @@ def engineer_features(frame: pd.DataFrame, *, target: str | None = None, roles: 
             columns[unique] = values
             descriptions.append({**described, "name": plain(unique)})
         if log is not None:
+            if dropped:
+                log["count"] = len(outputs) - len(dropped)
+                log["params"]["dropped_constant"] = [e["params"]["feature"] for e in dropped]
             logs.append(log)
+        logs.extend(dropped)
 
     if target is not None:
         columns[target] = frame[target].array  # .array: no index alignment, dtype kept

@@ -5,6 +5,7 @@ import csv
 import json
 import zipfile
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
@@ -127,10 +128,11 @@ def _read_head(path: str | Path, size: int = SAMPLE_BYTES) -> bytes:
         return fh.read(size)
 
 
-def _text_columns(path: str | Path, info: FileInfo, rows: int = 2_000) -> dict[str, str]:
+def _text_columns(path: str | Path, info: FileInfo, na_values: tuple[str, ...] = (), rows: int = 20_000
+                  ) -> dict[str, str]:
     """Columns to keep as text when reading: codes with leading zeros and integers too long for
     a float (type inference would turn '01234' into 1234 and an 18-digit id into a rounded float)."""
-    head = pd.read_csv(path, nrows=rows, dtype=str, **_csv_kwargs(info))
+    head = pd.read_csv(path, nrows=rows, dtype=str, **_csv_kwargs(info, na_values))
     keep = {}
     for col in head.columns:
         values = head[col].dropna().str.strip()
@@ -157,8 +159,8 @@ def normalize_objects(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _csv_kwargs(info: FileInfo) -> dict:
-    return dict(sep=info.delimiter, encoding=info.encoding, na_values=MISSING_TOKENS,
+def _csv_kwargs(info: FileInfo, na_values: tuple[str, ...] = ()) -> dict:
+    return dict(sep=info.delimiter, encoding=info.encoding, na_values=[*MISSING_TOKENS, *na_values],
                 keep_default_na=True, skipinitialspace=False, on_bad_lines="error",
                 encoding_errors="strict")
 
@@ -186,10 +188,10 @@ def _json_frame(path: str | Path, info: FileInfo) -> pd.DataFrame:
     return pd.DataFrame.from_records(data)
 
 
-def _replace_tokens(frame: pd.DataFrame) -> pd.DataFrame:
+def _replace_tokens(frame: pd.DataFrame, na_values: tuple[str, ...] = ()) -> pd.DataFrame:
     """Formats without a na_values option: turn missing tokens in text columns into NA."""
     out = frame.copy()
-    tokens = set(MISSING_TOKENS)
+    tokens = {*MISSING_TOKENS, *na_values}
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             out[col] = out[col].mask(out[col].map(lambda v: isinstance(v, str) and v.strip() in tokens))
@@ -251,17 +253,34 @@ def iter_csv(path: str | Path, info: FileInfo) -> Iterator[pd.DataFrame]:
         raise LoadError(f"Could not parse the file as delimited text: {exc}") from exc
 
 
-def read_frame(path: str | Path, info: FileInfo) -> pd.DataFrame:
-    """Read the whole file with missing-value tokens turned into NA."""
+def _excel_frame(path: str | Path, na_values: tuple[str, ...]) -> pd.DataFrame:
+    """Excel cells as Excel typed them: text cells stay text ('08540', '000075'), numbers stay numbers."""
+    frame = pd.read_excel(path, engine="openpyxl", dtype=object)
+    out = {}
+    for col in frame.columns:
+        series = frame[col]
+        kinds = {type(v) for v in series.dropna()}
+        if kinds and kinds <= {int, float} | {bool}:
+            out[col] = pd.to_numeric(series) if bool not in kinds else series
+        elif kinds and all(issubclass(k, datetime) for k in kinds):
+            out[col] = pd.to_datetime(series)
+        else:
+            out[col] = series.map(lambda v: v if v is None or isinstance(v, str) or v != v else str(v))
+    return _replace_tokens(pd.DataFrame(out, index=frame.index), na_values)
+
+
+def read_frame(path: str | Path, info: FileInfo, na_values: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read the whole file with missing-value tokens (ours and the user's `na_values`) turned into NA."""
     try:
         if info.format in ("csv", "tsv"):
-            frame = pd.read_csv(path, low_memory=False, dtype=_text_columns(path, info), **_csv_kwargs(info))
+            frame = pd.read_csv(path, low_memory=False, dtype=_text_columns(path, info, na_values),
+                                **_csv_kwargs(info, na_values))
         elif info.format in ("json", "jsonl"):
-            frame = _replace_tokens(_json_frame(path, info))
+            frame = _replace_tokens(_json_frame(path, info), na_values)
         elif info.format == "xlsx":
-            frame = _replace_tokens(pd.read_excel(path, engine="openpyxl"))
+            frame = _excel_frame(path, na_values)
         elif info.format == "parquet":
-            frame = _replace_tokens(pd.read_parquet(path))
+            frame = _replace_tokens(pd.read_parquet(path), na_values)
         else:
             raise FormatError(f"Unsupported format {info.format!r}.")
     except LoadError:
@@ -270,8 +289,13 @@ def read_frame(path: str | Path, info: FileInfo) -> pd.DataFrame:
         raise LoadError("The file has no header row.") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, zipfile.BadZipFile, KeyError, OSError) as exc:
         raise LoadError(f"Could not read the {info.format} file: {exc}") from exc
-    frame.columns = _unique_names(frame.columns)
-    return normalize_objects(frame)
+    names = _unique_names(frame.columns)
+    blank = {name: "" for name, col in zip(names, frame.columns) if not str(col).strip() or
+             str(col).startswith("Unnamed: ")}
+    frame.columns = names
+    frame = normalize_objects(frame)
+    frame.attrs["blank_headers"] = blank  # read by load_step only: attrs do not survive every operation
+    return frame
 
 
 def _unique_names(columns) -> list[str]:
@@ -288,14 +312,15 @@ def _unique_names(columns) -> list[str]:
     return names
 
 
-def load_step(path: str | Path, info: FileInfo) -> tuple[pd.DataFrame, list[dict]]:
+def load_step(path: str | Path, info: FileInfo, na_values: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[dict]]:
     """The pipeline's first step: the frame and a log entry describing how it was read."""
-    frame = read_frame(path, info)
+    frame = read_frame(path, info, tuple(na_values))
     missing = int(frame.isna().sum().sum())
     entry = {
         "column": None, "action": "load", "count": len(frame), "source": "heuristic",
         "params": {"format": info.format, "encoding": info.encoding, "delimiter": info.delimiter,
-                   "missing_tokens": MISSING_TOKENS},
+                   "missing_tokens": [*MISSING_TOKENS, *na_values],
+                   "headers": frame.attrs.pop("blank_headers", {})},
         "before": None, "after": {"rows": len(frame), "columns": frame.shape[1], "missing_cells": missing},
         "message": f"Read {len(frame):,} rows × {frame.shape[1]} columns ({info.format}); "
                    f"{missing:,} missing cells.",

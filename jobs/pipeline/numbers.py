@@ -35,7 +35,9 @@ def _none(text: pa.Array) -> pa.Array:
 
 def looks_like_codes(values: pd.Series) -> bool:
     """Zip codes, account numbers, long ids: digits, but not quantities (leading zeros, or too long for a float)."""
-    return bool(values.str.match(r"^0\d+$").mean() > 0.05 or values.str.match(r"^-?\d{16,}$").any())
+    digits = values.str.match(r"^\d+$")
+    zeros = int(values.str.match(r"^0\d+$").sum())
+    return bool(digits.mean() >= 0.95 and zeros >= max(1, 0.005 * len(values)) or values.str.match(r"^-?\d{16,}$").any())
 
 
 def parse_numbers(values: pd.Series) -> tuple[pd.Series, dict]:

@@ -1,4 +1,4 @@
-"""Outliers in numeric columns: detection (IQR, z-score, MAD) and handling (clip, remove, median, flag)."""
+"""Outliers in numeric columns: detection (IQR, z-score, MAD) and handling (flag, clip, null, remove, median)."""
 from __future__ import annotations
 
 import math
@@ -11,7 +11,8 @@ from .entries import column_stats, entry, plain
 from .profile import skewness
 
 METHODS = ("iqr", "zscore", "mad")
-STRATEGIES = ("clip", "remove", "median", "flag")
+STRATEGIES = ("flag", "clip", "null", "remove", "median")
+ZERO_SHARE = 0.2  # columns with this share of exact zeros (rain, counts) are fenced on their non-zero values
 DEFAULT_THRESHOLDS = {"iqr": 3.0, "zscore": 3.5, "mad": 3.5}
 # On a log scale a x100 typo moves a value only log(100) = 4.6 sigma of a lognormal with sigma 1;
 # k=2 catches 82-98% of such errors while changing under 0.1% of genuine values (k=3: about 40%).
@@ -44,10 +45,8 @@ def _log_scale(values: np.ndarray, low: float, high: float) -> tuple[bool, float
     percentiles (low, high) so that the gross errors being hunted cannot by themselves push a symmetric
     column onto the log scale (one x100 typo gives a normal column a skew of 30, and log-scale fences
     then clip its genuine low tail)."""
-    if values.min() <= 0:
-        return False, 0.0
     skew = skewness(pd.Series(values[(values >= low) & (values <= high)]))
-    return skew > SKEW_LIMIT, skew
+    return values.min() > 0 and skew > SKEW_LIMIT, skew
 
 
 def _fences(values: np.ndarray | None, method: str, t: float,
@@ -82,7 +81,12 @@ def _detect(series: pd.Series, method: str, t: float, explicit: bool = True
     raw = series.to_numpy(dtype="float64", na_value=np.nan)
     # Statistics come from finite values only; +/-inf still lands outside any finite fence below.
     finite = raw[np.isfinite(raw)]
-    reason = None
+    reason, zeros = None, 0.0
+    if len(finite) and finite.min() >= 0 and (zeros := float((finite == 0).mean())) >= ZERO_SHARE:
+        # Zero-inflated (dry days, empty counts): the zeros are a state, not the low tail of a distribution.
+        params["zero_share"] = round(zeros, 4)
+        params["full_skew"] = round(skewness(pd.Series(finite)), 4)
+        finite = finite[finite > 0]
     if len(finite) < MIN_VALUES:
         reason = f"fewer than {MIN_VALUES} values"
     elif finite.min() == finite.max():
@@ -105,6 +109,8 @@ def _detect(series: pd.Series, method: str, t: float, explicit: bool = True
     if log:
         lower, upper = math.exp(lower), math.exp(upper)
     flagged = (raw < lower) | (raw > upper)  # NaN compares False, so missing values are never flagged
+    if zeros >= ZERO_SHARE:
+        flagged &= raw != 0
     count, present = int(flagged.sum()), int((~np.isnan(raw)).sum())
     share = count / present
     params.update(scale="log" if log else "linear", skew=round(skew, 4), spread=measure,
@@ -124,6 +130,8 @@ def detect_outliers(series: pd.Series, method: str = "iqr",
 def _rebuild(values: np.ndarray, like: pd.Series) -> pd.Series:
     if pd.api.types.is_integer_dtype(like.dtype):
         values = np.round(values)
+        if np.isnan(values).any():
+            return pd.Series(values, index=like.index, name=like.name).astype("Int64")
     return pd.Series(values, index=like.index, name=like.name).astype(like.dtype)
 
 
@@ -143,18 +151,51 @@ def _pct(share: float) -> str:
 
 
 def _describe(params: dict) -> str:
+    if params["method"] == "domain":
+        return "outside the range the quantity can take"
     name, threshold = _LABELS[params["method"]]
     text = f"{name}, {threshold.format(params['threshold'])}, {params['scale']} scale"
     return text + (", mean-deviation fallback" if params["spread"] == "mean_absolute_deviation" else "")
 
 
-def handle_outliers(frame: pd.DataFrame, *, method: str = "iqr", strategy: str = "clip",
+_PERCENT_WORDS = frozenset({"perc", "pct", "percent", "percentage", "share", "rate"})
+
+
+def domain_bounds(series: pd.Series, words: list[str], role: str) -> tuple[float, float] | None:
+    """The range a bounded quantity cannot leave (coordinates, percentages); inside it nothing is an outlier."""
+    if role == "coordinate":
+        return (-90.0, 90.0) if {"lat", "latitude"} & set(words) else (-180.0, 180.0)
+    if _numeric(series) and (_PERCENT_WORDS & set(words) or any(w.startswith("perc") for w in words)):
+        values = series.dropna()
+        if len(values) and values.between(0, 100).mean() >= 0.99:
+            return (0.0, 100.0) if values.max() > 1 else (0.0, 1.0)
+    return None
+
+
+def _out_of_domain(series: pd.Series, bounds: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, dict, float, tuple]:
+    raw = series.to_numpy(dtype="float64", na_value=np.nan)
+    lower, upper = bounds
+    flagged = (raw < lower) | (raw > upper)
+    present = int((~np.isnan(raw)).sum())
+    count = int(flagged.sum())
+    params = {"method": "domain", "threshold": None, "scale": "bounded", "spread": "domain", "skew": None,
+              "lower": lower, "upper": upper, "flagged": count, "flagged_share": round(count / present, 4) if present
+              else 0.0, "examples": [plain(v) for v in series[flagged].head(EXAMPLES)]}
+    return flagged, raw, params, count / present if present else 0.0, bounds
+
+
+def handle_outliers(frame: pd.DataFrame, *, method: str = "iqr", strategy: str = "flag",
                     threshold: float | None = None, max_flagged_share: float = 0.10,
-                    columns: list[str] | None = None) -> tuple[pd.DataFrame, list[dict]]:
-    """Detect outliers in each numeric column and clip, remove, replace or flag them; the input is not changed."""
+                    columns: list[str] | None = None, flag_columns: bool = False,
+                    bounds: dict[str, tuple[float, float]] | None = None) -> tuple[pd.DataFrame, list[dict]]:
+    """Detect outliers in each numeric column and flag (default: log only), clip, null, remove or replace them.
+
+    `bounds` gives bounded columns (coordinates, percentages) their domain: only values outside it count.
+    The input is not changed.
+    """
     t = _check_method(method, threshold)
     if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be 'clip', 'remove', 'median' or 'flag'; got {strategy!r}")
+        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; got {strategy!r}")
     if isinstance(max_flagged_share, bool) or not isinstance(max_flagged_share, Real) \
             or not 0 < max_flagged_share <= 1:
         raise ValueError(f"max_flagged_share must be in (0, 1]; got {max_flagged_share!r}")
@@ -163,6 +204,7 @@ def handle_outliers(frame: pd.DataFrame, *, method: str = "iqr", strategy: str =
         if unknown:
             raise ValueError(f"columns not in the frame: {unknown!r}")
     wanted = None if columns is None else set(columns)
+    bounds = bounds or {}
     out = frame.copy()
     logs: list[dict] = []
     flags: dict = {}
@@ -173,7 +215,10 @@ def handle_outliers(frame: pd.DataFrame, *, method: str = "iqr", strategy: str =
         if wanted is not None and name not in wanted:
             continue
         series = frame.iloc[:, position]
-        flagged, raw, params, share, fences = _detect(series, method, t, explicit=threshold is not None)
+        if name in bounds:
+            flagged, raw, params, share, fences = _out_of_domain(series, bounds[name])
+        else:
+            flagged, raw, params, share, fences = _detect(series, method, t, explicit=threshold is not None)
         if "skipped" in params or not params["flagged"]:
             continue
         lower, upper = fences
@@ -191,12 +236,16 @@ def handle_outliers(frame: pd.DataFrame, *, method: str = "iqr", strategy: str =
             removed.append((len(logs), position))
             message = f"Removed {count:,} rows with values outside {span} ({how})."
         elif strategy == "flag":
-            flag_name = _free_name(f"{name}_outlier", taken)
-            taken.add(flag_name)
-            flags[flag_name] = pd.Series(flagged, index=frame.index, dtype=bool)
-            params["flag_column"] = str(flag_name)
+            params["rows"] = np.flatnonzero(flagged)[:100].tolist()
             after = column_stats(series)
-            message = f"Marked {count:,} values outside {span} in new column {str(flag_name)!r} ({how})."
+            message = f"Flagged {count:,} values outside {span} ({how}), left unchanged: e.g. " \
+                      f"{', '.join(_num(v) for v in raw[flagged][:3])}."
+            if flag_columns:
+                flag_name = _free_name(f"{name}_outlier", taken)
+                taken.add(flag_name)
+                flags[flag_name] = pd.Series(flagged, index=frame.index, dtype=bool)
+                params["flag_column"] = str(flag_name)
+                message += f" Marked in new column {str(flag_name)!r}."
         else:
             fixed = raw.copy()
             if strategy == "clip":
@@ -206,6 +255,9 @@ def handle_outliers(frame: pd.DataFrame, *, method: str = "iqr", strategy: str =
                     low, high = math.ceil(lower), math.floor(upper)
                 fixed[flagged] = np.clip(raw[flagged], low, high)
                 message = f"Clipped {count:,} values outside {span} ({how})."
+            elif strategy == "null":
+                fixed[flagged] = np.nan
+                message = f"Set {count:,} values outside {span} to missing ({how})."
             else:
                 median = float(np.median(raw[~flagged & ~np.isnan(raw)]))
                 if pd.api.types.is_integer_dtype(series.dtype):

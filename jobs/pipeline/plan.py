@@ -6,7 +6,7 @@ from typing import Callable
 import pandas as pd
 
 from .entries import plain
-from .impute import ALLOWED, DecisionError, gather_evidence, heuristic_decision, validate_decision
+from .impute import ALLOWED, DecisionError, gather_evidence, heuristic_decision, regular_series, validate_decision
 from .profile import profile_column
 
 Advise = Callable[[dict], dict]
@@ -33,25 +33,15 @@ def sample_rows(frame: pd.DataFrame, columns: list[str], n: int = SAMPLE_ROWS) -
     return [{str(k): plain(v) for k, v in row.items()} for row in rows.to_dict("records")]
 
 
-def ordered_in_time(frame: pd.DataFrame, roles: dict[str, str]) -> bool:
-    """Rows sorted by a date column: a time series, where neighbours are the best guess."""
-    for col, role in roles.items():
-        if role == "datetime" and col in frame and frame[col].notna().sum() > 2:
-            values = frame[col].dropna()
-            if values.is_monotonic_increasing and values.nunique() > 0.9 * len(values):
-                return True
-    return False
-
-
 def plan_missing(frame: pd.DataFrame, roles: dict[str, str], mode: str, target: str | None = None,
                  advise: Advise | None = None) -> tuple[dict[str, dict], dict]:
     """A decision per column with missing values, and what happened with the advisor."""
     numeric = [c for c, r in roles.items() if r == "numeric" and c in frame and c != target]
-    ordered = ordered_in_time(frame, roles)
+    series_by = regular_series(frame, roles)
     gaps = [c for c in frame.columns if frame[c].isna().any() and frame[c].notna().any() and c != target]
     evidence = gather_evidence(frame, roles) if gaps else None
     missing = frame.isna().mean()
-    plans = {c: heuristic_decision(frame, c, roles[c], ordered, evidence, missing, target) for c in gaps}
+    plans = {c: heuristic_decision(frame, c, roles[c], series_by, evidence, missing, target) for c in gaps}
     asked = advisor_columns(frame[gaps], mode) if gaps and mode in ("smart", "deep") else []
     meta: dict = {"asked": asked, "used": False, "error": None, "report": None, "model": None}
     if not asked:
@@ -61,7 +51,7 @@ def plan_missing(frame: pd.DataFrame, roles: dict[str, str], mode: str, target: 
         for col in asked:
             plans[col]["advisor_error"] = meta["error"]
         return plans, meta
-    request = {"mode": mode, "target": target, "ordered_in_time": ordered,
+    request = {"mode": mode, "target": target, "ordered_in_time": series_by is not None,
                "columns": [profile_column(frame[c], c) for c in asked],
                "allowed": {c: list(ALLOWED[roles[c]]) for c in asked},  # the target is never asked about
                "numeric_columns": numeric, "rows": sample_rows(frame, asked), "want_report": mode == "deep"}
@@ -79,7 +69,7 @@ def plan_missing(frame: pd.DataFrame, roles: dict[str, str], mode: str, target: 
     for col in asked:
         try:
             plans[col] = validate_decision(decisions.get(col), roles[col], frame[col], [str(c) for c in frame.columns],
-                                           target=target)
+                                           target=target, series_by=series_by)
         except DecisionError as exc:
             plans[col]["advisor_error"] = f"rejected advisor answer: {exc}"
     return plans, meta

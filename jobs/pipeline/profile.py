@@ -1,4 +1,4 @@
-"""Column roles (id, constant, numeric, boolean, datetime, categorical, text) and their statistics."""
+"""Column roles (id, code, constant, numeric, coordinate, boolean, datetime, time, categorical, text), with evidence."""
 from __future__ import annotations
 
 import re
@@ -8,11 +8,22 @@ import pandas as pd
 
 from .entries import plain
 
-ROLES = ("id", "constant", "numeric", "boolean", "datetime", "categorical", "text")
+ROLES = ("id", "code", "constant", "numeric", "coordinate", "boolean", "datetime", "time", "categorical", "text")
+# Roles whose values are quantities: only these are imputed by value, fenced, scaled or logged.
+QUANTITIES = ("numeric", "coordinate")
 _ID_NAME = re.compile(r"(^|[_\s.-])(id|uuid|guid|key)$|^(id|uuid|guid)([_\s.-]|$)", re.IGNORECASE)
 _ID_VALUE = re.compile(r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{16,64})$",
                        re.IGNORECASE)
 CATEGORY_MAX = 50  # distinct values above which a text column is free text, unless repeats dominate
+# Name words that say "this number is a label": postal codes, phones, account and catalogue numbers.
+_CODE_WORDS = frozenset({"zip", "zipcode", "postcode", "postal", "plz", "phone", "telephone", "tel", "fax", "mobile",
+                         "sku", "iban", "isbn", "issn", "ean", "upc", "gtin", "npi", "ssn", "fips", "msisdn", "pin"})
+_CODE_SUFFIX = frozenset({"no", "nr", "num", "number", "code", "id", "key", "ref"})
+_QUANTITY_WORDS = frozenset({"of", "count", "total", "amount", "size", "qty", "quantity"})
+_LAT, _LON = frozenset({"lat", "latitude"}), frozenset({"lon", "lng", "long", "longitude"})
+_DIGITS = re.compile(r"^\d+$")
+# Digits in groups with separators: phones "(205) 555-1234", "+1 205.555.1234", ISSN "0035-9157", "12-345-678".
+_GROUPED = re.compile(r"^\+?\(?\d{1,4}\)?([\s.-]\(?\d{2,4}\)?)+[\dXx]?$")
 
 
 def id_evidence(series: pd.Series, name: str) -> str | None:
@@ -38,22 +49,93 @@ def id_evidence(series: pd.Series, name: str) -> str | None:
     return None
 
 
-def column_role(series: pd.Series, name: str) -> str:
+def name_words(name: str) -> list[str]:
+    """'EmployeeNo', 'employee_no' and 'employee no' → ['employee', 'no']."""
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(name))
+    return [w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w]
+
+
+def _integral(values: pd.Series) -> bool:
+    if pd.api.types.is_integer_dtype(values):
+        return True
+    if pd.api.types.is_float_dtype(values):
+        return bool((values == values.round()).all())
+    return False
+
+
+def code_evidence(series: pd.Series, name: str) -> str | None:
+    """Why a column holds codes (labels written with digits) rather than quantities, or None."""
+    values = series.dropna()
+    if len(values) < 2 or pd.api.types.is_bool_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
+        return None
+    words = name_words(name)
+    hinted = bool(_CODE_WORDS.intersection(words)) or bool(words) and words[-1] in _CODE_SUFFIX and \
+        not _QUANTITY_WORDS.intersection(words) and words[0] not in ("n", "num", "number")
+    numeric = pd.api.types.is_numeric_dtype(series)
+    if numeric:
+        values = values[np.isfinite(values.astype("float64"))]
+        if values.empty or not _integral(values) or values.abs().max() >= 2 ** 63:
+            return None
+    text = values.astype("int64").astype("str") if numeric else values.astype("str").str.strip()
+    sample = text.head(5000)
+    digits = sample.str.match(_DIGITS.pattern)
+    if not numeric and sample.str.match(r"^-?\d{16,}$").any():
+        return "integers too long for a float (16+ digits)"
+    if not numeric and digits.mean() >= 0.95 and sample[digits].str.match(r"^0\d").sum() >= max(2, 0.01 * len(sample)):
+        return "digit strings with leading zeros"
+    width = sample[digits].str.len()
+    # Quantities of one width are round (salaries 50000, 65000); codes end in any digit.
+    arbitrary = len(width) and sample[digits].str.endswith("0").mean() < 0.3
+    if digits.mean() >= 0.95 and len(width) >= 20 and width.min() >= 5 and width.nunique() == 1 and arbitrary:
+        return f"every value has exactly {int(width.iloc[0])} digits, ending in any digit (a fixed-width code)"
+    if not numeric and sample.str.match(_GROUPED.pattern).mean() >= 0.95 and not digits.all():
+        return "digits in separated groups (phone, ISSN or account number format)"
+    # A name alone is not enough: 'education_num' counts years; codes run to four digits or more.
+    if hinted and (digits.mean() >= 0.95 and width.median() >= 4 or sample.str.match(_GROUPED.pattern).mean() >= 0.95):
+        return f"name {name!r} names a code and the values are whole numbers of {int(width.median())}+ digits"
+    return None
+
+
+def coordinate_evidence(series: pd.Series, name: str) -> str | None:
+    words = set(name_words(name))
+    if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series) or series.notna().sum() < 2:
+        return None
+    low, high = series.min(), series.max()
+    if words & _LAT and -90 <= low and high <= 90:
+        return f"name {name!r} and values within ±90 (latitude)"
+    if words & _LON and -180 <= low and high <= 180:
+        return f"name {name!r} and values within ±180 (longitude)"
+    return None
+
+
+def role_evidence(series: pd.Series, name: str) -> tuple[str, str | None]:
+    """The column's role and, for the roles that change what cleaning may do, why."""
     values = series.dropna()
     if values.nunique() <= 1:
-        return "constant"
+        return "constant", None
     if pd.api.types.is_bool_dtype(series):
-        return "boolean"
+        return "boolean", None
     if pd.api.types.is_datetime64_any_dtype(series):
-        return "datetime"
-    if id_evidence(series, name):
-        return "id"
+        return "datetime", None
+    if not pd.api.types.is_numeric_dtype(series) and \
+            values.head(1000).astype("str").str.match(r"^\d{2}:\d{2}(:\d{2})?$").all():
+        return "time", "values are times of day (HH:MM)"
+    if why := id_evidence(series, name):
+        return "id", why
+    if why := code_evidence(series, name):
+        return "code", why
     if pd.api.types.is_numeric_dtype(series):
-        return "numeric"
+        if why := coordinate_evidence(series, name):
+            return "coordinate", why
+        return "numeric", None
     distinct = values.nunique()
     if distinct <= CATEGORY_MAX or distinct <= 0.2 * len(values):
-        return "categorical"
-    return "text"
+        return "categorical", None
+    return "text", f"{distinct:,} distinct values in {len(values):,}: free text, never guessed"
+
+
+def column_role(series: pd.Series, name: str) -> str:
+    return role_evidence(series, name)[0]
 
 
 def skewness(series: pd.Series) -> float:
@@ -72,7 +154,7 @@ def profile_column(series: pd.Series, name: str, sample_size: int = 5) -> dict:
              "missing": int(series.isna().sum()),
              "missing_share": round(float(series.isna().mean()), 4) if len(series) else 0.0,
              "distinct": int(values.nunique())}
-    if role == "numeric" and len(values):
+    if role in QUANTITIES and len(values):
         stats.update(mean=plain(values.mean()), std=plain(values.std()), min=plain(values.min()),
                      median=plain(values.median()), max=plain(values.max()), skew=round(skewness(series), 4))
     elif len(values):

@@ -50,7 +50,8 @@ def test_worker_cleans_and_downloads_work(client, run_worker, db):
     assert cleaned.status_code == 200 and cleaned.mimetype == "text/csv"
     assert "sales_cleaned.csv" in cleaned.headers["Content-Disposition"]
     frame = pd.read_csv(io.BytesIO(cleaned.data))
-    assert len(frame) == 4 and frame.isna().sum().sum() == 0
+    # numbers and booleans are filled; a city is identifying text and may stay missing (never invented)
+    assert len(frame) == 4 and frame[["price", "ok", "age"]].isna().sum().sum() == 0
     assert frame["price"].tolist()[0] == 1200
     parquet = pd.read_parquet(io.BytesIO(client.get(f"/dataset/{dataset_id}/cleaned?format=parquet").data))
     assert parquet.shape == frame.shape and pd.api.types.is_bool_dtype(parquet["ok"])

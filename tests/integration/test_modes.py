@@ -44,9 +44,13 @@ def test_quota_is_429_before_anything_is_stored(client, app):
         assert upload(client, user_id="q", mode="smart").status_code == 202
     response = upload(client, user_id="q", mode="smart")
     assert response.status_code == 429 and response.json["error"]["code"] == "quota_exceeded"
-    assert response.json["error"]["details"] == {"mode": "smart", "limit": 3, "used": 3, "window_hours": 0}
+    assert response.json["error"]["details"] == {"mode": "smart", "limit": 3, "used": 3, "window_hours": 0,
+                                                 "setting": "SMART_QUOTA"}
+    assert "SMART_QUOTA" in response.json["error"]["message"]  # the operator knows what raises it
     assert upload(client, user_id="q", mode="deep").status_code == 202
-    assert upload(client, user_id="q", mode="deep").status_code == 429
+    deep = upload(client, user_id="q", mode="deep")
+    assert deep.status_code == 429 and deep.json["error"]["details"]["setting"] == "DEEP_QUOTA"
+    assert "DEEP_QUOTA=1" in deep.json["error"]["message"] and "QUOTA_WINDOW_HOURS" not in deep.json["error"]["message"]
     assert upload(client, user_id="q", mode="fast").status_code == 202  # unlimited
     assert upload(client, user_id="other", mode="deep").status_code == 202
     assert ModeUsage.query.filter_by(user_id="q").count() == 4
@@ -65,6 +69,9 @@ def test_quota_window(client, app, db):
         usage.created_at = usage.created_at.replace(year=2000)  # outside the window now
         db.session.commit()
         assert upload(client, user_id="w", mode="deep").status_code == 202
+        error = upload(client, user_id="w", mode="deep").json["error"]
+        assert "DEEP_QUOTA=1, QUOTA_WINDOW_HOURS=1" in error["message"]
+        assert (error["details"]["setting"], error["details"]["window_setting"]) == ("DEEP_QUOTA", "QUOTA_WINDOW_HOURS")
     finally:
         app.config["QUOTA_WINDOW_HOURS"] = 0
 
@@ -100,17 +107,44 @@ def test_smart_mode_asks_the_advisor_and_logs_it(client, run_worker, gemini):
     cleaned = pd.read_csv(io.BytesIO(client.get(f"/dataset/{dataset_id}/cleaned").data))
     assert (cleaned["price"] - (3 * cleaned["x"] + 7)).abs().quantile(0.95) < 1  # predicted, not a flat mean
     assert client.get(f"/dataset/{dataset_id}/report").status_code == 404  # reports are deep only
+    status = client.get(f"/dataset/{dataset_id}/status").json
+    assert status["advisor"]["used"] is True and status["advisor"]["reason"] is None
+    assert "price" in status["advisor"]["columns"] and "heuristics" not in status["progress_info"]
 
 
 def test_deep_mode_report_without_key(client, run_worker):
     dataset_id = upload(client, user_id="d", mode="deep", target="x").json["dataset_id"]
     assert client.get(f"/dataset/{dataset_id}/report").status_code == 409
     run_worker()
+    status = client.get(f"/dataset/{dataset_id}/status").json
+    reason = "no Gemini API key is configured (GEMINI_API_KEY)"
+    assert status["advisor"] == {"used": False, "reason": reason, "model": None, "columns": ["price", "city"]}
+    assert status["progress_info"].endswith(f"ran on heuristics: {reason}.")
+    page = client.get(f"/dataset/{dataset_id}/view").get_data(as_text=True)
+    assert "Ran on heuristics:" in page and reason in page
     report = client.get(f"/dataset/{dataset_id}/report").json
     assert report["mode"] == "deep" and report["source"] == "heuristic"
     assert report["summary"] and report["recommendations"] and report["created_at"]
     assert [r["column"] for r in report["reasoning"]] == ["price", "city"]
     assert all(r["examples"] for r in report["reasoning"])
+
+
+def test_smart_mode_advisor_failure_is_reported(client, run_worker, gemini):
+    gemini.reply = text_reply("not json at all")
+    dataset_id = upload(client, user_id="s2", mode="smart").json["dataset_id"]
+    run_worker()
+    status = client.get(f"/dataset/{dataset_id}/status").json
+    assert status["status"] == "completed" and status["advisor"]["used"] is False
+    assert status["advisor"]["reason"].startswith("the advisor failed (")
+    assert "ran on heuristics: the advisor failed" in status["progress_info"]
+
+
+def test_fast_mode_has_no_advisor_state(client, run_worker):
+    dataset_id = upload(client, user_id="f0").json["dataset_id"]
+    run_worker()
+    status = client.get(f"/dataset/{dataset_id}/status").json
+    assert status["advisor"] is None and "heuristics" not in status["progress_info"]
+    assert "Ran on heuristics" not in client.get(f"/dataset/{dataset_id}/view").get_data(as_text=True)
 
 
 def test_features_endpoint_and_table(client, run_worker):

@@ -4,8 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from jobs.pipeline.coerce import repair_types, role_notes
-from jobs.pipeline.profile import column_role
+from jobs.pipeline.coerce import detect_roles, repair_types
 from jobs.pipeline.numbers import parse_numbers
 
 
@@ -103,7 +102,7 @@ def test_id_like_and_constant_columns_noted():
                           "uuid": [f"{i:08x}-aaaa-bbbb-cccc-{i:012x}" for i in range(30)],
                           "row": range(1, 31), "country": ["FR"] * 30, "amount": [float(i % 7) for i in range(30)]})
     out, _ = repair_types(frame)
-    logs = role_notes(out, {c: column_role(out[c], c) for c in out.columns})
+    _, logs = detect_roles(out)
     notes = {(e["action"], e["column"]) for e in logs}
     assert {("detect_id_like", "customer_id"), ("detect_id_like", "uuid"), ("detect_id_like", "row"),
             ("detect_constant", "country")} <= notes

@@ -32,7 +32,7 @@ STEPS = {
     "drop_duplicates": lambda f: drop_duplicates(f),
     "drop_sparse_columns": lambda f: drop_sparse_columns(f, 0.7, set()),
     "impute": _impute,
-    **{f"outliers_{s}": partial(handle_outliers, strategy=s) for s in ("clip", "remove", "median", "flag")},
+    **{f"outliers_{s}": partial(handle_outliers, strategy=s) for s in ("clip", "null", "remove", "median", "flag")},
     "outliers_mad": lambda f: handle_outliers(f, method="mad"),
     "outliers_zscore": lambda f: handle_outliers(f, method="zscore"),
     "features": lambda f: engineer_features(f)[:2],

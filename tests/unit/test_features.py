@@ -103,7 +103,7 @@ def test_many_levels_get_frequency_encoding():
 
 
 def test_frequency_table_is_capped_at_fifty_levels():
-    frame = pd.DataFrame({"code": [f"k{i}" for i in range(80)] * 2})
+    frame = pd.DataFrame({"code": [f"k{i}" for i in range(80)] * 2 + ["k0"]})  # equal shares would be constant
     _, _, desc = engineer_features(frame, roles={"code": "categorical"})
     assert len(desc[0]["params"]["frequencies"]) == 50 and desc[0]["params"]["truncated"] is True
 
@@ -251,8 +251,8 @@ def test_wide_frame_and_unicode_names():
     frame = pd.DataFrame({"prix €": [1.0, 2.0, 3.0], "ville": ["Zürich", "東京", "東京"], "日付": pd.to_datetime(
         ["2024-01-01", "2024-05-02", "2024-12-31"])})
     out, _, desc = engineer_features(frame, roles={"prix €": "numeric", "ville": "categorical"})
-    assert list(out.columns) == ["prix €", "ville=Zürich", "ville=東京", "日付_year", "日付_month", "日付_day",
-                                 "日付_dayofweek"]
+    # one-hot names are slugs (lower case); 日付_year is 2024 on every row, so it is dropped
+    assert list(out.columns) == ["prix €", "ville=zürich", "ville=東京", "日付_month", "日付_day", "日付_dayofweek"]
     assert out["ville=東京"].tolist() == [0, 1, 1]
     json.dumps(desc, ensure_ascii=False)
 
@@ -263,3 +263,119 @@ def test_index_is_kept_and_name_clashes_get_suffixes():
     assert list(out.index) == [7, 9]
     assert list(out.columns)[:2] == ["x_year", "x_year_2"] and out["x_year_2"].tolist() == [2020, 2021]
     assert [d["name"] for d in desc] == list(out.columns)
+
+
+# Roles extended by issue 10: codes, coordinates, times of day; safe names; constant derived features.
+
+def test_zip_code_is_encoded_as_categories_never_scaled_logged_or_measured():
+    rng = np.random.default_rng(4)
+    zips = rng.choice([99508, 35203, 8540, 10001, 60614], 200)
+    out, logs, desc = engineer_features(pd.DataFrame({"zip": zips}), roles={"zip": "code"})
+    assert "zip" not in out.columns and not any(c.startswith("log1p_") or c.endswith("_length") for c in out.columns)
+    assert list(out.columns) == ["zip=10001", "zip=35203", "zip=60614", "zip=8540", "zip=99508"]
+    assert (out.dtypes == np.int8).all() and out["zip=99508"].tolist() == (zips == 99508).astype(int).tolist()
+    assert logs[0]["action"] == "one_hot" and logs[0]["params"]["role"] == "code"
+    assert {d["transform"] for d in desc} == {"one_hot"}
+    many = pd.DataFrame({"zip": rng.choice(np.arange(10000, 10040), 400)})
+    out, logs, _ = engineer_features(many, roles={"zip": "code"})
+    assert list(out.columns) == ["zip_freq"] and logs[0]["action"] == "frequency_encode"
+
+
+def test_float_code_with_gaps_keeps_whole_number_levels():
+    frame = pd.DataFrame({"zip": [8540.0, np.nan, 8540.0, 99508.0, 99508.0, 8540.0]})
+    out, _, desc = engineer_features(frame, roles={"zip": "code"})
+    assert list(out.columns) == ["zip=8540", "zip=99508", "zip=missing"]
+    assert _by_name(desc)["zip=8540"]["params"]["level"] == "8540"
+
+
+def test_phone_column_makes_no_length_feature_and_near_unique_codes_are_dropped():
+    phones = ["(205) 555-0101", "(205) 555-0102", "(907) 555-0199"] * 20
+    out, logs, _ = engineer_features(pd.DataFrame({"phone": phones}), roles={"phone": "code"})
+    assert not any(c.endswith("_length") for c in out.columns)
+    assert list(out.columns) == ["phone=205_555_0101", "phone=205_555_0102", "phone=907_555_0199"]
+    unique = pd.DataFrame({"phone": [f"(205) 555-{i:04d}" for i in range(100)],
+                           "employee_no": np.arange(5000, 5100)[::-1], "size": np.linspace(1, 2, 100)})
+    out, logs, desc = engineer_features(unique, roles={"phone": "code", "employee_no": "code"})
+    assert list(out.columns) == ["size"]
+    dropped = {e["column"]: e for e in logs if e["action"] == "drop_near_unique_code"}
+    assert set(dropped) == {"phone", "employee_no"} and dropped["phone"]["count"] == 0
+    assert dropped["employee_no"]["params"]["unique_share"] == 1.0
+    assert [d["source"] for d in desc] == [["size"]]
+
+
+def test_length_features_only_for_free_text():
+    words = [f"w{i} " * (i % 7 + 1) for i in range(60)]
+    frame = pd.DataFrame({"notes": words, "sku": [f"SKU-{i % 5:05d}" for i in range(60)],
+                          "kind": ["long name a", "b"] * 30, "ref": [f"R{i:03d}" for i in range(60)]})
+    out, _, _ = engineer_features(frame, roles={"notes": "text", "sku": "code", "kind": "categorical", "ref": "id"})
+    assert [c for c in out.columns if c.endswith("_length")] == ["notes_length"]
+
+
+def test_coordinates_are_scaled_but_never_log_transformed():
+    lat = pd.Series(np.random.default_rng(5).lognormal(1, 1, 500))  # skewed and positive, like a cluster of airports
+    out, logs, desc = engineer_features(pd.DataFrame({"lat": lat}), roles={"lat": "coordinate"})
+    assert list(out.columns) == ["lat"] and desc[0]["params"]["log1p"] is False
+    np.testing.assert_allclose(out["lat"], (lat - lat.mean()) / lat.std(ddof=0))
+    assert logs[0]["action"] == "scale_standard"
+    out, _, _ = engineer_features(pd.DataFrame({"lat": lat}), roles={"lat": "coordinate"}, scaling="minmax")
+    assert out["lat"].min() == 0.0 and out["lat"].max() == 1.0
+
+
+def test_time_of_day_becomes_minutes_since_midnight():
+    frame = pd.DataFrame({"at": ["07:10", "19:45:30", None, "7:10 p.m.", "25:00", "00:00"]})
+    out, logs, desc = engineer_features(frame, roles={"at": "time"}, scaling="none")
+    assert list(out.columns) == ["at_minutes"]
+    np.testing.assert_allclose(out["at_minutes"], [430, 1185.5, np.nan, 1150, np.nan, 0])
+    assert logs[0]["action"] == "time_minutes" and logs[0]["params"]["unparsed"] == 1
+    assert desc[0]["transform"] == "minutes"
+    out, logs, desc = engineer_features(frame, roles={"at": "time"})
+    assert out["at_minutes"].mean() == pytest.approx(0.0, abs=1e-12) and out["at_minutes"].isna().sum() == 2
+    assert desc[0]["transform"] == "minutes+standard_scale" and desc[0]["params"]["mean"] == pytest.approx(691.375)
+    json.dumps(logs, allow_nan=False)
+
+
+def test_one_hot_names_are_safe_slugs_and_keep_the_level_in_params():
+    notes = ["Left at door, signed", "left-at-door  signed!", "", "'quoted' = \"yes\"", "!!!", "Left at door, signed"]
+    out, logs, desc = engineer_features(pd.DataFrame({"notes": notes}), roles={"notes": "categorical"})
+    names = list(out.columns)
+    assert names == ["notes=blank", "notes=blank_2", "notes=quoted_yes", "notes=left_at_door_signed",
+                     "notes=left_at_door_signed_2"]
+    for name in names:
+        assert not any(ch in name.split("=", 1)[1] for ch in ",; '\"=")
+    assert _by_name(desc)["notes=left_at_door_signed"]["params"]["level"] == "Left at door, signed"
+    assert _by_name(desc)["notes=blank"]["params"]["level"] == ""
+    assert out["notes=left_at_door_signed"].tolist() == [1, 0, 0, 0, 0, 1]
+    assert logs[0]["params"]["levels"][0] == ""  # the log keeps the original levels
+
+
+def test_constant_derived_features_are_dropped_with_a_log_entry():
+    frame = pd.DataFrame({"day": pd.to_datetime(["2023-01-05", "2023-03-05", "2023-07-05"]),
+                          "note": ["abc", "xyz", "foo"], "y": [1, 1, 1]})
+    out, logs, desc = engineer_features(frame, target="y", roles={"note": "text"})
+    assert list(out.columns) == ["day_month", "day_dayofweek", "y"]  # same year and day everywhere; same length
+    assert out["y"].tolist() == [1, 1, 1]  # the target is never dropped
+    drops = {e["params"]["feature"]: e for e in logs if e["action"] == "drop_constant_feature"}
+    assert set(drops) == {"day_year", "day_day", "note_length"}
+    assert drops["day_year"]["params"]["value"] == 2023 and drops["day_year"]["column"] == "day"
+    assert "2023" in drops["day_year"]["message"]
+    parts = next(e for e in logs if e["action"] == "date_parts")
+    assert parts["count"] == 2 and parts["params"]["dropped_constant"] == ["day_year", "day_day"]
+    assert [d["name"] for d in desc] == list(out.columns)
+    json.dumps(logs, allow_nan=False)
+
+
+def test_one_hot_that_is_all_one_is_dropped_but_varying_levels_stay():
+    frame = pd.DataFrame({"only": ["a", "a", "a"], "two": ["a", "b", "b"]})
+    out, logs, _ = engineer_features(frame, roles={"only": "categorical", "two": "categorical"})
+    assert list(out.columns) == ["two=a", "two=b"]
+    assert [e["action"] for e in logs] == ["one_hot", "drop_constant_feature", "one_hot"]
+    assert logs[0]["count"] == 0 and logs[1]["params"] == {"feature": "only=a", "value": 1, "transform": "one_hot"}
+
+
+def test_extended_roles_are_accepted_and_unknown_ones_listed():
+    frame = pd.DataFrame({"a": [1.0, 2.0]})
+    for role in ("code", "coordinate", "time"):
+        engineer_features(frame, roles={"a": role})
+    with pytest.raises(ValueError, match=r"roles must be one of id, code, constant, numeric, coordinate, boolean, "
+                                         r"datetime, time, categorical, text; got \{'a': 'zip'\}"):
+        engineer_features(frame, roles={"a": "zip"})

@@ -29,7 +29,7 @@ def heavy_tailed(seed: int = 1, n: int = 5000) -> tuple[pd.DataFrame, np.ndarray
 
 def test_public_constants():
     assert METHODS == ("iqr", "zscore", "mad")
-    assert STRATEGIES == ("clip", "remove", "median", "flag")
+    assert STRATEGIES == ("flag", "clip", "null", "remove", "median")
     assert DEFAULT_THRESHOLDS == {"iqr": 3.0, "zscore": 3.5, "mad": 3.5}
 
 
@@ -79,7 +79,7 @@ def test_short_constant_and_non_numeric_columns_are_skipped():
 def test_clip_moves_outliers_to_the_fence_and_logs_it():
     series, where = planted()
     frame = pd.DataFrame({"x": series, "label": ["a"] * len(series)})
-    out, logs = handle_outliers(frame)
+    out, logs = handle_outliers(frame, strategy="clip")
     upper = logs[0]["params"]["upper"]
     assert out.loc[where, "x"] == pytest.approx(upper, rel=1e-6)
     assert out["x"].drop(index=where).equals(frame["x"].drop(index=where))
@@ -120,7 +120,7 @@ def test_median_replaces_outliers_with_median_of_the_rest():
 def test_flag_adds_boolean_column_and_keeps_values():
     series, where = planted()
     frame = pd.DataFrame({"x": series})
-    out, logs = handle_outliers(frame, strategy="flag")
+    out, logs = handle_outliers(frame, strategy="flag", flag_columns=True)
     assert out["x"].equals(frame["x"])
     assert out["x_outlier"].dtype == bool and out["x_outlier"].tolist() == [i == where for i in range(len(series))]
     assert list(out.columns) == ["x", "x_outlier"]
@@ -154,13 +154,13 @@ def test_too_many_outliers_are_reported_not_changed():
     rng = np.random.default_rng(3)
     values = np.concatenate([rng.normal(0, 1, 880), rng.normal(1000, 1, 120)])  # 12% far out: a second mode
     frame = pd.DataFrame({"x": values})
-    out, logs = handle_outliers(frame, method="mad")
+    out, logs = handle_outliers(frame, method="mad", strategy="clip")
     assert out.equals(frame)
     assert [(e["action"], e["count"]) for e in logs] == [("outliers_reported", 0)]
     assert logs[0]["params"]["flagged_share"] == 0.12
     assert "12% of values lie outside the fences" in logs[0]["message"]
     assert "more than 10% is a feature of the data, not an error: left unchanged" in logs[0]["message"]
-    out, logs = handle_outliers(frame, method="mad", max_flagged_share=0.2)
+    out, logs = handle_outliers(frame, method="mad", max_flagged_share=0.2, strategy="clip")
     assert logs[0]["action"] == "outliers_clip" and logs[0]["count"] == 120
     out, logs = handle_outliers(frame, method="zscore", threshold=1e-9, max_flagged_share=1.0, strategy="median")
     assert out.equals(frame) and logs[0]["action"] == "outliers_reported"
@@ -168,7 +168,7 @@ def test_too_many_outliers_are_reported_not_changed():
 
 def test_heavy_tail_judged_on_log_scale_with_iqr():
     frame, errors = heavy_tailed()
-    out, logs = handle_outliers(frame, method="iqr", threshold=2.0)
+    out, logs = handle_outliers(frame, method="iqr", threshold=2.0, strategy="clip")
     changed = (out["price"] != frame["price"]).to_numpy()
     assert logs[0]["params"]["scale"] == "log"
     assert changed[errors].mean() >= 0.8  # measured 0.98
@@ -181,19 +181,19 @@ def test_heavy_tail_judged_on_log_scale_with_iqr():
 def test_heavy_tail_default_iqr_uses_k2_on_logs():
     # k=3 on logs is 4.7 sigma, beyond most x100 errors (4.6 sigma); the log-scale default is k=2.
     frame, errors = heavy_tailed()
-    out, logs = handle_outliers(frame)
+    out, logs = handle_outliers(frame, strategy="clip")
     changed = (out["price"] != frame["price"]).to_numpy()
     assert logs[0]["params"]["scale"] == "log" and logs[0]["params"]["threshold"] == 2.0
     assert changed[errors].mean() >= 0.8
     assert changed[~errors].mean() < 0.002
-    linear, linear_logs = handle_outliers(pd.DataFrame({"x": np.r_[np.arange(100.0), 10_000.0]}))
+    linear, linear_logs = handle_outliers(pd.DataFrame({"x": np.r_[np.arange(100.0), 10_000.0]}), strategy="clip")
     assert linear_logs[0]["params"]["threshold"] == 3.0  # linear scale keeps k=3
 
 
 @pytest.mark.parametrize("method", ["zscore", "mad"])
 def test_heavy_tail_default_zscore_and_mad_catch_most_errors(method):
     frame, errors = heavy_tailed()
-    out, _ = handle_outliers(frame, method=method)
+    out, _ = handle_outliers(frame, method=method, strategy="clip")
     changed = (out["price"] != frame["price"]).to_numpy()
     assert changed[errors].mean() >= 0.7  # measured 0.76 (zscore), 0.92 (mad)
     assert changed[~errors].mean() < 0.005
@@ -205,7 +205,7 @@ def test_invalid_parameters_raise_clear_errors():
         handle_outliers(frame, method="x")
     with pytest.raises(ValueError, match=r"method must be 'iqr', 'zscore' or 'mad'; got 'std'"):
         detect_outliers(frame["x"], "std")
-    with pytest.raises(ValueError, match=r"strategy must be 'clip', 'remove', 'median' or 'flag'; got 'drop'"):
+    with pytest.raises(ValueError, match=r"strategy must be one of flag, clip, null, remove, median; got 'drop'"):
         handle_outliers(frame, strategy="drop")
     with pytest.raises(ValueError, match="threshold must be a positive finite number; got -1"):
         handle_outliers(frame, threshold=-1)
@@ -218,7 +218,7 @@ def test_invalid_parameters_raise_clear_errors():
 def test_columns_restricts_handling():
     series, where = planted()
     frame = pd.DataFrame({"x": series, "y": series.copy()})
-    out, logs = handle_outliers(frame, columns=["y"])
+    out, logs = handle_outliers(frame, columns=["y"], strategy="clip")
     assert out["x"].equals(frame["x"]) and out.loc[where, "y"] < frame.loc[where, "y"]
     assert [e["column"] for e in logs] == ["y"]
 
@@ -235,7 +235,7 @@ def test_wide_frame_with_unicode_names():
     rng = np.random.default_rng(4)
     frame = pd.DataFrame(rng.normal(0, 1, (50, 300)), columns=[f"größe_{i}_价格" for i in range(300)])
     frame.iloc[0, 7] = 1e6
-    out, logs = handle_outliers(frame, strategy="flag")
+    out, logs = handle_outliers(frame, strategy="flag", flag_columns=True)
     assert out.shape == (50, 300 + len(logs)) and "größe_7_价格" in [e["column"] for e in logs]
     assert out["größe_7_价格_outlier"].tolist() == [True] + [False] * 49
     assert len(logs) < 15  # k=3 fences on 50 normal values rarely flag a genuine one
@@ -246,7 +246,40 @@ def test_infinite_values_are_outliers_and_flag_names_do_not_collide():
     series, where = planted()
     series[3] = np.inf
     frame = pd.DataFrame({"x": series, "x_outlier": ["keep me"] * len(series)})
-    out, logs = handle_outliers(frame, strategy="flag")
+    out, logs = handle_outliers(frame, strategy="flag", flag_columns=True)
     assert out["x_outlier"].equals(frame["x_outlier"])
     assert out["x_outlier_2"].sum() == 2 and out.loc[[3, where], "x_outlier_2"].all()
     assert logs[0]["params"]["flag_column"] == "x_outlier_2"
+
+
+def test_default_flags_and_changes_nothing():
+    series, _ = planted()
+    frame = pd.DataFrame({"x": series})
+    out, logs = handle_outliers(frame)
+    assert out.equals(frame)
+    log = next(e for e in logs if e["action"] == "outliers_flag")
+    assert log["params"]["flagged"] > 0 and log["params"]["rows"] and "left unchanged" in log["message"]
+
+
+def test_null_strategy_sets_flagged_values_missing():
+    frame = pd.DataFrame({"x": np.r_[np.linspace(10, 20, 99), 10_000.0]})
+    out, logs = handle_outliers(frame, strategy="null")
+    assert np.isnan(out["x"].iloc[-1]) and out["x"].iloc[:-1].equals(frame["x"].iloc[:-1])
+    assert logs[0]["action"] == "outliers_null" and logs[0]["count"] == 1
+
+
+def test_zero_inflated_rain_is_fenced_on_wet_days_with_its_real_skew():
+    rng = np.random.default_rng(4)
+    rain = np.where(rng.random(1500) < 0.55, 0.0, np.round(rng.lognormal(1.0, 1.1, 1500), 1))
+    flagged, params = detect_outliers(pd.Series(rain))
+    assert params["zero_share"] > 0.5 and params["full_skew"] > 2  # not "skew 0.0"
+    assert params["scale"] == "log"
+    assert not flagged[rain == 0].any()
+    assert flagged.mean() < 0.01  # heavy rain days are the distribution, not errors
+
+
+def test_bounded_columns_only_flag_values_outside_their_domain():
+    lat = pd.Series(np.r_[np.full(200, 40.0) + np.random.default_rng(1).normal(0, 2, 200), 68.1, 71.3, 95.0])
+    out, logs = handle_outliers(pd.DataFrame({"lat": lat}), strategy="clip", bounds={"lat": (-90.0, 90.0)})
+    assert out["lat"].iloc[-3:].tolist()[:2] == [68.1, 71.3]  # far from the rest, but real places
+    assert logs[0]["count"] == 1 and logs[0]["params"]["method"] == "domain"
