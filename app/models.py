@@ -135,7 +135,27 @@ class CleaningReport(db.Model):
     reasoning = db.Column(JSON, nullable=True)
     summary = db.Column(db.Text, nullable=True)
     recommendations = db.Column(JSON, nullable=True)
+    # {"changed": [...], "flagged": [...], "left_alone": [...]}, items {column, action, count, why, examples};
+    # None for reports recorded before 0005
+    details = db.Column(JSON, nullable=True)
     created_at = db.Column(TZ, nullable=False, default=utcnow)
+
+    def listed(self, kind: str) -> list[dict]:
+        """One of the report's three lists ('changed', 'flagged', 'left_alone'); empty for older reports."""
+        items = (self.details or {}).get(kind) if isinstance(self.details, dict) else None
+        return items if isinstance(items, list) else []
+
+    @property
+    def changed(self) -> list[dict]:
+        return self.listed("changed")
+
+    @property
+    def flagged(self) -> list[dict]:
+        return self.listed("flagged")
+
+    @property
+    def left_alone(self) -> list[dict]:
+        return self.listed("left_alone")
 
 
 class ModeUsage(db.Model):

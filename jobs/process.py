@@ -30,6 +30,7 @@ from .scaling.stats import record_completion
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY = 0.5  # seconds between progress writes, so progress never slows the job
+REPORT_LISTS = ("changed", "flagged", "left_alone")  # the deep report's lists, kept in CleaningReport.details
 
 
 class JobGaveUp(RuntimeError):
@@ -139,9 +140,11 @@ def _replace_records(dataset: Dataset, load_logs: list[dict], result) -> None:
     for step, entries in logs.items():
         db.session.add_all(StepLog(dataset_id=dataset.id, step=step, seq=i, **e) for i, e in enumerate(entries))
     if result.report is not None:
-        db.session.add(CleaningReport(dataset_id=dataset.id, mode=dataset.mode, source=result.report["source"],
-                                      reasoning=result.report["reasoning"], summary=result.report["summary"],
-                                      recommendations=result.report["recommendations"]))
+        report = result.report
+        details = {kind: report.get(kind) or [] for kind in REPORT_LISTS}
+        db.session.add(CleaningReport(dataset_id=dataset.id, mode=dataset.mode, source=report["source"],
+                                      reasoning=report["reasoning"], summary=report["summary"],
+                                      recommendations=report["recommendations"], details=details))
 
 
 def _save_graphs(storage, dataset: Dataset, figures: list[dict]) -> None:

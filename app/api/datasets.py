@@ -171,7 +171,8 @@ def report(dataset_id: str):
         raise APIError(404, "not_found", "No report was recorded for this dataset.")
     return jsonify({"dataset_id": dataset.id, "mode": dataset.mode, "source": found.source,
                     "reasoning": found.reasoning, "summary": found.summary,
-                    "recommendations": found.recommendations, "created_at": iso(found.created_at)})
+                    "recommendations": found.recommendations, "changed": found.changed,
+                    "flagged": found.flagged, "left_alone": found.left_alone, "created_at": iso(found.created_at)})
 
 
 def _features_on(dataset: Dataset) -> None:

@@ -12,6 +12,7 @@ SAMPLE = 2000  # values tried first: most text columns are ruled out without a f
 NEAR_MISS = 0.8  # a column parsing this well but under the threshold gets a log line saying why it stayed text
 _PARSERS = {"boolean": ("convert_boolean", "yes/no words"), "numeric": ("convert_numeric", "numbers"),
             "datetime": ("convert_datetime", "dates"), "time": ("convert_time", "times of day")}
+_FORCED = {"numeric": "numeric", "coordinate": "numeric", "boolean": "boolean", "datetime": "datetime", "time": "time"}
 _KINDS = {"currency", "percent", "thousands_separators", "parenthesised_negatives", "decimal_comma", "dayfirst",
           "has_time"}
 
@@ -142,10 +143,8 @@ def repair_types(frame: pd.DataFrame, *, parse_threshold: float = 0.95, roles: d
                                   message=f"Trimmed surrounding whitespace in {changed:,} values."))
             if role in ("id", "code", "text"):
                 continue
-            forced = role if role in _PARSERS else None
-            if role in ("categorical", None) or forced:
-                new, log, miss = _convert(series, col, stripped, parse_threshold, forced) if role is None or forced \
-                    else (series, None, None)
+            if role != "categorical":
+                new, log, miss = _convert(series, col, stripped, parse_threshold, _FORCED.get(role))
                 if log is not None:
                     out[col] = new
                     logs.append(log)

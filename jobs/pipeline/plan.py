@@ -6,7 +6,8 @@ from typing import Callable
 import pandas as pd
 
 from .entries import plain
-from .impute import ALLOWED, DecisionError, gather_evidence, heuristic_decision, regular_series, validate_decision
+from .choose import gather_evidence, heuristic_decision, regular_series
+from .impute import ALLOWED, DecisionError, validate_decision
 from .profile import profile_column
 
 Advise = Callable[[dict], dict]

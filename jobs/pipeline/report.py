@@ -267,18 +267,23 @@ def rule_based_report(before: pd.DataFrame, plans: dict[str, dict], asked: list[
         recommendations = ["No further action needed: nothing was changed, flagged or left alone."]
     elif not recommendations:
         recommendations = ["Nothing needs review: the changed, flagged and left-alone lists say what happened."]
-    extra = "".join(f"; {_plural(n, what)} removed" for n, what in ((totals["rows"], "row"),
-                                                                      (totals["columns"], "column")) if n)
     text = (f"{summary.get('rows_in', len(before)):,} rows × {summary.get('columns_in', before.shape[1])} columns "
             f"in, {summary.get('rows_out', len(before)):,} × {summary.get('columns_out', before.shape[1])} out; "
-            f"{totals['cells']:,} cells changed, {totals['flagged']:,} values flagged and left unchanged, "
-            f"{totals['gaps']:,} gaps left missing{extra}; {_plural(len(reasoning), 'column')} examined closely.")
+            f"{counted(totals)}; {_plural(len(reasoning), 'column')} examined closely.")
     return {"source": "heuristic", "reasoning": reasoning, "summary": text, "recommendations": recommendations,
-            **{kind: items[:MAX_ITEMS] for kind, items in lists.items()}}
+            "totals": totals, **{kind: items[:MAX_ITEMS] for kind, items in lists.items()}}
+
+
+def counted(totals: dict[str, int]) -> str:
+    """What the run did, in numbers: cells changed, values flagged, gaps left missing, rows/columns removed."""
+    n = {key: totals.get(key, 0) for key in ("cells", "flagged", "gaps", "rows", "columns")}
+    removed = "".join(f"; {_plural(n[key], key[:-1])} removed" for key in ("rows", "columns") if n[key])
+    return (f"{_plural(n['cells'], 'cell')} changed, {_plural(n['flagged'], 'value')} flagged and left unchanged, "
+            f"{_plural(n['gaps'], 'gap')} left missing{removed}")
 
 
 def merge_advisor_report(base: dict, advised: object) -> dict:
-    """Take the advisor's prose where it is well formed; keep our examples and facts."""
+    """Take the advisor's prose where it is well formed; keep our examples and facts, and append our counts."""
     if not isinstance(advised, dict):
         return base
     summary = advised.get("summary")
@@ -293,5 +298,9 @@ def merge_advisor_report(base: dict, advised: object) -> dict:
         explanation = note.get("explanation") if isinstance(note.get("explanation"), str) else None
         reasoning.append({**item, "explanation": (explanation or item["explanation"])[:MAX_TEXT]})
     facts = {kind: base.get(kind, []) for kind in ("changed", "flagged", "left_alone")}
-    return {"source": "advisor", "reasoning": reasoning, "summary": summary[:MAX_TEXT],
-            "recommendations": [r[:MAX_TEXT] for r in recs[:10]] or base["recommendations"], **facts}
+    totals = base.get("totals") or _totals(facts)  # the advisor wrote before imputation and outliers ran
+    text = summary.strip()[:MAX_TEXT]
+    text = f"{_sentence(text)} " if text else ""
+    return {"source": "advisor", "reasoning": reasoning, "summary": f"{text}After cleaning: {counted(totals)}.",
+            "recommendations": [r[:MAX_TEXT] for r in recs[:10]] or base["recommendations"], "totals": totals,
+            **facts}

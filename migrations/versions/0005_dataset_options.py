@@ -1,4 +1,4 @@
-"""datasets: per-upload cleaning options
+"""datasets: per-upload cleaning options; cleaning_reports: changed/flagged/left-alone details
 
 Revision ID: 0005
 Revises: 0004
@@ -18,8 +18,12 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('datasets', schema=None) as batch_op:
         batch_op.add_column(sa.Column('options', sa.JSON(), nullable=True))
+    with op.batch_alter_table('cleaning_reports', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('details', sa.JSON(), nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table('cleaning_reports', schema=None) as batch_op:
+        batch_op.drop_column('details')
     with op.batch_alter_table('datasets', schema=None) as batch_op:
         batch_op.drop_column('options')

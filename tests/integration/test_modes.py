@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app.models import ModeUsage
+from app.models import CleaningReport, ModeUsage
 from tests.fakes.gemini import FakeGemini, text_reply
 
 
@@ -127,6 +127,47 @@ def test_deep_mode_report_without_key(client, run_worker):
     assert report["summary"] and report["recommendations"] and report["created_at"]
     assert [r["column"] for r in report["reasoning"]] == ["price", "city"]
     assert all(r["examples"] for r in report["reasoning"])
+
+
+def clean_table_with_a_far_value() -> bytes:
+    """Already clean: one genuine far weight, and notes whose gaps mean 'no note'."""
+    rng = np.random.default_rng(7)
+    weight = rng.normal(70, 5, 60).round(1)
+    weight[17] = 250.0
+    notes = [f"note {i}: {k} deliveries via {rng.choice(['north', 'south', 'east', 'west'])} gate <{i}>"
+             for i, k in enumerate(rng.integers(1, 999, 60))]
+    frame = pd.DataFrame({"weight": weight, "height": rng.normal(170, 8, 60).round(1), "notes": notes})
+    frame.loc[[3, 11, 29, 44], "notes"] = None
+    return frame.to_csv(index=False).encode()
+
+
+def test_deep_report_lists_what_was_flagged_and_left_alone(client, run_worker):
+    dataset_id = upload(client, clean_table_with_a_far_value(), user_id="h", mode="deep").json["dataset_id"]
+    run_worker()
+    report = client.get(f"/dataset/{dataset_id}/report").json
+    assert report["source"] == "heuristic" and report["changed"] == []
+    [far] = [i for i in report["flagged"] if i["column"] == "weight"]
+    assert far["action"] == "outliers_flag" and far["count"] == 1 and far["examples"] == ["250"] and far["why"]
+    [gaps] = [i for i in report["left_alone"] if i["column"] == "notes" and i["action"] == "leave_missing"]
+    assert gaps["count"] == 4 and gaps["why"] and gaps["examples"][0] == "row 3: missing"
+    assert "No further action needed" not in report["summary"] + " ".join(report["recommendations"])
+    assert "1 value flagged and left unchanged, 4 gaps left missing" in report["summary"]
+    cleaned = pd.read_csv(io.BytesIO(client.get(f"/dataset/{dataset_id}/cleaned").data))
+    assert cleaned["weight"].iloc[17] == 250.0 and cleaned["notes"].isna().sum() == 4  # nothing changed
+    page = client.get(f"/dataset/{dataset_id}/view").get_data(as_text=True)
+    assert "Flagged, left unchanged" in page and "e.g. 250" in page and gaps["why"] in page
+    assert "gate &lt;0&gt;" in page and "gate <0>" not in page  # examples are escaped
+
+
+def test_reports_recorded_before_the_lists_answer_empty_lists(client, run_worker, db):
+    dataset_id = upload(client, user_id="old", mode="deep").json["dataset_id"]
+    run_worker()
+    CleaningReport.query.filter_by(dataset_id=dataset_id).one().details = None
+    db.session.commit()
+    report = client.get(f"/dataset/{dataset_id}/report").json
+    assert (report["changed"], report["flagged"], report["left_alone"]) == ([], [], [])
+    assert report["summary"] and report["recommendations"] and report["reasoning"]
+    assert client.get(f"/dataset/{dataset_id}/view").status_code == 200
 
 
 def test_smart_mode_advisor_failure_is_reported(client, run_worker, gemini):

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from jobs.pipeline.clean import drop_duplicates, drop_sparse_columns
-from jobs.pipeline.impute import (DecisionError, apply_decisions, gather_evidence, heuristic_decision,
-                                  validate_decision)
+from jobs.pipeline.choose import gather_evidence, heuristic_decision
+from jobs.pipeline.impute import DecisionError, apply_decisions, validate_decision
 from jobs.pipeline.plan import advisor_columns, plan_missing
 from jobs.pipeline.profile import column_role
 from jobs.pipeline.runner import PipelineOptions, run_pipeline

@@ -1,6 +1,7 @@
 """Type repair: numbers stored as text, booleans, whitespace; evidence in the log."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -119,3 +120,62 @@ def test_long_digit_ids_are_not_rounded_into_floats():
     frame = pd.DataFrame({"tweet": [f"12345678901234567{i}" for i in range(10)]})
     out, _ = repair_types(frame)
     assert out["tweet"].tolist()[0] == "123456789012345670"
+
+
+def test_near_miss_is_logged_with_its_unparseable_values():
+    values = [str(i) for i in range(94)] + ["n.v."] * 6
+    out, logs = repair_types(pd.DataFrame({"score": values}))
+    assert out["score"].tolist() == values
+    miss = next(e for e in logs if e["action"] == "keep_text")
+    assert miss["params"]["would_be"] == "numeric" and miss["params"]["unparseable_examples"] == ["n.v."]
+    assert "94% parse as numbers, below the 95% threshold: kept as text" in miss["message"]
+    assert "'n.v.' (6%)" in miss["message"]
+
+
+@pytest.mark.parametrize("values,evidence", [
+    (["(205) 555-1234", "205 555 9876", "+1 205.555.0000"] * 10, "separated groups"),
+    (["0035-9157", "1537-6613", "0301-4738"] * 10, "separated groups"),
+    (["08540", "99508", "35233", "10001"] * 10, "leading zeros"),
+])
+def test_codes_written_with_digits_are_never_numbers(values, evidence):
+    out, _ = repair_types(pd.DataFrame({"c": values}))
+    assert out["c"].tolist() == values
+    roles, notes = detect_roles(out)
+    assert roles["c"] == "code" and evidence in notes[0]["params"]["evidence"]
+
+
+def test_numeric_codes_detected_from_values_and_names_but_quantities_are_not():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"zip": rng.integers(10000, 99999, 200), "provider_number": rng.integers(10000, 10100, 200),
+                          "employee_no": rng.permutation(np.arange(3000, 3200)),
+                          "salary": rng.integers(30, 99, 200) * 1000, "education_num": rng.integers(1, 16, 200),
+                          "latitude": rng.uniform(-60, 70, 200), "price": rng.lognormal(3, 1, 200)})
+    roles, _ = detect_roles(frame)
+    assert roles == {"zip": "code", "provider_number": "code", "employee_no": "code", "salary": "numeric",
+                     "education_num": "numeric", "latitude": "coordinate", "price": "numeric"}
+
+
+def test_times_of_day_become_a_type():
+    frame = pd.DataFrame({"dep": ["7:10 a.m.", "12:05 p.m.", "19:45", "12:00 a.m.", None]})
+    out, logs = repair_types(frame)
+    assert out["dep"].tolist()[:4] == ["07:10", "12:05", "19:45", "00:00"] and out["dep"].isna().iloc[4]
+    assert any(e["action"] == "convert_time" for e in logs)
+    assert detect_roles(out)[0]["dep"] == "time"
+
+
+def test_dates_keep_their_own_representation_and_two_digit_years_are_the_past():
+    frame = pd.DataFrame({"d": ["1/1/71", "4/2/15", "12/1/06", "3/15/99"] * 5})
+    out, logs = repair_types(frame)
+    convert = next(e for e in logs if e["action"] == "convert_datetime")
+    assert out["d"].iloc[0] == pd.Timestamp("1971-01-01") and convert["params"]["format"] == "%-m/%-d/%y"
+    assert out["d"].dt.strftime(convert["params"]["format"]).tolist() == frame["d"].tolist()
+
+
+def test_roles_given_by_the_user_win():
+    frame = pd.DataFrame({"n": ["1", "2", "3", "4"] * 5, "when": ["2024-01-0%d" % (i % 9 + 1) for i in range(20)],
+                          "x": ["1", "2", "oops", "4"] * 5})
+    out, logs = repair_types(frame, roles={"n": "code", "when": "text", "x": "numeric"})
+    assert out["n"].tolist()[:2] == ["1", "2"] and out["when"].dtype != "datetime64[ns]"
+    assert out["x"].isna().sum() == 5 and next(e for e in logs if e["column"] == "x")["params"]["role"]
+    roles, _ = detect_roles(out, {"n": "code", "when": "text"})
+    assert roles["n"] == "code" and roles["when"] == "text"

@@ -132,3 +132,24 @@ def test_cp1252_byte_after_the_sample_is_still_read(tmp_path):
     info = inspect(path, "late.csv")
     assert info.encoding == "cp1252" and info.rows == 40_001
     assert read_frame(path, info)["name"].iloc[-1] == "café"
+
+
+def test_xlsx_text_cells_stay_text_like_csv(tmp_path):
+    frame = pd.DataFrame({"zip": ["08540", "99508", "35233"] * 10, "sku": ["000075", "001200", "123456"] * 10,
+                          "qty": [1, 2, 3] * 10})
+    path = tmp_path / "codes.xlsx"
+    frame.to_excel(path, index=False)
+    csv = tmp_path / "codes.csv"
+    frame.to_csv(csv, index=False)
+    from_xlsx, _ = load_step(path, inspect(path, path.name))
+    from_csv, _ = load_step(csv, inspect(csv, csv.name))
+    for loaded in (from_xlsx, from_csv):
+        assert loaded["zip"].tolist()[:2] == ["08540", "99508"] and loaded["sku"].iloc[0] == "000075"
+        assert pd.api.types.is_numeric_dtype(loaded["qty"])
+
+
+def test_extra_missing_tokens_and_blank_headers_are_kept_for_the_output(tmp_path):
+    path = write(tmp_path, "t.csv", ",score\n1,n.v.\n2,3.5\n")
+    frame, logs = load_step(path, inspect(path, "t.csv"), na_values=("n.v.",))
+    assert frame["score"].isna().sum() == 1 and "n.v." in logs[0]["params"]["missing_tokens"]
+    assert logs[0]["params"]["headers"] == {"column_1": ""}

@@ -56,7 +56,7 @@ def test_a_clipped_column_is_listed_as_changed_with_before_and_after():
     [item] = result["changed"]
     assert (item["column"], item["action"], item["count"]) == ("lon", "outliers_clip", 1)
     assert item["examples"] == ["101.4 → -80"] and "Clipped" in item["why"]
-    assert "1 cells changed" in result["summary"] and NO_OP not in " ".join(result["recommendations"])
+    assert "1 cell changed" in result["summary"] and NO_OP not in " ".join(result["recommendations"])
     assert any("lon" in r and "101.4 → -80" in r and "outliers=flag" in r for r in result["recommendations"])
     assert result["flagged"] == [] and result["left_alone"] == []
 
@@ -185,10 +185,27 @@ def test_the_advisor_writes_the_prose_and_our_facts_stay():
     advised = {"summary": "The state column has gaps.", "recommendations": ["Fix the export."],
                "reasoning": [{"column": "state", "explanation": "TX dominates."}]}
     merged = merge_advisor_report(base, advised)
-    assert merged["source"] == "advisor" and merged["summary"] == "The state column has gaps."
+    assert merged["source"] == "advisor" and merged["summary"].startswith("The state column has gaps. ")
     assert merged["recommendations"] == ["Fix the export."]
     assert merged["reasoning"][0]["explanation"] == "TX dominates."
     assert all(merged[k] == base[k] and merged[k] for k in ("changed", "flagged", "left_alone"))
     assert merge_advisor_report(base, {**advised, "recommendations": []})["recommendations"] == \
         base["recommendations"]
     assert merge_advisor_report(base, "not a report") is base
+
+
+def test_the_advisors_summary_gets_our_counts_of_what_happened_after_it_wrote():
+    """The advisor wrote before imputation and outliers ran: the counts come from the run."""
+    wide = pd.DataFrame({f"c{i}": np.arange(10.0) for i in range(60)})
+    logs = [flagged(f"c{i}", examples=(1.0, 2.0)) for i in range(60)]
+    base = report(wide, cleaning=[left_missing("c0", 3)], outliers=[clipped(), *logs])
+    merged = merge_advisor_report(base, {"summary": "  nothing looks wrong; no further action needed",
+                                         "recommendations": ["Fine."]})
+    assert merged["summary"] == ("Nothing looks wrong; no further action needed. After cleaning: 1 cell changed, "
+                                 "120 values flagged and left unchanged, 3 gaps left missing.")
+    assert len(merged["flagged"]) == MAX_ITEMS  # the lists are capped; the counts cover every entry
+    empty = merge_advisor_report(report(table()), {"summary": "", "recommendations": []})
+    assert empty["summary"] == "After cleaning: 0 cells changed, 0 values flagged and left unchanged, 0 gaps left missing."
+    rows = report(table(), cleaning=[entry("drop_duplicate_rows", count=7), entry("drop_column", column="fax", count=4)])
+    assert merge_advisor_report(rows, {"summary": "Dupes.", "recommendations": []})["summary"].endswith(
+        "0 gaps left missing; 7 rows removed; 1 column removed.")
