@@ -102,6 +102,11 @@ class Dataset(db.Model):
         Index("ix_datasets_status_updated", "status", "updated_at"),
     )
 
+    @property
+    def imputed_key(self) -> str:
+        """Where the worker saves the cells it filled in (row, column, value, action)."""
+        return f"datasets/{self.id}/imputed.csv"
+
 
 class StepLog(db.Model):
     __tablename__ = "step_logs"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import unicodedata
 
-from jobs.pipeline.runner import OUTLIER_CHOICES, ROLE_CHOICES
+from jobs.pipeline.options import OUTLIER_CHOICES, ROLE_CHOICES
 
 from .auth import request_raw
 from .errors import APIError
@@ -145,11 +145,3 @@ def check_roles(roles: dict[str, str], columns: list[str]) -> None:
 def effective(stored: dict | None) -> dict:
     """Stored options over the defaults (a dataset recorded before options existed has none)."""
     return {**DEFAULTS, **(stored or {})}
-
-
-def pipeline_kwargs(stored: dict | None) -> dict:
-    """The PipelineOptions fields the stored options set."""
-    options = effective(stored)
-    return {"roles": dict(options["roles"]), "na_values": tuple(options["na_values"]),
-            "outliers": options["outliers"], "outlier_flag_columns": bool(options["outlier_columns"]),
-            "missing_indicators": bool(options["missing_indicators"]), "features": bool(options["features"])}

@@ -68,11 +68,6 @@ def submit_dataset(intake: Intake, *, user_id: str, collaboration_id: str | None
         return dataset, False
 
 
-def imputed_key(dataset_id: str) -> str:
-    """Where the worker saves the list of cells it filled in (row, column, value, action)."""
-    return f"datasets/{dataset_id}/imputed.csv"
-
-
 def links(dataset: Dataset) -> dict:
     kw = {"dataset_id": dataset.id}
     features = {"features": url_for("datasets.features", **kw),

@@ -17,11 +17,10 @@ from rq import get_current_job
 
 from app.extensions import db
 from app.models import CleaningReport, Dataset, Graph, Stage, Status, StepLog, utcnow
-from app.options import pipeline_kwargs
-from app.services import imputed_key
 from jobs.pipeline.export import to_table, write_csv, write_parquet
 from jobs.pipeline.load import FileInfo, load_step
-from jobs.pipeline.runner import PipelineOptions, run_pipeline
+from jobs.pipeline.options import PipelineOptions
+from jobs.pipeline.runner import run_pipeline
 
 from .advisor import advisor_from_config
 from .queues import MAX_ATTEMPTS, queue_for_mode
@@ -88,11 +87,10 @@ def _run(dataset: Dataset) -> dict:
     progress(Stage.LOADING.value, 5, f"Loading {dataset.filename} (attempt {dataset.attempts})", force=True)
 
     storage = current_app.extensions["storage"]
-    kwargs = pipeline_kwargs(dataset.options)
+    options = PipelineOptions.from_stored(dataset.mode, dataset.target, dataset.options)
     info = FileInfo(format=dataset.file_format, encoding=dataset.encoding, delimiter=dataset.delimiter)
     with storage.local_path(dataset.raw_key) as path:
-        frame, load_logs = load_step(path, info, na_values=kwargs["na_values"])
-    options = PipelineOptions(mode=dataset.mode, target=dataset.target, **kwargs)
+        frame, load_logs = load_step(path, info, na_values=options.na_values)
     advise = advisor_from_config(current_app.config) if dataset.mode != "fast" else None
     result = run_pipeline(frame, options, progress, advise)
 
@@ -104,7 +102,7 @@ def _run(dataset: Dataset) -> dict:
     headers = load_logs[0]["params"].get("headers")
     _put(storage, csv_key, lambda tmp: write_csv(cleaned, tmp, formats=result.formats, headers=headers))
     _put(storage, parquet_key, lambda tmp: write_parquet(cleaned, tmp))
-    _put(storage, imputed_key(dataset.id), lambda tmp: write_csv(_imputed_table(result.imputed), tmp))
+    _put(storage, dataset.imputed_key, lambda tmp: write_csv(_imputed_table(result.imputed), tmp))
     features_key = None
     if features is not None:
         features_key = f"datasets/{dataset.id}/features.csv"

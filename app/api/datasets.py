@@ -9,7 +9,7 @@ from ..ingest import fetch_url, receive_upload, validate
 from ..models import CleaningReport, Dataset, LogStep, Mode, Status
 from ..options import check_roles, effective, read_options
 from ..quotas import release_quota, reserve_quota
-from ..services import (delete_dataset, describe, filtered, imputed_key, iso, links, log_entries, page,
+from ..services import (delete_dataset, describe, filtered, iso, links, log_entries, page,
                         submit_dataset)
 
 bp = Blueprint("datasets", __name__)
@@ -188,7 +188,7 @@ def imputed(dataset_id: str):
     """Every cell the pipeline filled in: row (0-based position in the cleaned table), column, value, action."""
     dataset = load_visible_dataset(dataset_id)
     _completed(dataset, "list of imputed cells")
-    return serve_file(imputed_key(dataset.id), "text/csv", f"{dataset.database_name}_imputed.csv")
+    return serve_file(dataset.imputed_key, "text/csv", f"{dataset.database_name}_imputed.csv")
 
 
 @bp.get("/dataset/<dataset_id>/features")

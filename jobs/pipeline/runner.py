@@ -11,52 +11,14 @@ from .coerce import detect_roles, repair_types
 from .eda import run_eda
 from .features import engineer_features
 from .impute import apply_decisions, imputed_cells
-from .outliers import METHODS, domain_bounds, handle_outliers
+from .options import PipelineOptions
+from .outliers import domain_bounds, handle_outliers
 from .plan import Advise, plan_missing
 from .profile import QUANTITIES, name_words
 from .report import merge_advisor_report, rule_based_report
 
-MODES = ("fast", "smart", "deep")
-SCALINGS = ("standard", "minmax", "none")
 Progress = Callable[[str, int, str], None]
 CHANGING = ("outliers_clip", "outliers_null", "outliers_median", "outliers_remove")
-
-
-OUTLIER_CHOICES = ("off", "flag", "clip", "null")  # what a user picks at upload; flag changes no value
-ROLE_CHOICES = ("id", "code", "numeric", "coordinate", "boolean", "datetime", "time", "categorical", "text")
-
-
-@dataclass(frozen=True)
-class PipelineOptions:
-    """Per-upload choices. `roles` overrides detected column roles; `na_values` adds missing tokens."""
-
-    mode: str = "fast"
-    target: str | None = None
-    drop_threshold: float = 0.7
-    parse_threshold: float = 0.95
-    missing_indicators: bool = False
-    outliers: str = "flag"
-    outlier_method: str = "iqr"
-    outlier_flag_columns: bool = False
-    features: bool = True
-    scaling: str = "standard"
-    roles: dict[str, str] = field(default_factory=dict)
-    na_values: tuple[str, ...] = ()
-
-    def __post_init__(self):
-        if self.mode not in MODES:
-            raise ValueError(f"mode must be 'fast', 'smart' or 'deep'; got {self.mode!r}")
-        for name in ("drop_threshold", "parse_threshold"):
-            value = getattr(self, name)
-            if not 0 < value <= 1:
-                raise ValueError(f"{name} must be in (0, 1]; got {value!r}")
-        for name, allowed in (("outliers", OUTLIER_CHOICES), ("outlier_method", METHODS),
-                              ("scaling", SCALINGS)):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
-        bad = {c: r for c, r in self.roles.items() if r not in ROLE_CHOICES}
-        if bad:
-            raise ValueError(f"roles must be one of {', '.join(ROLE_CHOICES)}; got {bad!r}")
 
 
 @dataclass
@@ -124,7 +86,7 @@ def run_pipeline(frame: pd.DataFrame, options: PipelineOptions | None = None, pr
     if options.outliers != "off":
         report("outliers", 65, f"Checking {len(quantities)} numeric columns for outliers")
         out, outlier_logs = handle_outliers(out, method=options.outlier_method, strategy=options.outliers,
-                                            columns=quantities, flag_columns=options.outlier_flag_columns,
+                                            columns=quantities, flag_columns=options.outlier_columns,
                                             bounds=_bounds(out, roles, quantities))
     features, feature_logs, descriptions = None, [], []
     if options.features:
