@@ -5,5 +5,9 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
+# Run as an unprivileged user: it owns only the data folders (STORAGE_DIR volume, the default storage/).
+RUN useradd --create-home --uid 10001 wrangler && mkdir -p /data storage && chown wrangler /data storage
+USER wrangler
 EXPOSE 8000
-CMD ["sh", "-c", "gunicorn --bind 0.0.0.0:${PORT} --worker-class gthread --threads 4 --timeout 120 wsgi:app"]
+# 0.0.0.0 inside the container: compose publishes it on the host's loopback (see docker-compose.yml).
+CMD ["sh", "-c", "gunicorn --config gunicorn.conf.py --bind 0.0.0.0:${PORT} wsgi:app"]

@@ -1,9 +1,10 @@
-"""Application factory: config, extensions, storage, Redis, blueprints, errors, CLI."""
+"""Application factory: config, extensions, storage, Redis, blueprints, errors, security headers, CLI."""
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
-from flask import Flask
+from flask import Flask, Response
 from redis import Redis
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -29,6 +30,8 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["storage"] = create_storage(app.config)
     # Short timeouts: an upload must not hang when Redis is down (the row is kept regardless).
     app.extensions["redis"] = Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=10)
+    from .limits import init_limiter
+    init_limiter(app)  # the per-user upload rate limit, counted in the same Redis
 
     from . import models  # noqa: F401  (register tables with the metadata)
     from .api import datasets, graphs, health, metrics, pages
@@ -36,12 +39,39 @@ def create_app(config: Config | None = None) -> Flask:
         app.register_blueprint(blueprint)
     from .errors import register_error_handlers
     register_error_handlers(app)
-    from .auth import authenticate_request
+    from .auth import SessionCookies, authenticate_request, guard_request
+    app.session_interface = SessionCookies()
+    app.before_request(guard_request)
     app.before_request(authenticate_request)
+    app.after_request(lambda response: _add_security_headers(app, response))
     _say_how_it_runs(app)
     from .cli import register_cli
     register_cli(app)
     return app
+
+
+def _add_security_headers(app: Flask, response: Response) -> Response:
+    """On every response, JSON too; a route may set its own Content-Security-Policy first."""
+    if "csp" not in app.extensions:  # once per process: plots may come from the S3 endpoint by redirect
+        app.extensions["csp"] = ("default-src 'self'; img-src " + _image_sources(app) + "; object-src 'none'; "
+                                 "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", app.extensions["csp"])
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")  # ids in URLs stay here; our Origin checks still work
+    return response
+
+
+def _image_sources(app: Flask) -> str:
+    """'self', plus the origin of presigned URLs when plots are served by redirect to S3."""
+    from .storage import StorageError
+    try:
+        url = app.extensions["storage"].url("csp/probe.png")
+    except StorageError:  # no credentials to presign with yet: any https origin rather than broken plots
+        return "'self' https:"
+    parts = urlsplit(url or "")
+    return f"'self' {parts.scheme}://{parts.netloc}" if parts.netloc else "'self'"
 
 
 def _say_how_it_runs(app: Flask) -> None:
@@ -50,6 +80,9 @@ def _say_how_it_runs(app: Flask) -> None:
     if app.config["AUTH_MODE"] == "open":
         log.warning("AUTH_MODE=open: requests name their own user_id and nothing is authenticated; "
                     "set AUTH_MODE=token (and create tokens with `flask tokens create`) outside a trusted network")
+    elif not app.config["SECRET_KEY"]:
+        log.warning("SECRET_KEY is unset: the HTML pages cannot sign in (bearer tokens still work); set it to a "
+                    "long random value, the same for every web process")
     if app.config["STORAGE_BACKEND"] == "local" and app.config["DYNO"]:
         log.warning("STORAGE_BACKEND=local on a dyno (DYNO=%s): web and worker dynos do not share a disk, "
                     "so workers will not find uploads; set STORAGE_BACKEND=s3", app.config["DYNO"])

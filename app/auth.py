@@ -1,21 +1,33 @@
-"""Who is asking and what they may see: open mode (the request names its user) or bearer tokens."""
+"""Who is asking and what they may see: open mode (the request names its user) or bearer tokens; request guards."""
 from __future__ import annotations
 
 import re
 from urllib.parse import urlsplit
 
-from flask import current_app, g, request
+from flask import current_app, g, request, session
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import false, or_
+from werkzeug.sansio.utils import host_is_trusted
 
 from .errors import APIError
 from .extensions import db
 from .models import Dataset
-from .tokens import Principal, authenticate
+from .tokens import Principal, authenticate, authenticate_session
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$")
 AUTH_MODES = ("open", "token")
-COOKIE = "wrangler_token"  # the HTML pages' way to carry a token (set by POST /login)
+SESSION_KEY = "token"  # in the pages' signed session (set by POST /login): the token's id and hash prefix
+LEGACY_COOKIE = "wrangler_token"  # older versions kept the raw token here; /login deletes it
 PUBLIC = {"pages.login", "pages.logout"}  # plus static and health.*: platform probes carry no token
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+OPEN_HOSTS = ("localhost", "127.0.0.1", "[::1]")  # ALLOWED_HOSTS when unset in open mode
+
+
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed session cookie, Secure whenever the request came over https (also behind a proxy)."""
+
+    def get_cookie_secure(self, app) -> bool:
+        return request.is_secure
 
 
 def check_name(value: str | None, field: str) -> str | None:
@@ -59,23 +71,56 @@ def cross_site() -> bool:
     return bool(origin) and urlsplit(origin).netloc != request.host
 
 
+def allowed_hosts(config) -> tuple[str, ...]:
+    """ALLOWED_HOSTS, or when unset: the loopback names in open mode, any host in token mode."""
+    if config["ALLOWED_HOSTS"] is not None:
+        return tuple(config["ALLOWED_HOSTS"])
+    return OPEN_HOSTS if config["AUTH_MODE"] == "open" else ()
+
+
+def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
+    """A well-formed Host header (port ignored) naming one of `allowed`; none or `*` allows any."""
+    if not host_is_trusted(host):
+        return False
+    if not allowed or "*" in allowed:
+        return True
+    return urlsplit("//" + host).hostname in {urlsplit("//" + name).hostname for name in allowed}
+
+
+def guard_request():
+    """before_request in both modes: a Host we answer to (DNS rebinding) and, in open mode, where no
+    credential could be withheld, no state-changing request that another site started."""
+    if not host_allowed(request.host, allowed_hosts(current_app.config)):
+        raise APIError(400, "bad_host", "This service does not answer to that Host header; see ALLOWED_HOSTS.",
+                       {"host": request.host[:255]})
+    if not token_mode() and request.method not in SAFE_METHODS and cross_site():
+        raise APIError(403, "forbidden", "Cross-site request refused.")
+
+
 def authenticate_request():
-    """before_request in token mode: a valid bearer token (or the pages' cookie) or 401."""
+    """before_request in token mode: a valid bearer token (or the pages' signed session) or 401."""
     endpoint = request.endpoint or ""
     if not token_mode() or endpoint.startswith("health.") or endpoint == "static":
         return
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
     by_cookie = scheme.lower() != "bearer"
-    if by_cookie and request.method not in ("GET", "HEAD", "OPTIONS") and cross_site():
+    if by_cookie and request.method not in SAFE_METHODS and cross_site():
         # Cookies ride along on cross-site posts (login CSRF, forged uploads or deletes); bearer calls do not.
         raise APIError(403, "forbidden", "Cross-site request refused.")
     if endpoint in PUBLIC:
         return
     if by_cookie:
-        token = request.cookies.get(COOKIE, "")
-    principal = authenticate(token.strip()) if token.strip() else None
-    if principal is None:
+        reference = session.get(SESSION_KEY)
+        principal = authenticate_session(reference)
+        message = "Signed out: the token was revoked or the session expired." if reference else \
+            "Send Authorization: Bearer <token>."
+        if principal is None and reference:
+            session.pop(SESSION_KEY)  # the browser drops the dead cookie
+    else:
+        principal = authenticate(token) if token else None
         message = "Unknown or revoked token." if token else "Send Authorization: Bearer <token>."
+    if principal is None:
         if endpoint.startswith("pages."):
             from .api.pages import login_page
             return login_page(message)

@@ -26,7 +26,8 @@ def register_cli(app: Flask) -> None:
     @click.argument("user_id")
     @click.option("--collaboration", "collaborations", multiple=True, help="A collaboration the user belongs to.")
     @click.option("--name", default=None, help="A note to tell tokens apart.")
-    def create_command(user_id: str, collaborations: tuple[str, ...], name: str | None) -> None:
+    @click.option("--operator", is_flag=True, help="May read tenant-wide totals on /metrics (Prometheus).")
+    def create_command(user_id: str, collaborations: tuple[str, ...], name: str | None, operator: bool) -> None:
         """Create a token for USER_ID; it is printed once, as the last word of the last line."""
         from .auth import check_name
         from .errors import APIError
@@ -36,9 +37,9 @@ def register_cli(app: Flask) -> None:
                 check_name(value, field)
         except APIError as exc:
             raise click.BadParameter(exc.message) from None
-        row, token = create_token(user_id, collaborations, name)
-        click.echo(f"Token {row.id} for {user_id} (collaborations: {', '.join(row.collaborations) or 'none'}). "
-                   "It is shown only now; store it safely.")
+        row, token = create_token(user_id, collaborations, name, operator)
+        click.echo(f"Token {row.id} for {user_id} (collaborations: {', '.join(row.collaborations) or 'none'}"
+                   f"{'; operator' if operator else ''}). It is shown only now; store it safely.")
         click.echo(token)
 
     @tokens.command("list")
@@ -52,7 +53,8 @@ def register_cli(app: Flask) -> None:
             return
         for t in rows:
             click.echo(f"{t['id']:>4}  {t['token']:<13} {t['user_id']:<20} {'revoked' if t['revoked'] else 'active':<8}"
-                       f" collaborations: {','.join(t['collaborations']) or '-'}  last used: {t['last_used_at'] or '-'}")
+                       f" collaborations: {','.join(t['collaborations']) or '-'}  last used: {t['last_used_at'] or '-'}"
+                       f"{'  operator' if t['operator'] else ''}")
 
     @tokens.command("revoke")
     @click.argument("token_id", type=int)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,12 +60,30 @@ class Config:
         # Proxies in front (Heroku's router: 1) whose X-Forwarded-For/-Proto we believe; 0 = none.
         self.PROXY_HOPS = _int("PROXY_HOPS", 1)
         self.LOGIN_COOKIE_DAYS = _int("LOGIN_COOKIE_DAYS", 7)  # token mode: how long the pages remember a token
+        self.SECRET_KEY = env.get("SECRET_KEY") or None  # signs the pages' session cookie (token mode)
+        # Host names served (Host header, DNS rebinding); None = open mode's loopback names, any in token mode.
+        hosts = [h.strip() for h in env.get("ALLOWED_HOSTS", "").split(",") if h.strip()]
+        self.ALLOWED_HOSTS = hosts or None
         self.MAX_UPLOAD_MB = _int("MAX_UPLOAD_MB", 200)
         self.MAX_ROWS = _int("MAX_ROWS", 1_000_000)
         self.MAX_COLUMNS = _int("MAX_COLUMNS", 500)
+        # Intake (jobs.pipeline.bounds): a column name's length; the cells an .xlsx sheet may make a
+        # reader materialise, empty ones between filled ones included (its XML: 64 bytes a cell at most).
+        self.MAX_COLUMN_NAME = _int("MAX_COLUMN_NAME", 256)
+        self.MAX_XLSX_CELLS = _int("MAX_XLSX_CELLS", 5_000_000)
+        # Bounded jobs (jobs.limits). Text decodes to about 2x its size, so 4x admits any plain upload;
+        # the largest result (features CSV) measured 1.6x the decoded table; a 200 MB CSV job maps ~3.1 GB.
+        self.MAX_DECODED_MB = _int("MAX_DECODED_MB", 4 * self.MAX_UPLOAD_MB)
+        self.MAX_OUTPUT_MB = _int("MAX_OUTPUT_MB", 2 * self.MAX_DECODED_MB)
+        self.JOB_MEMORY_MB = _int("JOB_MEMORY_MB", 4096)  # RLIMIT_AS of each forked job; 0 = no ceiling
         self.SMART_QUOTA = _int("SMART_QUOTA", 3)
         self.DEEP_QUOTA = _int("DEEP_QUOTA", 1)
         self.QUOTA_WINDOW_HOURS = _int("QUOTA_WINDOW_HOURS", 0)
+        # Per-user fairness (app.limits, app.quotas); "off" / 0 switches one off.
+        rate = env.get("UPLOAD_RATE_LIMIT", "").strip() or "30/minute;300/hour"
+        self.UPLOAD_RATE_LIMIT = "" if rate.lower() == "off" else rate
+        self.USER_STORAGE_MB = _int("USER_STORAGE_MB", 2048)  # originals a user keeps stored
+        self.MAX_JOBS_IN_FLIGHT = _int("MAX_JOBS_IN_FLIGHT", 10)  # a user's datasets queued or processing
         self.ALLOW_PRIVATE_URLS = _bool("ALLOW_PRIVATE_URLS", False)
         self.URL_FETCH_TIMEOUT = _int("URL_FETCH_TIMEOUT", 60)
         # Worker liveness: how often a worker checks its job, reclaims abandoned jobs and
@@ -90,6 +109,10 @@ class Config:
         self.MAX_CONTENT_LENGTH = self.MAX_UPLOAD_MB * 1024 * 1024 + 1024 * 1024
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.JSON_SORT_KEYS = False
+        # The pages' signed session cookie: a token reference, never the token (Secure is set per request).
+        self.SESSION_COOKIE_NAME = "wrangler_session"
+        self.SESSION_COOKIE_SAMESITE = "Strict"
+        self.PERMANENT_SESSION_LIFETIME = timedelta(days=self.LOGIN_COOKIE_DAYS)
 
     def override(self, **values) -> "Config":
         for key, value in values.items():
@@ -110,6 +133,7 @@ class TestConfig(Config):
         self.REDIS_URL = redis_url
         self.STORAGE_DIR = storage_dir
         self.GEMINI_API_KEY = None
+        self.SECRET_KEY = "test-secret-key"  # token mode's pages sign in as in production
         self.override(**values)
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import socket
 import tempfile
@@ -12,16 +13,20 @@ from typing import BinaryIO, Iterable
 from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
+from flask import current_app
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from jobs.pipeline.load import EXTENSIONS, FileInfo, FormatError, LoadError, format_from_name, inspect
+from jobs.pipeline.load import EXTENSIONS, FileInfo, FormatError, Limits, LoadError, format_from_name, inspect
 
 from .errors import APIError
+from .options import check_roles
 
+log = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
 MAX_REDIRECTS = 5
+STATUS = {"unsupported_format": 415, "too_large_decoded": 413}  # other refusals of a file are 422
 CONTENT_TYPES = {
     "text/csv": ".csv", "application/csv": ".csv", "text/tab-separated-values": ".tsv",
     "application/json": ".json", "application/x-ndjson": ".jsonl", "application/jsonl": ".jsonl",
@@ -187,8 +192,21 @@ def guarded_session(allow_private: bool, sockets: list | None = None) -> request
     return session
 
 
+def url_filename(url: str) -> str:
+    """The display name a URL's path gives (before a download may add an extension from its type)."""
+    return clean_filename(unquote(urlsplit(url).path))
+
+
+def check_columns(info: FileInfo, target: str | None, roles: dict[str, str]) -> None:
+    """422 when the upload's target or roles name a column the file does not have."""
+    if target is not None and target not in info.column_names:
+        raise APIError(422, "unknown_target", f"target {target!r} is not a column of the dataset.",
+                       {"columns": info.column_names[:100]})
+    check_roles(roles, info.column_names)
+
+
 def _name_from_response(url: str, response: requests.Response) -> str:
-    name = clean_filename(unquote(urlsplit(url).path))
+    name = url_filename(url)
     if format_from_name(name) is None:
         ctype = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if ctype in CONTENT_TYPES:
@@ -256,24 +274,23 @@ def fetch_url(url: str, scratch: str, limit_mb: int, timeout: int, allow_private
 
 
 def validate(intake: Intake, max_rows: int, max_columns: int) -> FileInfo:
-    """Parse the file enough to know it is a table within limits; 415/422 otherwise."""
+    """Count the file's rows and columns within the limits, without building a frame; 413/415/422 with
+    the limit's code otherwise. MAX_COLUMN_NAME and MAX_XLSX_CELLS come from the app's config."""
     if intake.size == 0:
         raise APIError(422, "unparseable", "The file is empty.")
     suffix = Path(intake.filename).suffix.lower()
     if suffix and suffix not in EXTENSIONS:
         raise APIError(415, "unsupported_format", f"Files of type {suffix!r} are not supported.",
                        {"supported": sorted(set(EXTENSIONS))})
+    config = current_app.config
+    limits = Limits(rows=max_rows, columns=max_columns, name_chars=config["MAX_COLUMN_NAME"],
+                    xlsx_cells=config["MAX_XLSX_CELLS"])
     try:
-        info = inspect(intake.tmp_path, intake.filename)
-    except FormatError as exc:
-        raise APIError(415, "unsupported_format", str(exc), {"supported": sorted(set(EXTENSIONS))}) from exc
+        info = inspect(intake.tmp_path, intake.filename, limits)
     except LoadError as exc:
-        raise APIError(422, "unparseable", str(exc)) from exc
-    if info.columns > max_columns:
-        raise APIError(422, "too_many_columns", f"{info.columns} columns; the limit is {max_columns}.",
-                       {"columns": info.columns, "max_columns": max_columns})
-    if info.rows > max_rows:
-        raise APIError(422, "too_many_rows", f"{info.rows:,} rows; the limit is {max_rows:,}.",
-                       {"rows": info.rows, "max_rows": max_rows})
+        # The user reads the plain reason; the parser's own words (they may quote the file) go to the log.
+        log.info("file %r refused (%s): %s; cause: %.300r", intake.filename, exc.code, exc, exc.__cause__)
+        details = {"supported": sorted(set(EXTENSIONS))} if isinstance(exc, FormatError) else exc.details
+        raise APIError(STATUS.get(exc.code, 422), exc.code, str(exc), details) from exc
     intake.info = info
     return info

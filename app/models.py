@@ -210,6 +210,7 @@ class ApiToken(db.Model):
     token_hash = db.Column(db.String(128), nullable=False, unique=True)
     shown = db.Column(db.String(16), nullable=False, default="")  # the token's first characters, for listings
     collaborations = db.Column(JSON, nullable=False, default=list)
+    operator = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())  # sees /metrics
     created_at = db.Column(TZ, nullable=False, default=utcnow)
     last_used_at = db.Column(TZ, nullable=True)
     revoked_at = db.Column(TZ, nullable=True)

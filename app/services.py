@@ -11,12 +11,13 @@ from rq.job import Job
 from sqlalchemy import and_, or_
 from sqlalchemy.exc import SQLAlchemyError
 
+from jobs.fetch import PENDING_FORMAT
 from jobs.queues import enqueue_dataset, job_id_for
 
 from .auth import visible_datasets
 from .errors import APIError
 from .extensions import db
-from .ingest import Intake, database_name
+from .ingest import Intake, database_name, url_filename
 from .models import LOG_STEPS, CleaningReport, Dataset, Graph, ModeUsage, Status, StepLog, as_utc, new_id
 from .options import effective
 from .storage import StorageError
@@ -48,6 +49,28 @@ def submit_dataset(intake: Intake, *, user_id: str, collaboration_id: str | None
         job_id=job_id_for(dataset_id),
     )
     storage.put_file(dataset.raw_key, intake.tmp_path)
+    return _record(dataset, usage)
+
+
+def submit_url(url: str, *, user_id: str, collaboration_id: str | None, mode: str, target: str | None,
+               options: dict | None = None, usage: ModeUsage | None = None) -> tuple[Dataset, bool]:
+    """Record a dataset given by URL and enqueue its job, which downloads it (jobs.fetch): no request
+    waits on a remote server. Its shape is 0 x 0 until the worker has inspected the file."""
+    dataset_id, filename = new_id(), url_filename(url)
+    dataset = Dataset(
+        id=dataset_id, user_id=user_id, collaboration_id=collaboration_id, mode=mode, target=target,
+        options=effective(options), status=Status.QUEUED.value, progress=0,
+        progress_info="Waiting for a worker to download the file.", filename=filename,
+        database_name=database_name(filename), file_format=PENDING_FORMAT, source_url=url,
+        raw_key=f"datasets/{dataset_id}/raw", job_id=job_id_for(dataset_id),
+    )
+    return _record(dataset, usage)
+
+
+def _record(dataset: Dataset, usage: ModeUsage | None) -> tuple[Dataset, bool]:
+    """Commit the dataset row (and its quota use), then enqueue its job."""
+    storage = current_app.extensions["storage"]
+    dataset_id, mode = dataset.id, dataset.mode
     try:
         db.session.add(dataset)
         if usage is not None:

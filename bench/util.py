@@ -1,12 +1,17 @@
-"""Helpers shared by the benchmarks and the tests: free ports, polling, throw-away databases."""
+"""Helpers shared by the benchmarks and the tests: free ports, polling, reaping process trees, throw-away databases."""
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import socket
+import subprocess
 import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+import psutil
 
 
 def free_port() -> int:
@@ -24,6 +29,52 @@ def wait_until(condition, timeout: float, message: str, every: float = 0.2):
             return value
         time.sleep(every)
     raise TimeoutError(message)
+
+
+def alive(process: psutil.Process) -> bool:
+    """Running (a zombie has finished: only its parent's wait is missing)."""
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def session_members(session_id: int) -> list[psutil.Process]:
+    """Live processes of one session: a worker, its scheduler and its horse (in a process group of its
+    own), gunicorn's workers, an autoscaler's workers; found even after their parent died."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if os.getsid(process.pid) == session_id and alive(process):
+                found.append(process)
+        except (OSError, psutil.Error):  # gone meanwhile
+            continue
+    return found
+
+
+def kill_and_wait(processes: list[psutil.Process], timeout: float = 30.0) -> None:
+    """SIGKILL each process and return once none of them runs any more."""
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    wait_until(lambda: not any(alive(p) for p in processes), timeout,
+               f"processes survived SIGKILL: {[p.pid for p in processes if alive(p)]}", every=0.05)
+
+
+def reap(proc: subprocess.Popen, grace: float = 30.0, sig: int = signal.SIGTERM) -> int:
+    """Stop a process started with `start_new_session=True` and everything of its session.
+
+    `sig` goes to the leader, which gets `grace` seconds to stop its children and exit; then whatever
+    is left of the session is killed. Returns the leader's exit code once no process of the session
+    runs, so nothing it started can touch the next test or benchmark.
+    """
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(grace)
+    kill_and_wait(session_members(proc.pid))  # start_new_session: the session id is the leader's pid
+    return proc.wait()
 
 
 @contextlib.contextmanager

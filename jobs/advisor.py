@@ -48,12 +48,14 @@ def response_schema(columns: list[str], actions: list[str], want_report: bool) -
 
 
 def build_prompt(request: dict) -> str:
-    # JSON-escaped, with < and > as \u escapes: file content cannot close the data block or open a new one.
+    """Instructions, then the data block. Names and values from the file appear only inside the block, JSON-escaped
+    with < and > as \\u escapes: they cannot close the block or open a new one. The instructions count the columns."""
     data = json.dumps({"columns": request["columns"], "allowed_actions": request["allowed"],
                        "numeric_columns": request["numeric_columns"], "target": request.get("target"),
                        "rows_ordered_in_time": request.get("ordered_in_time"), "sample_rows": request["rows"]},
                       ensure_ascii=True, default=str).replace("<", "\\u003c").replace(">", "\\u003e")
-    ask = "Choose an action for each of these columns: " + ", ".join(json.dumps(c) for c in request["allowed"])
+    ask = (f"Choose an action for each of the {len(request['allowed'])} columns named by the keys of "
+           "allowed_actions in the data block, from that column's list")
     return f"{ask}.\n{REPORT_ASK if request.get('want_report') else ''}\n<data>\n{data}\n</data>"
 
 
@@ -84,8 +86,9 @@ class GeminiAdvisor:
             raise ValueError("the answer is not an object with a 'columns' list")
         decisions: dict[str, dict] = {}
         for item in data["columns"]:
-            if isinstance(item, dict) and item.get("column") in columns and item["column"] not in decisions:
-                decisions[item["column"]] = item
+            name = item.get("column") if isinstance(item, dict) else None
+            if isinstance(name, str) and name in columns and name not in decisions:
+                decisions[name] = item
         return {"columns": decisions, "report": data.get("report"), "model": self.model}
 
 

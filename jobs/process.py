@@ -6,6 +6,7 @@ import logging
 import os
 import tempfile
 import time
+import traceback
 import uuid
 from contextlib import nullcontext
 from typing import Callable
@@ -17,23 +18,23 @@ from rq import get_current_job
 
 from app.extensions import db
 from app.models import CleaningReport, Dataset, Graph, Stage, Status, StepLog, utcnow
-from jobs.pipeline.export import to_table, write_csv, write_parquet
+from jobs.pipeline.entries import bounded
+from jobs.pipeline.export import csv_table, neutralised, safe_path, to_table, write_csv, write_parquet
 from jobs.pipeline.load import FileInfo, load_step
 from jobs.pipeline.options import PipelineOptions
 from jobs.pipeline.runner import run_pipeline
 
 from .advisor import advisor_from_config
-from .queues import MAX_ATTEMPTS, queue_for_mode
+from .fetch import awaiting_download, fetch_source
+from .failures import HorseKilled, JobGaveUp, memory_error_in, user_message
+from .limits import check_decoded, check_estimate, check_output
+from .queues import MAX_ATTEMPTS, dataset_id_from_job, is_final, queue_for_mode
 from .scaling.counters import record_duration, record_outcome
 from .scaling.stats import record_completion
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY = 0.5  # seconds between progress writes, so progress never slows the job
 REPORT_LISTS = ("changed", "flagged", "left_alone")  # the deep report's lists, kept in CleaningReport.details
-
-
-class JobGaveUp(RuntimeError):
-    """The dataset crashed its worker too many times; it is marked failed."""
 
 
 def cleaned_keys(dataset_id: str) -> tuple[str, str]:
@@ -73,6 +74,8 @@ def process_dataset(dataset_id: str) -> dict:
         try:
             return _run(dataset)
         except Exception as exc:
+            if memory_error_in(exc):
+                traceback.clear_frames(exc.__traceback__)  # let go of the big frames before recording
             _record_failure(dataset_id, exc)
             raise
 
@@ -84,13 +87,19 @@ def _run(dataset: Dataset) -> dict:
     dataset.status, dataset.error = Status.PROCESSING.value, None
     dataset.started_at, dataset.completed_at = utcnow(), None
     progress = ProgressWriter(dataset)
+    if awaiting_download(dataset) and not fetch_source(dataset, progress):
+        return {"dataset_id": dataset.id, "status": dataset.status}  # refused as an upload would be: not retried
     progress(Stage.LOADING.value, 5, f"Loading {dataset.filename} (attempt {dataset.attempts})", force=True)
 
     storage = current_app.extensions["storage"]
     options = PipelineOptions.from_stored(dataset.mode, dataset.target, dataset.options)
     info = FileInfo(format=dataset.file_format, encoding=dataset.encoding, delimiter=dataset.delimiter)
+    limit = current_app.config["MAX_DECODED_MB"]
     with storage.local_path(dataset.raw_key) as path:
+        # Refused before a frame exists when the shape or a Parquet sample already says too large.
+        check_estimate(path, info.format, dataset.rows, dataset.columns, limit)
         frame, load_logs = load_step(path, info, na_values=options.na_values)
+    check_decoded(frame, limit)
     advise = advisor_from_config(current_app.config) if dataset.mode != "fast" else None
     result = run_pipeline(frame, options, progress, advise)
 
@@ -100,20 +109,20 @@ def _run(dataset: Dataset) -> dict:
     csv_key, parquet_key = cleaned_keys(dataset.id)
     cleaned = to_table(result.frame)
     headers = load_logs[0]["params"].get("headers")
-    _put(storage, csv_key, lambda tmp: write_csv(cleaned, tmp, formats=result.formats, headers=headers))
+    escaped = {"cleaned": _put_csv(storage, csv_key, csv_table(cleaned, result.formats, headers))}
     _put(storage, parquet_key, lambda tmp: write_parquet(cleaned, tmp))
-    _put(storage, dataset.imputed_key, lambda tmp: write_csv(_imputed_table(result.imputed), tmp))
+    escaped["imputed"] = _put_csv(storage, dataset.imputed_key, csv_table(_imputed_table(result.imputed)))
     features_key = None
     if features is not None:
         features_key = f"datasets/{dataset.id}/features.csv"
         table = to_table(features)
-        _put(storage, features_key, lambda tmp: write_csv(table, tmp))
+        escaped["features"] = _put_csv(storage, features_key, csv_table(table))
         _put(storage, f"datasets/{dataset.id}/features.parquet", lambda tmp: write_parquet(table, tmp))
     _replace_records(dataset, load_logs, result)
     _save_graphs(storage, dataset, result.figures)
     dataset.cleaned_key, dataset.features_key = csv_key, features_key
     dataset.cleaned_rows, dataset.cleaned_columns = result.frame.shape
-    summary = dict(result.summary)
+    summary = dict(result.summary, formulas_neutralised=escaped)  # per CSV; >0: a .safe.csv copy is served
     advisor = advisor_outcome(dataset.mode, summary.get("advisor"), advise is not None)
     if advisor is not None:
         summary["advisor"] = advisor
@@ -136,7 +145,9 @@ def _replace_records(dataset: Dataset, load_logs: list[dict], result) -> None:
     CleaningReport.query.filter_by(dataset_id=dataset.id).delete()
     logs = {**result.logs, "cleaning": load_logs + result.logs.get("cleaning", [])}
     for step, entries in logs.items():
-        db.session.add_all(StepLog(dataset_id=dataset.id, step=step, seq=i, **e) for i, e in enumerate(entries))
+        # Stored bounded: a 100 KB cell or a long name is cut in the log, never in the data.
+        db.session.add_all(StepLog(dataset_id=dataset.id, step=step, seq=i, **bounded(e))
+                           for i, e in enumerate(entries))
     if result.report is not None:
         report = result.report
         details = {kind: report.get(kind) or [] for kind in REPORT_LISTS}
@@ -208,23 +219,47 @@ def _put(storage, key: str, write: Callable[[str], None]) -> None:
     os.close(fd)
     try:
         write(tmp)
+        check_output(tmp, os.path.basename(key), current_app.config["MAX_OUTPUT_MB"])  # before storage holds it
         storage.put_file(key, tmp)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
 
 
-def _record_failure(dataset_id: str, exc: Exception) -> None:
-    """Record the failure before the exception reaches RQ (which keeps the traceback)."""
+def _put_csv(storage, key: str, table: pa.Table) -> int:
+    """The CSV, and beside it its spreadsheet-safe copy when some cell or header needs one; how many did."""
+    _put(storage, key, lambda tmp: write_csv(table, tmp))
+    safe, count = neutralised(table)
+    if count:
+        _put(storage, safe_path(key), lambda tmp: write_csv(safe, tmp))
+    else:
+        storage.delete(safe_path(key))  # a re-run replaces its outputs: no stale copy
+    return count
+
+
+def _record_failure(dataset_id: str, exc: Exception, job=None) -> None:
+    """Record the failure before the exception reaches RQ (which keeps the traceback).
+
+    The user gets a plain reason; the operator's log gets the full exception. A failure that a
+    retry cannot fix (see jobs.queues.is_final) cancels RQ's remaining retries on the running job.
+    """
     db.session.rollback()
     dataset = db.session.get(Dataset, dataset_id)
     if dataset is None:
         return
-    job = get_current_job()
-    will_retry = (job is not None and (job.retries_left or 0) > 0
-                  and not isinstance(exc, JobGaveUp) and dataset.attempts < MAX_ATTEMPTS)
-    message = f"{type(exc).__name__}: {exc}"
-    dataset.error = message[:4000]
+    job = job or get_current_job()
+    final = is_final(exc) or dataset.attempts >= MAX_ATTEMPTS
+    will_retry = job is not None and (job.retries_left or 0) > 0 and not final
+    if job is not None and not will_retry:
+        job.retries_left = 0  # RQ reads this right after the job returns: failed at once, no retry
+    message, error_id = user_message(exc, memory_mb=current_app.config["JOB_MEMORY_MB"],
+                                     timeout=job.timeout if job is not None else None)
+    if error_id:
+        log.error("dataset %s failed, error id %s", dataset_id, error_id, exc_info=exc)
+    else:
+        log.warning("dataset %s failed (%s): %s: %s", dataset_id, "will retry" if will_retry else "final",
+                    type(exc).__name__, str(exc)[:2000])
+    dataset.error = message
     if will_retry:
         dataset.status, dataset.progress_info = Status.QUEUED.value, f"Failed, will retry: {message[:300]}"
     else:
@@ -233,3 +268,10 @@ def _record_failure(dataset_id: str, exc: Exception) -> None:
     db.session.commit()
     record_outcome(current_app.extensions["redis"], queue_for_mode(dataset.mode),
                    "retried" if will_retry else "failed")
+
+
+def record_horse_death(job, signum: int, peak_mb: float | None) -> None:
+    """Called by the worker whose job's process died from a signal: the dataset fails for good."""
+    dataset_id = dataset_id_from_job(job.id)
+    if dataset_id:
+        _record_failure(dataset_id, HorseKilled(signum, peak_mb), job=job)

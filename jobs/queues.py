@@ -33,6 +33,11 @@ MODE_QUEUES = {"fast": FAST_QUEUE, "smart": FAST_QUEUE, "deep": DEEP_QUEUE}
 # Crashes (SIGKILL, OOM) are requeued without spending an RQ retry; this caps the total
 # number of runs so a dataset that kills its worker every time ends as failed.
 MAX_ATTEMPTS = 1 + POLICIES[FAST_QUEUE].retries + 2
+# Retries are for transient errors (connection, storage). A job that failed on its input (unreadable,
+# over a size limit, out of memory or time, its process killed) would fail the same way again: it is
+# failed at once. Named, not imported, so this module stays light for the web tier and the monitor.
+FINAL_FAILURES = frozenset({"LoadError", "OverLimit", "MemoryError", "JobTimeoutException", "HorseKilled",
+                            "JobGaveUp"})
 LIVE_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
@@ -41,6 +46,22 @@ def queue_for_mode(mode: str) -> str:
         return MODE_QUEUES[mode]
     except KeyError:
         raise ValueError(f"mode must be 'fast', 'smart' or 'deep'; got {mode!r}") from None
+
+
+def raised_from(exc: BaseException | None, kinds: frozenset[str]) -> bool:
+    """True when the exception, or one it was raised from or while handling, is of (a subclass of) a kind named."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if any(cls.__name__ in kinds for cls in type(exc).__mro__):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def is_final(exc: BaseException | None) -> bool:
+    """True when a retry cannot fix the failure."""
+    return raised_from(exc, FINAL_FAILURES)
 
 
 def job_id_for(dataset_id: str) -> str:

@@ -1,4 +1,4 @@
-"""Worker setup: one app per process, heavy imports preloaded, fast crash recovery."""
+"""Worker setup: one app per process, heavy imports preloaded, fast crash recovery, a memory ceiling per job."""
 from __future__ import annotations
 
 import ctypes
@@ -10,9 +10,13 @@ import threading
 import uuid
 
 from flask import Flask
+from redis.exceptions import RedisError
 from rq import Worker
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.scheduler import RQScheduler
+from sqlalchemy.exc import SQLAlchemyError
+
+from .limits import MB, address_space_bytes, limit_memory
 
 log = logging.getLogger(__name__)
 _app: Flask | None = None
@@ -62,12 +66,15 @@ class WranglerWorker(Worker):
     On SIGTERM (a platform stopping the dyno, the autoscaler scaling down) the running job gets
     `shutdown_grace` seconds to finish; after that the worker kills it and puts it back on its
     queue without spending a retry, and exits before the platform's SIGKILL (Heroku: 30 s).
+    Each job's forked process gets an address-space ceiling (`job_memory_mb`, RLIMIT_AS).
     """
 
-    def __init__(self, *args, recovery_grace: int = 30, shutdown_grace: float = 20.0, **kwargs):
+    def __init__(self, *args, recovery_grace: int = 30, shutdown_grace: float = 20.0, job_memory_mb: int = 0,
+                 **kwargs):
         super().__init__(*args, **kwargs)
         self.recovery_grace = recovery_grace
         self.shutdown_grace = shutdown_grace
+        self.job_memory_mb = job_memory_mb
         self._giving_up = False
 
     def setup_work_horse_signals(self):
@@ -93,6 +100,20 @@ class WranglerWorker(Worker):
             os.killpg(pid, signal.SIGKILL)  # RQ's horse leads its own process group
         except ProcessLookupError:
             pass
+
+    def handle_work_horse_killed(self, job, retpid, ret_val, rusage):
+        super().handle_work_horse_killed(job, retpid, ret_val, rusage)
+        if self._giving_up or not (ret_val and os.WIFSIGNALED(ret_val)):
+            return
+        # Not our signal: the OOM killer, or C code that crashed (often an allocation refused under the
+        # ceiling). The same input does it again, so record a final failure; RQ then skips its retries.
+        from jobs.process import record_horse_death
+        peak_mb = rusage.ru_maxrss / 1024 if rusage else None  # Linux reports KiB
+        with get_app().app_context():
+            try:
+                record_horse_death(job, os.WTERMSIG(ret_val), peak_mb)
+            except (RedisError, SQLAlchemyError):  # not recorded: RQ's retry policy decides as before
+                log.exception("could not record the killed job %s", job.id)
 
     def handle_job_failure(self, job, queue, started_job_registry=None, exc_string="", execution=None):
         if not self._giving_up:
@@ -122,6 +143,7 @@ class WranglerWorker(Worker):
 
     def main_work_horse(self, job, queue):
         _die_with_parent()
+        limit_memory(self.job_memory_mb)  # the horse only: the worker itself must outlive its jobs
         get_app()
         super().main_work_horse(job, queue)
 
@@ -164,6 +186,10 @@ def build_worker(queues: list[str], name: str | None = None) -> WranglerWorker:
     logging.getLogger("rq.worker").addFilter(QUIET_MAINTENANCE)  # one instance: addFilter skips repeats
     connection = Redis.from_url(config["REDIS_URL"])
     monitor = config["WORKER_MONITOR_INTERVAL"]
+    baseline = address_space_bytes()  # a forked job starts with the worker's whole address space
+    if 0 < config["JOB_MEMORY_MB"] * MB < 2 * baseline:
+        log.warning("JOB_MEMORY_MB=%s leaves jobs little room: the worker alone maps %.0f MB",
+                    config["JOB_MEMORY_MB"], baseline / MB)
     suffix = uuid.uuid4().hex[:6]
     # On Heroku the dyno's name leads (worker.3.<random>): the heroku backend matches workers to dynos by it.
     name = name or (f"{config['DYNO']}.{suffix}" if config["DYNO"] else
@@ -176,4 +202,5 @@ def build_worker(queues: list[str], name: str | None = None) -> WranglerWorker:
         worker_ttl=max(config["WORKER_MAINTENANCE_INTERVAL"] + 15, 30),
         recovery_grace=config["RECONCILE_GRACE_SECONDS"],
         shutdown_grace=config["WORKER_SHUTDOWN_GRACE"],
+        job_memory_mb=config["JOB_MEMORY_MB"],
     )

@@ -2,11 +2,23 @@
 # Is Redis (REDIS_URL) reachable, and how is it doing? Exit 1 when it is down.
 set -uo pipefail
 url="${1:-${REDIS_URL:-redis://localhost:6379/0}}"
-cli() { redis-cli -u "$url" --no-auth-warning "$@"; }
 command -v redis-cli >/dev/null || { echo "redis-cli is not installed (apt-get install redis-tools)" >&2; exit 2; }
+# redis://[user]:password@host: the password goes to redis-cli in REDISCLI_AUTH (percent-decoded), never
+# on a command line (ps) or in output; the URL kept without it is the one shown.
+userinfo=$(sed -nE 's#^[a-z]+://([^/]*)@.*#\1#p' <<<"$url")  # up to the last @, as redis-py reads it
+url=$(sed -E 's#^([a-z]+://)[^/]*@#\1#' <<<"$url")
+user=()
+if [ -n "$userinfo" ]; then
+  password=${userinfo#*:}
+  [ "$userinfo" = "$password" ] || [ -z "${userinfo%%:*}" ] || user=(--user "${userinfo%%:*}")
+  password=${password//\\/\\\\}  # a backslash stays a backslash; %XX becomes its byte
+  REDISCLI_AUTH=$(printf '%b' "${password//%/\\x}")
+  export REDISCLI_AUTH
+fi
+cli() { redis-cli -u "$url" "${user[@]}" --no-auth-warning "$@"; }
 
 if ! pong=$(cli PING 2>&1) || [ "$pong" != "PONG" ]; then
-  echo "DOWN  $(sed -E 's#//[^@/]*@#//***@#' <<<"$url"): ${pong:-no answer}" >&2  # no password in logs
+  echo "DOWN  $url: ${pong:-no answer}" >&2
   exit 1
 fi
 info() { cli INFO "$1" | tr -d '\r' | grep -E "^($2):" ; }

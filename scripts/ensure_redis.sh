@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 py="${VENV:-.venv}/bin/python"
 url="${REDIS_URL:-redis://127.0.0.1:6379/0}"
+shown=$(sed -E 's#//[^/]*@#//***@#' <<<"$url")  # messages never carry a password
 port="${WRANGLER_REDIS_PORT:-6390}"
 private="redis://127.0.0.1:${port}/0"
 
@@ -15,10 +16,10 @@ if answers "$url"; then echo "$url"; exit 0; fi
 if answers "$private"; then echo "$private"; exit 0; fi
 if ! command -v redis-server >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "Redis is not reachable at $url; installing Debian's redis-server..." >&2
+    echo "Redis is not reachable at $shown; installing Debian's redis-server..." >&2
     apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >&2
   else
-    echo "Redis is not reachable at $url and redis-server is not installed." >&2
+    echo "Redis is not reachable at $shown and redis-server is not installed." >&2
     echo "Install it (sudo apt-get install redis-server) or set REDIS_URL to a running Redis." >&2
     exit 1
   fi

@@ -1,16 +1,22 @@
 """Dataset endpoints: upload, status, lists, downloads, step logs."""
 from __future__ import annotations
 
+import os
+import tempfile
+
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
+
+from jobs.pipeline.export import neutralise_csv, safe_path
 
 from ..auth import check_name, load_visible_dataset, owner_for_upload, principal, request_value, requesting_user
 from ..errors import APIError
-from ..ingest import fetch_url, receive_upload, validate
+from ..ingest import check_columns, check_url, receive_upload, validate
 from ..models import CleaningReport, Dataset, LogStep, Mode, Status
-from ..options import check_roles, effective, read_options
-from ..quotas import release_quota, reserve_quota
+from ..options import effective, read_options
+from ..limits import check_upload_rate
+from ..quotas import check_user_load, release_quota, reserve_quota
 from ..services import (delete_dataset, describe, filtered, iso, links, log_entries, page,
-                        submit_dataset)
+                        submit_dataset, submit_url)
 
 bp = Blueprint("datasets", __name__)
 MODES = tuple(m.value for m in Mode)
@@ -37,6 +43,7 @@ def accept_upload() -> tuple[Dataset, bool]:
     if mode not in MODES:
         raise APIError(400, "invalid_mode", f"mode must be one of {', '.join(MODES)}; got {mode!r}.")
     user_id, collaboration_id = owner_for_upload()
+    check_upload_rate(user_id)  # 429 rate_limited, counted per user in Redis
     target = (request_value("target") or "").strip() or None
     options = read_options()  # 400 for a bad option, before anything is stored
     upload_file = request.files.get("file")
@@ -48,20 +55,21 @@ def accept_upload() -> tuple[Dataset, bool]:
     if upload_file is None and not url:
         raise APIError(400, "missing_file", "Send a multipart 'file' field or a 'dataset_url'.")
 
+    check_user_load(user_id, 0, lock=False)  # early 429: jobs in flight or storage already full
     usage = reserve_quota(user_id, mode)  # 429 before anything is stored
     scratch = current_app.extensions["storage"].scratch_dir()
     intake = None
     try:
         if upload_file is not None:
             intake = receive_upload(upload_file.stream, upload_file.filename, scratch, config["MAX_UPLOAD_MB"])
-        else:
-            intake = fetch_url(url, scratch, config["MAX_UPLOAD_MB"], config["URL_FETCH_TIMEOUT"],
-                               config["ALLOW_PRIVATE_URLS"])
+        else:  # checked here, downloaded by a worker (jobs.fetch): no request waits on a remote server
+            check_url(url, config["ALLOW_PRIVATE_URLS"])  # scheme, host and every address it resolves to
+            check_user_load(user_id, 0)  # its size counts once the worker has stored the file
+            return submit_url(url, user_id=user_id, collaboration_id=collaboration_id, mode=mode,
+                              target=target, options=options, usage=usage)
         info = validate(intake, config["MAX_ROWS"], config["MAX_COLUMNS"])
-        if target is not None and target not in info.column_names:
-            raise APIError(422, "unknown_target", f"target {target!r} is not a column of the dataset.",
-                           {"columns": info.column_names[:100]})
-        check_roles(options["roles"], info.column_names)
+        check_columns(info, target, options["roles"])
+        check_user_load(user_id, intake.size)  # again with the exact size, locked until the row is committed
         return submit_dataset(intake, user_id=user_id, collaboration_id=collaboration_id, mode=mode,
                               target=target, options=options, usage=usage)
     except BaseException:
@@ -117,10 +125,41 @@ def serve_file(key: str, mimetype: str, name: str | None = None) -> Response:
     return send_file(storage.open(key), mimetype=mimetype, as_attachment=name is not None, download_name=name)
 
 
-def _download_table(csv_key: str, name: str, fmt: str):
-    """A table saved as CSV and Parquet side by side, in the format asked for."""
-    mimetype = "text/csv" if fmt == "csv" else "application/vnd.apache.parquet"
-    return serve_file(csv_key.rsplit(".", 1)[0] + "." + fmt, mimetype, f"{name}.{fmt}")
+def _csv_key(dataset: Dataset, key: str, kind: str) -> str:
+    """The CSV a download serves: by default its copy with formula-like cells neutralised, raw with ?formulas=keep."""
+    formulas = request.args.get("formulas", "escape").lower()
+    if formulas not in ("escape", "keep"):
+        raise APIError(400, "invalid_parameter", "formulas must be escape or keep.", {"field": "formulas"})
+    if formulas == "keep":
+        return key
+    counts = (dataset.summary or {}).get("formulas_neutralised")
+    if isinstance(counts, dict):  # written by the job: a copy exists where some cell needed one
+        return safe_path(key) if counts.get(kind) else key
+    return _late_safe_copy(key)
+
+
+def _late_safe_copy(key: str) -> str:
+    """The safe copy of a CSV stored before the job wrote copies, made once on first download (streamed)."""
+    storage, safe = current_app.extensions["storage"], safe_path(key)
+    if not storage.exists(safe):
+        fd, tmp = tempfile.mkstemp(dir=storage.scratch_dir(), suffix=".csv")
+        os.close(fd)
+        try:
+            with storage.local_path(key) as source:
+                neutralise_csv(source, tmp)
+            storage.put_file(safe, tmp)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return safe
+
+
+def _download_table(dataset: Dataset, csv_key: str, kind: str, fmt: str):
+    """A table saved as CSV and Parquet side by side, in the format asked for (Parquet: typed data, as stored)."""
+    name = f"{dataset.database_name}_{kind}.{fmt}"
+    if fmt == "csv":
+        return serve_file(_csv_key(dataset, csv_key, kind), "text/csv", name)
+    return serve_file(csv_key.rsplit(".", 1)[0] + ".parquet", "application/vnd.apache.parquet", name)
 
 
 @bp.delete("/dataset/<dataset_id>")
@@ -141,6 +180,9 @@ def raw(dataset_id: str):
     if dataset.raw_purged_at is not None:
         raise APIError(410, "purged", "The original file was removed by the retention setting; "
                        "the cleaned data is still available.", {"purged_at": iso(dataset.raw_purged_at)})
+    if dataset.file_format == "url":  # the worker has not downloaded it (yet, or the download was refused)
+        raise APIError(409, "not_ready", "The file at the dataset's URL has not been downloaded.",
+                       {"status": dataset.status})
     return serve_file(dataset.raw_key, "application/octet-stream", dataset.filename)
 
 
@@ -151,7 +193,7 @@ def cleaned(dataset_id: str):
     if fmt not in ("csv", "parquet"):
         raise APIError(400, "invalid_parameter", "format must be csv or parquet.", {"field": "format"})
     _completed(dataset, "cleaned file")
-    return _download_table(dataset.cleaned_key, f"{dataset.database_name}_cleaned", fmt)
+    return _download_table(dataset, dataset.cleaned_key, "cleaned", fmt)
 
 
 def _completed(dataset: Dataset, what: str) -> None:
@@ -188,7 +230,8 @@ def imputed(dataset_id: str):
     """Every cell the pipeline filled in: row (0-based position in the cleaned table), column, value, action."""
     dataset = load_visible_dataset(dataset_id)
     _completed(dataset, "list of imputed cells")
-    return serve_file(dataset.imputed_key, "text/csv", f"{dataset.database_name}_imputed.csv")
+    return serve_file(_csv_key(dataset, dataset.imputed_key, "imputed"), "text/csv",
+                      f"{dataset.database_name}_imputed.csv")
 
 
 @bp.get("/dataset/<dataset_id>/features")
@@ -212,7 +255,7 @@ def features_table(dataset_id: str, fmt: str):
         raise APIError(404, "not_found", "Use features.csv or features.parquet.")
     _features_on(dataset)
     _completed(dataset, "feature table")
-    return _download_table(dataset.features_key, f"{dataset.database_name}_features", fmt)
+    return _download_table(dataset, dataset.features_key, "features", fmt)
 
 
 @bp.get("/dataset/<dataset_id>/logs/<step>")

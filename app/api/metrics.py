@@ -1,7 +1,6 @@
 """GET /metrics: queues, workers, job outcomes and durations, datasets and the autoscaler, for Prometheus."""
 from __future__ import annotations
 
-
 from flask import Blueprint, Response, current_app
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
@@ -12,6 +11,8 @@ from jobs.scaling.counters import durations, outcomes
 from jobs.scaling.monitor import last_decision
 from jobs.scaling.stats import queue_stats
 
+from ..auth import principal
+from ..errors import APIError
 from ..models import Mode
 
 bp = Blueprint("metrics", __name__)
@@ -60,6 +61,10 @@ class WranglerCollector:
 
 @bp.get("/metrics")
 def metrics():
+    who = principal()  # token mode: every tenant's totals are for operator tokens only
+    if who is not None and not who.operator:
+        raise APIError(403, "forbidden", "/metrics shows every tenant's totals: it needs an operator token "
+                       "(flask tokens create USER --operator).")
     registry = CollectorRegistry()
     registry.register(WranglerCollector(current_app.extensions["redis"]))
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

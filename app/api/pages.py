@@ -1,14 +1,14 @@
 """HTML pages: the index with an upload form, and a dataset's page."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, make_response, redirect, render_template, request, session, url_for
 
-from ..auth import COOKIE, check_name, load_visible_dataset, principal
+from ..auth import LEGACY_COOKIE, SESSION_KEY, check_name, load_visible_dataset, principal
 from ..errors import APIError
 from ..options import OUTLIER_CHOICES
 from ..models import LOG_STEPS, CleaningReport, Dataset, Graph, Status
 from ..services import describe, log_entries
-from ..tokens import authenticate
+from ..tokens import session_reference
 from .datasets import MODES, accept_upload
 
 bp = Blueprint("pages", __name__)
@@ -41,21 +41,26 @@ def index():
 
 @bp.post("/login")
 def login():
-    token = (request.form.get("token") or "").strip()
-    if authenticate(token) is None:
+    if not current_app.secret_key:
+        return login_page("Signing in to the pages needs SECRET_KEY set on the server; "
+                          "API calls with a bearer token work without it.", 503)
+    reference = session_reference((request.form.get("token") or "").strip())
+    if reference is None:
         return login_page("That token is unknown or revoked.")
+    # A signed, HttpOnly, SameSite=Strict session naming the token, not the token; revoking it ends the session.
+    session.clear()
+    session[SESSION_KEY] = reference
+    session.permanent = True  # expires after LOGIN_COOKIE_DAYS, checked when the signature is
     response = make_response(redirect(url_for("pages.index"), code=303))
-    # HttpOnly: page scripts never see it; SameSite=Strict: no other site can post with it.
-    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=request.is_secure,
-                        max_age=current_app.config["LOGIN_COOKIE_DAYS"] * 86400)
+    response.delete_cookie(LEGACY_COOKIE)
     return response
 
 
 @bp.post("/logout")
 def logout():
-    response = make_response(redirect(url_for("pages.index"), code=303))
-    response.delete_cookie(COOKIE)
-    return response
+    if current_app.secret_key:
+        session.clear()
+    return redirect(url_for("pages.index"), code=303)
 
 
 @bp.post("/upload")

@@ -5,6 +5,7 @@ import pandas as pd
 
 from .dates import looks_like_dates, looks_like_times, parse_dates, parse_times
 from .entries import column_stats, entry, plain
+from .export import FORMULA, NUMBER
 from .numbers import bool_share, parse_booleans, parse_numbers
 from .profile import CATEGORY_MAX, code_evidence, role_evidence
 
@@ -136,6 +137,10 @@ def repair_types(frame: pd.DataFrame, *, parse_threshold: float = 0.95, roles: d
         if is_text(series) and not present.empty:
             text = present.astype("str")
             stripped = text.str.strip()
+            # ' =1+1' is inert in a spreadsheet, '=1+1' is live: keep the leading space that disarms it.
+            armed = stripped.str.match(FORMULA) & ~stripped.str.fullmatch(NUMBER) & ~text.str.match(FORMULA)
+            if armed.any():
+                stripped = stripped.where(~armed, text.str.rstrip())
             changed = int((stripped != text).sum())
             if changed:
                 series = out[col] = stripped.reindex(series.index)

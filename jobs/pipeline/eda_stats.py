@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import Formatter, LogLocator, MaxNLocator, NullLocator
 
-from .entries import entry, plain
+from .entries import entry, plain, short
 from .profile import ROLES, column_role, skewness
 
 TOP_VALUES = 5
@@ -55,8 +55,14 @@ def column_statistics(series: pd.Series, role: str, numbers: np.ndarray | None,
     stats["distinct"] = int(len(counts))
     if role == "datetime" and len(counts):
         stats.update(min=plain(series.min()), max=plain(series.max()))
-    stats["top_values"] = [{"value": plain(k), "count": int(v)} for k, v in counts.head(TOP_VALUES).items()]
+    stats["top_values"] = [{"value": _shown(k), "count": int(v)} for k, v in counts.head(TOP_VALUES).items()]
     return stats
+
+
+def _shown(value):
+    """A value for the statistics: long text cut (the data keeps it whole)."""
+    value = plain(value)
+    return short(value) if isinstance(value, str) else value
 
 
 def _bin_count(values: np.ndarray) -> int:
@@ -190,11 +196,11 @@ def judge_role(series: pd.Series, name: str) -> str:
 
 
 def column_names(labels) -> list[str]:
-    """Text keys for JSON, one per column even when labels repeat."""
+    """Text keys for JSON, one per column even when labels repeat; long names cut (the data keeps them)."""
     names: list[str] = []
     seen: set[str] = set()
     for position, label in enumerate(labels):
-        name = str(label)
+        name = short(str(label))
         names.append(f"{name} [{position}]" if name in seen else name)
         seen.add(names[-1])
     return names

@@ -1,9 +1,13 @@
-"""Log entry helpers shared by the pipeline steps: one shape for every step's log."""
+"""Log entry helpers shared by the pipeline steps: one shape for every step's log, long values cut for showing."""
 from __future__ import annotations
 
 import math
 
 import pandas as pd
+
+MAX_VALUE = 200  # characters of a cell value or column name in logs, statistics, reports and pages (data keeps all)
+MAX_PROSE = 1000  # a message or explanation, which may quote a few values
+PROSE = frozenset({"message", "reasoning", "reason", "explanation", "why", "evidence", "advisor_error"})
 
 
 def entry(action: str, *, column: str | None = None, count: int = 0, params: dict | None = None,
@@ -39,3 +43,20 @@ def column_stats(series: pd.Series) -> dict:
     else:
         stats["distinct"] = int(series.nunique(dropna=True))
     return stats
+
+
+def short(text: str, limit: int = MAX_VALUE) -> str:
+    """At most `limit` characters, cut with an ellipsis."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def bounded(value, limit: int = MAX_VALUE):
+    """A copy to show or store (a log entry, a sample row): strings cut to MAX_VALUE, prose fields to MAX_PROSE."""
+    if isinstance(value, str):
+        return short(value, limit)
+    if isinstance(value, dict):
+        return {short(k) if isinstance(k, str) else k: bounded(v, MAX_PROSE if k in PROSE else MAX_VALUE)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [bounded(v, limit) for v in value]
+    return value

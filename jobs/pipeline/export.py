@@ -1,6 +1,8 @@
-"""Writing cleaned tables: Arrow conversion shared by the CSV and Parquet outputs, dates written as dates."""
+"""Writing cleaned tables: Arrow conversion shared by the CSV and Parquet outputs, dates as dates, safe CSV copies."""
 from __future__ import annotations
 
+import csv
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,11 @@ import pyarrow.parquet as pq
 
 _PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 _CLOCKS = ("%H:%M:%S", "%H:%M")  # time-of-day text a pattern in `formats` can re-render
+# OWASP CSV injection: a cell starting with one of these may be read by a spreadsheet as a formula...
+FORMULA = r"^[=+\-@\t\r]"
+# ...unless it is a negative number ("-5", "-1.5e3", "-1,200", "-12%"), which a spreadsheet keeps as a number
+# ("+1" it turns into the formula =+1).
+NUMBER = r"-([0-9][0-9,]*(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?%?"
 
 
 def _ticks(column: pa.ChunkedArray) -> np.ndarray:
@@ -94,9 +101,9 @@ def to_table(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> pa.T
     return _apply_formats(_with_dates(pa.Table.from_pandas(frame, preserve_index=False)), formats, frame)
 
 
-def write_csv(frame: pd.DataFrame | pa.Table, path: str | Path, formats: dict[str, str] | None = None,
-              headers: dict[str, str] | None = None) -> None:
-    """CSV with dates as YYYY-MM-DD, timestamps as YYYY-MM-DD HH:MM:SS[.fff][+HH:MM|Z], missing values empty.
+def csv_table(frame: pd.DataFrame | pa.Table, formats: dict[str, str] | None = None,
+              headers: dict[str, str] | None = None) -> pa.Table:
+    """The table as the CSV holds it: dates as YYYY-MM-DD, timestamps as YYYY-MM-DD HH:MM:SS[.fff][+HH:MM|Z].
 
     `headers` writes some columns under another header: the input's own (an empty header stays empty).
     """
@@ -106,10 +113,73 @@ def write_csv(frame: pd.DataFrame | pa.Table, path: str | Path, formats: dict[st
             table = table.set_column(i, table.field(i).name, _as_text(column))
     if headers:
         table = table.rename_columns([headers.get(name, name) for name in table.column_names])
+    return table
+
+
+def write_csv(frame: pd.DataFrame | pa.Table, path: str | Path, formats: dict[str, str] | None = None,
+              headers: dict[str, str] | None = None) -> None:
+    """CSV of `csv_table(frame, formats, headers)`; missing values empty."""
     # pyarrow writes CSV ~10x faster than DataFrame.to_csv (ARCHITECTURE.md measurements).
-    pacsv.write_csv(table, str(path))
+    pacsv.write_csv(csv_table(frame, formats, headers), str(path))
+
+
+def formula_like(text: str) -> bool:
+    """Text a spreadsheet would read as a formula: starts with =, +, -, @, tab or CR and is not a negative number."""
+    return re.match(FORMULA, text) is not None and re.fullmatch(NUMBER, text) is None
+
+
+def _text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+
+def _escaped(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, int]:
+    if pa.types.is_dictionary(column.type) and _text(column.type.value_type):
+        column = column.cast(column.type.value_type)  # categories
+    if not _text(column.type):
+        return column, 0  # numbers, booleans and dates are written as what they are
+    live = pc.fill_null(pc.and_(pc.match_substring_regex(column, FORMULA),
+                                pc.invert(pc.match_substring_regex(column, f"^({NUMBER})$"))), False)
+    count = pc.sum(live).as_py() or 0
+    if not count:
+        return column, 0
+    return pc.if_else(live, pc.utf8_replace_slice(column, start=0, stop=0, replacement="'"), column), count
+
+
+def neutralised(table: pa.Table) -> tuple[pa.Table, int]:
+    """The table with formula-like text cells and headers prefixed by a single quote (OWASP), and how many."""
+    columns, counts = zip(*(_escaped(c) for c in table.columns)) if table.num_columns else ((), ())
+    names = ["'" + n if formula_like(n) else n for n in table.column_names]
+    changed = sum(counts) + sum(n != old for n, old in zip(names, table.column_names))
+    return (pa.table(list(columns), names=names) if changed else table), changed
+
+
+def neutralise_csv(source: str | Path, target: str | Path) -> int:
+    """A stored CSV, read as text batch by batch, written again neutralised; the number of cells and headers changed."""
+    with open(source, newline="", encoding="utf-8") as handle:
+        names = next(csv.reader(handle), [])
+    options = pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, null_values=[""],
+                                   strings_can_be_null=True, quoted_strings_can_be_null=False)
+    reader, writer, changed = pacsv.open_csv(str(source), convert_options=options), None, 0
+    try:
+        for batch in reader:
+            table, count = neutralised(pa.Table.from_batches([batch]))
+            writer = writer or pacsv.CSVWriter(str(target), table.schema)
+            writer.write_table(table)
+            changed += count
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:  # no rows: the header alone
+        table, changed = neutralised(pa.table([pa.array([], pa.string())] * len(names), names=names))
+        pacsv.write_csv(table, str(target))
+    return changed
 
 
 def write_parquet(frame: pd.DataFrame | pa.Table, path: str | Path) -> None:
     """Parquet with date-only columns as date32 and other datetimes as timestamps."""
     pq.write_table(to_table(frame) if isinstance(frame, pd.DataFrame) else _with_dates(frame), str(path))
+
+
+def safe_path(path: str) -> str:
+    """Where a CSV's spreadsheet-safe copy lives: beside it, as `name.safe.csv`."""
+    return path.removesuffix(".csv") + ".safe.csv"

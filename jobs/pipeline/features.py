@@ -116,8 +116,10 @@ def _code(series: pd.Series, col, onehot_max: int):
 
 
 def _boolean(series: pd.Series, col, onehot_max: int):
-    if pd.api.types.is_bool_dtype(series) and not series.isna().any():
-        values, mapping = series.to_numpy(dtype=np.int8), None
+    if pd.api.types.is_bool_dtype(series):  # gaps left missing stay NaN: 1, 0 or unknown
+        values = series.to_numpy(dtype=np.int8) if not series.isna().any() else \
+            series.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        mapping = None
     else:
         text = series.dropna().astype(str).str.strip().str.lower()
         distinct = sorted(text.unique())

@@ -1,11 +1,13 @@
 """Missing values: the allowed decisions, validating untrusted ones, applying them; imputed cells."""
 from __future__ import annotations
 
+import math
 
 import numpy as np
 import pandas as pd
 
 from .entries import column_stats, entry, plain
+from .export import formula_like
 
 ALLOWED = {  # leave_missing everywhere: a gap nothing predicts is reported, not filled
     "numeric": ("mean", "median", "regression", "interpolate", "constant", "leave_missing", "drop_column"),
@@ -21,6 +23,7 @@ ALLOWED = {  # leave_missing everywhere: a gap nothing predicts is reported, not
 }
 MAX_LEVELS = 10  # categories used as regression predictors become this many indicator columns at most
 MIN_FIT_ROWS = 30
+MAX_CONSTANT = 1e15  # a numeric fill this large is no real value (and float64 stops holding every integer)
 
 
 class DecisionError(ValueError):
@@ -73,16 +76,17 @@ def validate_decision(raw: object, role: str, series: pd.Series, columns: list[s
             if not isinstance(value, bool):
                 raise DecisionError("a boolean constant must be true or false")
         elif pd.api.types.is_numeric_dtype(series):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
-                raise DecisionError("a numeric constant must be a finite number")
+            _check_number(value, series)
         elif pd.api.types.is_datetime64_any_dtype(series):
             raise DecisionError("date columns take no constant")
         elif not isinstance(value, str) or len(value) > 100:
             raise DecisionError("a text constant must be a string of at most 100 characters")
+        elif formula_like(value):
+            raise DecisionError("a text constant may not start like a spreadsheet formula (=, +, -, @, tab, CR)")
         clean["value"] = value
     if action == "group_mode":
-        if params.get("by") not in columns or params.get("by") == series.name:
-            raise DecisionError("group_mode needs 'by', another column of the table")
+        if params.get("by") not in columns or params.get("by") in (series.name, target):  # target: leakage
+            raise DecisionError("group_mode needs 'by', another column of the table than the output feature")
         clean["by"] = params["by"]
     if action == "interpolate":
         if series_by is None:
@@ -90,16 +94,30 @@ def validate_decision(raw: object, role: str, series: pd.Series, columns: list[s
         clean["by"] = series_by
     if action == "regression":
         chosen = params.get("predictors")
-        if not isinstance(chosen, list) or not chosen or not all(c in columns for c in chosen) or \
-                series.name in chosen:
+        if not isinstance(chosen, list) or not chosen or not all(isinstance(c, str) and c in columns for c in chosen) \
+                or series.name in chosen:
             raise DecisionError("regression needs predictors that are other columns of the table")
-        clean["predictors"] = chosen[:5]
+        if target is not None and target in chosen:
+            raise DecisionError("regression on the output feature (target) would leak it into the inputs")
+        clean["predictors"] = list(dict.fromkeys(chosen))[:5]
     confidence = raw.get("confidence")
     reasoning = str(raw.get("reasoning") or "")[:1000]
     result = decision(action, reasoning, source=source, **clean)
     result["confidence"] = float(confidence) if isinstance(confidence, (int, float)) and 0 <= confidence <= 1 \
         else None
     return result
+
+
+def _check_number(value: object, series: pd.Series) -> None:
+    """A numeric constant: finite, below MAX_CONSTANT and within ten times the column's largest magnitude."""
+    try:
+        number = abs(float(value)) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+    except OverflowError:  # an integer of hundreds of digits
+        number = math.inf
+    largest = float(series.abs().max()) if series.notna().any() else 0.0
+    if not number < min(MAX_CONSTANT, 10 * max(largest, 1.0)):
+        raise DecisionError(f"a numeric constant must be a finite number within ten times the column's largest "
+                            f"magnitude ({largest:.6g}) and below {MAX_CONSTANT:.0e}")
 
 
 def _design(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

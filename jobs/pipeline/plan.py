@@ -1,15 +1,17 @@
 """Planning missing-value repairs: which columns the advisor decides, validation, heuristic fallback."""
 from __future__ import annotations
 
+import logging
 from typing import Callable
 
 import pandas as pd
 
-from .entries import plain
+from .entries import bounded, plain
 from .choose import gather_evidence, heuristic_decision, regular_series
 from .impute import ALLOWED, DecisionError, validate_decision
 from .profile import profile_column
 
+log = logging.getLogger(__name__)
 Advise = Callable[[dict], dict]
 SMART_SHARE, DEEP_SHARE, DEEP_COLUMNS = 0.20, 0.10, 3
 SAMPLE_ROWS = 10
@@ -26,12 +28,17 @@ def advisor_columns(frame: pd.DataFrame, mode: str) -> list[str]:
 
 
 def sample_rows(frame: pd.DataFrame, columns: list[str], n: int = SAMPLE_ROWS) -> list[dict]:
-    """The first rows, plus rows where the columns in question are present, as plain values."""
+    """The first rows, plus rows where the columns in question are present, as plain values (long text cut)."""
     rows = frame.head(n)
     if columns:
         present = frame[frame[columns].notna().any(axis=1)].head(n)
         rows = pd.concat([rows, present[~present.index.isin(rows.index)]])
-    return [{str(k): plain(v) for k, v in row.items()} for row in rows.to_dict("records")]
+    return [{str(k): bounded(plain(v)) for k, v in row.items()} for row in rows.to_dict("records")]
+
+
+def _profile(series: pd.Series, col: str) -> dict:
+    """The column's statistics for the advisor, long values cut; the name stays whole (answers are matched by it)."""
+    return {**bounded(profile_column(series, col)), "column": col}
 
 
 def plan_missing(frame: pd.DataFrame, roles: dict[str, str], mode: str, target: str | None = None,
@@ -53,7 +60,7 @@ def plan_missing(frame: pd.DataFrame, roles: dict[str, str], mode: str, target: 
             plans[col]["advisor_error"] = meta["error"]
         return plans, meta
     request = {"mode": mode, "target": target, "ordered_in_time": series_by is not None,
-               "columns": [profile_column(frame[c], c) for c in asked],
+               "columns": [_profile(frame[c], c) for c in asked],
                "allowed": {c: list(ALLOWED[roles[c]]) for c in asked},  # the target is never asked about
                "numeric_columns": numeric, "rows": sample_rows(frame, asked), "want_report": mode == "deep"}
     try:
@@ -67,10 +74,14 @@ def plan_missing(frame: pd.DataFrame, roles: dict[str, str], mode: str, target: 
             plans[col]["advisor_error"] = meta["error"]
         return plans, meta
     meta.update(used=True, model=answer.get("model"), report=answer.get("report"))
-    for col in asked:
+    columns = [str(c) for c in frame.columns]
+    for col in asked:  # one column at a time: whatever goes wrong with one answer, its heuristic decides
         try:
-            plans[col] = validate_decision(decisions.get(col), roles[col], frame[col], [str(c) for c in frame.columns],
-                                           target=target, series_by=series_by)
+            plans[col] = validate_decision(decisions.get(col), roles[col], frame[col], columns, target=target,
+                                           series_by=series_by)
         except DecisionError as exc:
             plans[col]["advisor_error"] = f"rejected advisor answer: {exc}"
+        except Exception as exc:  # noqa: BLE001 - a flaw in validation must not accept the answer or fail the job
+            log.warning("validating the advisor's answer for column %r failed", col, exc_info=True)
+            plans[col]["advisor_error"] = f"advisor answer not validated: {type(exc).__name__}: {exc}"[:300]
     return plans, meta

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .entries import plain
+from .entries import bounded, plain, short
 
 MAX_TEXT = 2000
 MAX_ITEMS = 50  # per list: the report stays small on wide tables
@@ -24,7 +24,7 @@ def _examples(frame: pd.DataFrame, col: str, plan: dict, n: int = 3) -> list[dic
     """Rows where the column is missing, with the columns the decision leaned on."""
     context = [c for c in plan.get("params", {}).get("predictors", []) if c in frame][:3]
     rows = frame.loc[frame[col].isna(), [col, *context]].head(n)
-    return [{str(k): plain(v) for k, v in row.items()} for row in rows.to_dict("records")]
+    return [bounded({str(k): plain(v) for k, v in row.items()}) for row in rows.to_dict("records")]
 
 
 def _kind(entry: dict, log: str) -> str | None:
@@ -162,7 +162,7 @@ def classify(logs: dict[str, list[dict]], before: pd.DataFrame, roles: dict) -> 
             if kind is None:
                 continue
             column = entry.get("column")
-            lists[kind].append({"column": None if column is None else str(column), "action": entry["action"],
+            lists[kind].append({"column": None if column is None else short(str(column)), "action": entry["action"],
                                 "count": _count(entry), "why": _why(entry),
                                 "examples": _entry_examples(entry, before, roles)})
     for items in lists.values():
@@ -256,8 +256,8 @@ def rule_based_report(before: pd.DataFrame, plans: dict[str, dict], asked: list[
             continue
         share = float(before[col].isna().mean())
         reasoning.append({
-            "column": col, "missing_share": round(share, 4), "action": plan["action"], "source": plan["source"],
-            "explanation": f"{share:.0%} of {col!r} is missing; {plan['action']} because {plan['reasoning']}.",
+            "column": short(col), "missing_share": round(share, 4), "action": plan["action"], "source": plan["source"],
+            "explanation": f"{share:.0%} of {short(col)!r} is missing; {plan['action']} because {plan['reasoning']}.",
             "examples": _examples(before, col, plan),
         })
     lists = classify(logs, before, summary.get("roles") or {})
@@ -283,20 +283,17 @@ def counted(totals: dict[str, int]) -> str:
 
 
 def merge_advisor_report(base: dict, advised: object) -> dict:
-    """Take the advisor's prose where it is well formed; keep our examples and facts, and append our counts."""
+    """The advisor's prose where it has the asked shape (else `base` as it is); our examples, facts and counts."""
     if not isinstance(advised, dict):
         return base
-    summary = advised.get("summary")
-    recs = advised.get("recommendations")
-    notes = advised.get("reasoning")
+    summary, recs, notes = advised.get("summary"), advised.get("recommendations"), advised.get("reasoning")
     if not isinstance(summary, str) or not isinstance(recs, list) or not all(isinstance(r, str) for r in recs):
         return base
-    by_column = {n.get("column"): n for n in notes if isinstance(n, dict)} if isinstance(notes, list) else {}
-    reasoning = []
-    for item in base["reasoning"]:
-        note = by_column.get(item["column"], {})
-        explanation = note.get("explanation") if isinstance(note.get("explanation"), str) else None
-        reasoning.append({**item, "explanation": (explanation or item["explanation"])[:MAX_TEXT]})
+    by_column = {short(n["column"]): n["explanation"] for n in notes if isinstance(n, dict)
+                 and isinstance(n.get("column"), str) and isinstance(n.get("explanation"), str)} \
+        if isinstance(notes, list) else {}
+    reasoning = [{**item, "explanation": (by_column.get(item["column"]) or item["explanation"])[:MAX_TEXT]}
+                 for item in base["reasoning"]]
     facts = {kind: base.get(kind, []) for kind in ("changed", "flagged", "left_alone")}
     totals = base.get("totals") or _totals(facts)  # the advisor wrote before imputation and outliers ran
     text = summary.strip()[:MAX_TEXT]

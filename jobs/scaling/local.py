@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Worker
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class LocalBackend:
             if code is not None:
                 if managed.stopping_since is None:
                     log.warning("worker %s exited unexpectedly (code %s)", managed.name, code)
-                    self._forget(managed)
+                self._forget(managed)
                 self.workers.remove(managed)
                 gone.append(managed.name)
         return gone
@@ -97,18 +98,25 @@ class LocalBackend:
             except subprocess.TimeoutExpired:
                 log.warning("worker %s did not stop in time: killing it", managed.name)
                 self._kill(managed)
+            self._forget(managed)
         names = [managed.name for managed in self.workers]
         self.workers.clear()
         return names
 
     def _kill(self, managed: Managed) -> int:
         managed.process.kill()  # its work horse follows (PR_SET_PDEATHSIG)
-        code = managed.process.wait()
-        self._forget(managed)
-        return code
+        return managed.process.wait()
 
     def _forget(self, managed: Managed) -> None:
-        """Drop a dead worker's registration: gone from `rq info` and the monitor now, not when its key expires."""
-        worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + managed.name, connection=self.connection)
-        if worker is not None:
-            worker.register_death()
+        """Drop a dead worker's registration: gone from `rq info` and the monitor now, not when its key expires.
+
+        Also after a stop we asked for: RQ registers a worker before it installs its SIGTERM handler (it
+        starts the scheduler in between), so a worker stopped while starting dies at once, still registered.
+        """
+        try:
+            worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + managed.name,
+                                        connection=self.connection)
+            if worker is not None:
+                worker.register_death()
+        except RedisError as exc:  # Redis away: the registration expires with its TTL instead
+            log.warning("could not drop the registration of worker %s: %s", managed.name, exc)

@@ -1,22 +1,29 @@
-"""End-to-end fixtures: a migrated database, gunicorn and worker processes on real Redis."""
+"""End-to-end fixtures: a migrated database, a private Redis, gunicorn and worker processes, reaped between tests."""
 from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
+from redis import Redis
+from rq import Worker
 
-from bench.util import free_port, scratch_database
+from bench.util import alive, free_port, kill_and_wait, reap, scratch_database
 from tests.conftest import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+# In the environment of every process a module's tests start, so of their children too (RQ's horse and
+# scheduler, an autoscaler's workers): how a test finds what it left running, whatever its parent.
+MARK = "WRANGLER_E2E_RUN"
+KEEP: set[int] = set()  # sessions that outlive a test: the module's redis-server and gunicorn
 
 
 def curl(*args: str) -> str:
@@ -48,23 +55,69 @@ def database(settings, tmp_path_factory):
         yield fresh
 
 
+def start_redis(port: int) -> subprocess.Popen:
+    """A redis-server of our own on `port` (nothing kept on disk), once it answers; in a session of its own."""
+    proc = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+                             "--appendonly", "no"], start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: proc.poll() is not None or serves(port, proc.pid), 10, "private redis-server did not start",
+                   every=0.05)
+        assert proc.poll() is None, f"redis-server could not listen on port {port}"
+    except BaseException:
+        reap(proc, grace=0)
+        raise
+    return proc
+
+
+def serves(port: int, pid: int) -> bool:
+    """The Redis answering on `port` is the process `pid` (not another run's server that took the port)."""
+    try:
+        return Redis(port=port, socket_connect_timeout=0.5).info("server")["process_id"] == pid
+    except Exception:  # noqa: BLE001 - not up yet, whatever the reason
+        return False
+
+
 @pytest.fixture(scope="module")
-def env(database, settings, redis_conn, tmp_path_factory):
-    values = dict(os.environ, DATABASE_URL=database, REDIS_URL=settings["redis_url"],
+def redis_url():
+    """A Redis for this module alone: no other module, test run or leftover worker shares its queues."""
+    port = free_port()
+    proc = start_redis(port)
+    KEEP.add(proc.pid)
+    yield f"redis://127.0.0.1:{port}/0"
+    KEEP.discard(proc.pid)
+    reap(proc, grace=10)
+
+
+@pytest.fixture(scope="module")
+def redis_conn(redis_url):
+    """The suite's shared Redis db, replaced for the end-to-end tests by their module's own server."""
+    return Redis.from_url(redis_url)
+
+
+@pytest.fixture(scope="module")
+def env(database, redis_url, tmp_path_factory):
+    values = dict(os.environ, DATABASE_URL=database, REDIS_URL=redis_url,
                   STORAGE_DIR=str(tmp_path_factory.mktemp("e2e-storage")), WORKER_MONITOR_INTERVAL="1",
-                  WORKER_MAINTENANCE_INTERVAL="3", RECONCILE_GRACE_SECONDS="5", PYTHONPATH=str(ROOT))
+                  WORKER_MAINTENANCE_INTERVAL="3", RECONCILE_GRACE_SECONDS="5", PYTHONPATH=str(ROOT),
+                  **{MARK: uuid.uuid4().hex})
     subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=values, check=True,
                    capture_output=True)
     return values
 
 
 def start_gunicorn(env: dict, *options: str) -> tuple[subprocess.Popen, str]:
-    """gunicorn serving wsgi:app on a free port, once /health answers 200."""
+    """gunicorn serving wsgi:app on a free port, once /health answers 200; in a session of its own (`reap` it)."""
     port = free_port()
     proc = subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--timeout", "120", *options,
-                             "wsgi:app"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "wsgi:app"], cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    wait_until(lambda: healthy(base), 60, "gunicorn did not become healthy", every=0.1)
+    try:
+        wait_until(lambda: healthy(base), 60, "gunicorn did not become healthy", every=0.1)
+    except BaseException:
+        reap(proc, grace=5)
+        raise
     return proc, base
 
 
@@ -78,27 +131,77 @@ def healthy(base: str) -> bool:
 @pytest.fixture(scope="module")
 def server(env):
     proc, base = start_gunicorn(env, "--workers", "2")
+    KEEP.add(proc.pid)
     yield base
-    proc.terminate()
-    proc.wait(10)
+    KEEP.discard(proc.pid)
+    reap(proc)
 
 
 @pytest.fixture()
 def workers(env):
+    """Start `scripts/worker.py` processes; afterwards each gets a warm shutdown and is reaped with its session."""
     started: list[subprocess.Popen] = []
 
     def start(*extra: str) -> subprocess.Popen:
         proc = subprocess.Popen([sys.executable, "scripts/worker.py", *extra], cwd=ROOT, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         started.append(proc)
         return proc
     yield start
     for proc in started:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)  # warm shutdown
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        reap(proc, grace=30)  # SIGTERM: warm shutdown; the horse and the scheduler go with it
 
 
+def strays(env: dict) -> list[psutil.Process]:
+    """Live processes started, directly or not, by this module's tests, but for those kept for the module."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if os.getsid(process.pid) not in KEEP and process.environ().get(MARK) == env[MARK] and alive(process):
+                found.append(process)
+        except (OSError, psutil.Error):  # gone meanwhile, or not ours to read
+            continue
+    return found
+
+
+def describe(processes: list[psutil.Process]) -> list[str]:
+    out = []
+    for process in processes:
+        try:
+            out.append(f"{process.pid} {' '.join(process.cmdline()[1:3])}")
+        except psutil.Error:
+            out.append(f"{process.pid} (gone)")
+    return out
+
+
+def forget_dead_workers(connection: Redis, env: dict) -> None:
+    """Drop the registrations of workers that are no longer running (SIGKILL leaves them until their TTL)."""
+    for worker in Worker.all(connection=connection):
+        try:
+            running = worker.pid and psutil.Process(worker.pid).environ().get(MARK) == env[MARK] and \
+                alive(psutil.Process(worker.pid))
+        except psutil.Error:
+            running = False
+        if not running:
+            worker.register_death()
+
+
+@pytest.fixture(autouse=True)
+def isolated(request):
+    """A test starts with nothing of an earlier test left, and what it started is reaped before the next one.
+
+    Before the test: no process an earlier test started runs, and no worker is registered in the module's
+    Redis. After it (and after its own fixtures stopped what they started): whatever still runs is killed
+    and waited for, and the registrations of workers that died without deregistering are dropped.
+    """
+    if "env" not in request.fixturenames:
+        yield
+        return
+    env, connection = request.getfixturevalue("env"), request.getfixturevalue("redis_conn")
+    left = strays(env)
+    assert not left, f"processes of an earlier test still run: {describe(left)}"
+    registered = [(w.name, w.pid) for w in Worker.all(connection=connection)]
+    assert not registered, f"workers of an earlier test are still registered: {registered}"
+    yield
+    kill_and_wait(strays(env))
+    forget_dead_workers(connection, env)

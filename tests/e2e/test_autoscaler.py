@@ -67,6 +67,7 @@ def test_burst_grows_drains_shrinks_replaces_crashes_and_stops_cleanly(server, e
         scaler.wait(60)
     _gone, alive = psutil.wait_procs(children, timeout=30)
     assert alive == [], "SIGTERM to the autoscaler must leave no worker behind"
+    assert ours(connection, "eda_fast") == [], "nor a worker registered in Redis (one stopped while starting)"
 
 
 def busy_and_idle(backend: LocalBackend) -> tuple[list[str], list[str]]:

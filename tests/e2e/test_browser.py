@@ -1,4 +1,5 @@
-"""A person's view: headless Chromium opens the index, uploads, watches progress and reads the results."""
+"""A person's view: headless Chromium opens the index, uploads, watches progress and reads the results, under
+the service's Content-Security-Policy with no violation in the console."""
 from __future__ import annotations
 
 import shutil
@@ -32,6 +33,7 @@ def browser(tmp_path):
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,900"):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, where CSP reports violations
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
     yield driver
@@ -46,6 +48,22 @@ def shoot(driver, name: str) -> Path:
     driver.save_screenshot(str(path))
     driver.set_window_size(1280, 900)
     return path
+
+
+def csp_violations(driver) -> list[str]:
+    """Console messages since the last call that say the Content-Security-Policy refused something."""
+    return [e["message"] for e in driver.get_log("browser")
+            if "Content Security Policy" in e["message"] or "Refused to" in e["message"]]
+
+
+def assert_csp_enforced(driver, base: str):
+    """The page runs under our policy: an inline script is refused, and the console says so."""
+    policy = requests.get(base + "/health", timeout=5).headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    ran = driver.execute_script("""var s = document.createElement('script');
+        s.textContent = 'window.inlineRan = true;'; document.head.appendChild(s); return window.inlineRan === true;""")
+    assert ran is False
+    assert any("inline script" in message for message in csp_violations(driver))
 
 
 def test_upload_watch_progress_and_read_results(server, workers, browser, tmp_path):
@@ -81,12 +99,14 @@ def test_upload_watch_progress_and_read_results(server, workers, browser, tmp_pa
 
     browser.get(server + "/?user_id=browser")
     assert "orders" in browser.find_element(By.TAG_NAME, "table").text
+    assert csp_violations(browser) == []  # scripts, styles, plots and the status polling all within the policy
+    assert_csp_enforced(browser, server)
 
 
 @pytest.fixture()
 def token_server(env):
     """gunicorn in token mode on the e2e database, and a token for user `tara`."""
-    values = dict(env, AUTH_MODE="token")
+    values = dict(env, AUTH_MODE="token", SECRET_KEY="e2e-secret-key")
     made = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "tokens", "create", "tara"], cwd=ROOT, env=values,
                           capture_output=True, text=True, check=True)
     proc, base = start_gunicorn(values, "--workers", "1", "--threads", "4", "--worker-class", "gthread")
@@ -101,13 +121,15 @@ def test_token_mode_signs_in_once_and_the_pages_work_with_the_cookie(token_serve
     assert browser.find_elements(By.CSS_SELECTOR, "form#login")  # no token yet: asked for one, not shown JSON
     browser.find_element(By.NAME, "token").send_keys("wrt_wrong")
     browser.find_element(By.CSS_SELECTOR, "form#login button").click()
-    assert "unknown or revoked" in browser.page_source
+    wait_until(lambda: "unknown or revoked" in browser.page_source, 10, "a wrong token was not refused")
     browser.find_element(By.NAME, "token").send_keys(token)
     browser.find_element(By.CSS_SELECTOR, "form#login button").click()
     wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, "form#upload"), 10, "signing in failed")
     user = browser.find_element(By.NAME, "user_id")
     assert user.get_attribute("value") == "tara" and user.get_attribute("readonly")
-    assert "wrangler_token" not in browser.execute_script("return document.cookie")  # HttpOnly: scripts never see it
+    cookie = browser.get_cookie("wrangler_session")
+    assert cookie and cookie["httpOnly"] and token not in cookie["value"]  # a signed reference, not the token
+    assert "wrangler_session" not in browser.execute_script("return document.cookie")  # HttpOnly: scripts never see it
 
     browser.find_element(By.NAME, "file").send_keys(str(write_csv(tmp_path / "t.csv", 500, 6)))
     browser.find_element(By.CSS_SELECTOR, "form#upload button[type=submit]").click()
@@ -121,4 +143,5 @@ def test_token_mode_signs_in_once_and_the_pages_work_with_the_cookie(token_serve
         "return Array.from(document.querySelectorAll('#plots img')).every(i => i.complete && i.naturalWidth > 0)"),
         30, "some plots did not load with the cookie")
     shoot(browser, "token-mode-completed")
+    assert csp_violations(browser) == []
     assert requests.get(browser.current_url, timeout=5).status_code == 401  # without the cookie: no way in

@@ -17,6 +17,8 @@ from redis import Redis
 from rq.job import Job, JobStatus
 
 from bench.generate import write_csv
+from bench.util import reap
+from tests.conftest import wait_until
 from tests.e2e.conftest import curl, upload, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,8 +81,7 @@ def test_sigtermed_worker_puts_its_job_back_before_the_platform_kills_it(server,
         os.killpg(worker.pid, signal.SIGTERM)
         assert worker.wait(25) == 0  # out well before the SIGKILL would come
     finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGKILL)
+        reap(worker, grace=0, sig=signal.SIGKILL)  # a no-op but for the wait when it stopped by itself
     status = requests.get(f"{server}/dataset/{body['dataset_id']}/status").json()
     assert status["status"] == "queued" and "Re-queued" in status["progress_info"]
     assert status["attempts"] == 0  # a shutdown is not the job's fault: the attempt is not counted
@@ -97,9 +98,11 @@ def test_check_job_status_lists_stuck_datasets(server, env, tmp_path):
     script = [sys.executable, "scripts/check_job_status.py", "--json"]
     fresh = subprocess.run([*script, "--stuck-after", "3600"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert fresh.returncode == 0 and json.loads(fresh.stdout)["by_status"]["queued"] >= 1
-    time.sleep(1.1)
-    stuck = subprocess.run([*script, "--stuck-after", "1"], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert stuck.returncode == 1
+
+    def listed_as_stuck():
+        done = subprocess.run([*script, "--stuck-after", "1"], cwd=ROOT, env=env, capture_output=True, text=True)
+        return done if done.returncode == 1 else None
+    stuck = wait_until(listed_as_stuck, 60, "the waiting dataset was never listed as stuck", every=0.5)
     assert body["dataset_id"] in {d["dataset_id"] for d in json.loads(stuck.stdout)["stuck"]}
     table = subprocess.run([sys.executable, "scripts/check_job_status.py", "--stuck-after", "1"], cwd=ROOT, env=env,
                            capture_output=True, text=True).stdout

@@ -5,33 +5,18 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
-from redis import Redis
 
 from bench.generate import write_csv
+from bench.util import reap
 from tests.conftest import wait_until
-from tests.e2e.conftest import free_port, start_gunicorn, upload
+from tests.e2e.conftest import free_port, start_gunicorn, start_redis, upload
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(300)
-
-
-def start_redis(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_until(lambda: _pings(port), 10, "private redis-server did not start")
-    return proc
-
-
-def _pings(port: int) -> bool:
-    try:
-        return Redis(port=port, socket_connect_timeout=0.5).ping()
-    except Exception:  # noqa: BLE001 - not up yet, whatever the reason
-        return False
 
 
 @pytest.fixture()
@@ -42,17 +27,14 @@ def stack(env, tmp_path):
     values = dict(env, REDIS_URL=f"redis://127.0.0.1:{port}/0", RECONCILE_GRACE_SECONDS="2",
                   WORKER_MAINTENANCE_INTERVAL="2", STORAGE_DIR=str(tmp_path / "storage"))
     web, base = start_gunicorn(values, "--workers", "2", "--threads", "4", "--worker-class", "gthread")
-    procs = [web, subprocess.Popen([sys.executable, "scripts/autoscaler.py", "--interval", "1", "--max",
-                                    "eda_fast=2", "--scale-up", "4", "--scale-down", "1", "--up-cooldown", "2"],
-                                   cwd=ROOT, env=values, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    scaler = subprocess.Popen([sys.executable, "scripts/autoscaler.py", "--interval", "1", "--max", "eda_fast=2",
+                               "--scale-up", "4", "--scale-down", "1", "--up-cooldown", "2"], cwd=ROOT, env=values,
+                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     state = {"redis": redis, "port": port, "base": base}
     yield state
-    for proc in reversed(procs):
-        proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        proc.wait(60)
-    state["redis"].kill()
-    state["redis"].wait()
+    reap(scaler, grace=60)  # stops its workers first; whatever of its session is left is killed
+    reap(web)
+    reap(state["redis"], grace=10)
 
 
 def statuses(base: str, ids: list[str]) -> list[str]:
@@ -65,9 +47,10 @@ def test_redis_restarted_empty_mid_run_loses_nothing(stack, tmp_path):
     ids = [upload(base, longer)["dataset_id"]] + [upload(base, small)["dataset_id"] for _ in range(5)]
     wait_until(lambda: "processing" in statuses(base, ids), 60, "nothing started")
 
-    stack["redis"].kill()  # Redis dies and comes back with nothing: queues, jobs and workers forgotten
-    stack["redis"].wait()
-    time.sleep(1)
+    # Redis dies and comes back with nothing: queues, jobs and workers forgotten
+    reap(stack["redis"], grace=0, sig=signal.SIGKILL)
+    wait_until(lambda: requests.get(f"{base}/health/redis", timeout=10).status_code != 200, 30,
+               "the service did not notice that Redis was gone")
     during = upload(base, small)  # Redis down: still accepted, left for recovery
     assert during["enqueued"] is False
     ids.append(during["dataset_id"])

@@ -1,7 +1,8 @@
-"""Token mode: 401 without a good token, the token decides the user, others' datasets answer 404."""
+"""Token mode: 401 without a good token, the token decides the user, others' datasets answer 404, pages' sessions."""
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 
@@ -24,8 +25,9 @@ def tc(token_app, db):
         yield token_app.test_client()
 
 
-def make_token(token_app, user: str, *collabs: str) -> str:
-    args = ["tokens", "create", user, *[a for c in collabs for a in ("--collaboration", c)]]
+def make_token(token_app, user: str, *collabs: str, operator: bool = False) -> str:
+    args = ["tokens", "create", user, *[a for c in collabs for a in ("--collaboration", c)],
+            *(["--operator"] if operator else [])]
     result = token_app.test_cli_runner().invoke(args=args)
     assert result.exit_code == 0, result.output
     return result.output.strip().splitlines()[-1].split()[-1]
@@ -121,11 +123,12 @@ def test_pages_ask_for_a_token_and_remember_it_in_a_strict_cookie(token_app, tc)
     assert tc.post("/login", data={"token": "wrt_wrong"}).status_code == 401
     token = make_token(token_app, "erin")
     signed_in = tc.post("/login", data={"token": token})
-    cookie = signed_in.headers["Set-Cookie"]
+    cookie = set_session_cookie(signed_in)
     assert signed_in.status_code == 303 and "HttpOnly" in cookie and "SameSite=Strict" in cookie
-    assert "Secure" not in cookie  # plain http here
+    assert "Secure" not in cookie and "Expires=" in cookie  # plain http here; LOGIN_COOKIE_DAYS
     behind_router = tc.post("/login", data={"token": token}, headers={"X-Forwarded-Proto": "https"})
-    assert "Secure" in behind_router.headers["Set-Cookie"]  # https ended at Heroku's router: still Secure
+    assert "Secure" in set_session_cookie(behind_router)  # https ended at Heroku's router: still Secure
+    tc.post("/login", data={"token": token})  # the plain-http cookie again (a Secure one is not sent over http)
     index = tc.get("/")
     assert index.status_code == 200 and b'value="erin"' in index.data
     tc.post("/logout")
@@ -151,3 +154,58 @@ def test_token_mode_fails_closed_where_no_principal_was_set(token_app):
     with token_app.test_request_context("/"), pytest.raises(APIError) as info:
         principal()
     assert info.value.status == 401
+
+
+def set_session_cookie(response) -> str:
+    return next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("wrangler_session="))
+
+
+def session_cookie(tc) -> str:
+    cookie = tc.get_cookie("wrangler_session")
+    return cookie.value if cookie else ""
+
+
+def test_the_session_cookie_names_the_token_and_revoking_it_signs_out(token_app, tc):
+    token = make_token(token_app, "gina")
+    assert tc.post("/login", data={"token": token}).status_code == 303
+    value = session_cookie(tc)
+    assert value and token not in value and tc.get_cookie("wrangler_token") is None
+    row = ApiToken.query.filter_by(user_id="gina").one()
+    loaded = token_app.session_interface.get_signing_serializer(token_app).loads(value)
+    assert loaded["token"]["token_id"] == row.id and token not in str(loaded)  # a signed reference only
+    assert tc.get("/").status_code == 200 and tc.get("/datasets").status_code == 200  # the pages' JSON calls too
+
+    tc.set_cookie("wrangler_session", value[:-2] + ("AA" if not value.endswith("AA") else "BB"))
+    assert tc.get("/").status_code == 401  # a tampered signature is no session
+    tc.set_cookie("wrangler_session", value)
+    assert tc.get("/").status_code == 200
+    tc.set_cookie("wrangler_token", token)
+    tc.delete_cookie("wrangler_session")
+    assert tc.get("/").status_code == 401  # the raw token in the old cookie is no longer a way in
+
+    tc.set_cookie("wrangler_session", value)
+    assert token_app.test_cli_runner().invoke(args=["tokens", "revoke", str(row.id)]).exit_code == 0
+    ended = tc.get("/")
+    assert ended.status_code == 401 and b"revoked" in ended.data
+    assert tc.get("/datasets").status_code == 401
+
+
+def test_pages_cannot_sign_in_without_a_secret_key(settings, tmp_path, db):
+    app = create_app(make_config(settings, tmp_path, AUTH_MODE="token", SECRET_KEY=None))
+    with app.app_context():
+        token = make_token(app, "hank")
+        client = app.test_client()
+        refused = client.post("/login", data={"token": token})
+        assert refused.status_code == 503 and b"SECRET_KEY" in refused.data
+        assert "Set-Cookie" not in refused.headers
+        assert client.get("/datasets", headers=bearer(token)).status_code == 200  # the API does not need it
+
+
+def test_metrics_totals_are_for_operator_tokens(token_app, tc):
+    user, operator = make_token(token_app, "ivan"), make_token(token_app, "prometheus", operator=True)
+    refused = tc.get("/metrics", headers=bearer(user))
+    assert refused.status_code == 403 and "--operator" in refused.json["error"]["message"]
+    scraped = tc.get("/metrics", headers=bearer(operator))
+    assert scraped.status_code == 200 and b"wrangler_datasets" in scraped.data
+    listing = token_app.test_cli_runner().invoke(args=["tokens", "list", "--json"]).output
+    assert {t["user_id"]: t["operator"] for t in json.loads(listing)} == {"ivan": False, "prometheus": True}

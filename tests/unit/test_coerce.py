@@ -179,3 +179,8 @@ def test_roles_given_by_the_user_win():
     assert out["x"].isna().sum() == 5 and next(e for e in logs if e["column"] == "x")["params"]["role"]
     roles, _ = detect_roles(out, {"n": "code", "when": "text"})
     assert roles["n"] == "code" and roles["when"] == "text"
+
+
+def test_trimming_never_arms_a_formula():
+    out, _ = repair_types(pd.DataFrame({"c": [" =1+1", "  @SUM(A1) ", " -5 ", " plain "]}))
+    assert out["c"].tolist() == [" =1+1", "  @SUM(A1)", "-5", "plain"]

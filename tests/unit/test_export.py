@@ -1,7 +1,8 @@
-"""Export: CSV and Parquet writers, dates written as dates, input representations on request."""
+"""Export: CSV and Parquet writers, dates as dates, input representations, formulas neutralised, long values cut."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import numpy as np
 import pandas as pd
@@ -9,7 +10,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from jobs.pipeline.export import to_table, write_csv, write_parquet
+from jobs.pipeline.entries import MAX_PROSE, MAX_VALUE, bounded
+from jobs.pipeline.export import (csv_table, formula_like, neutralise_csv, neutralised, safe_path, to_table,
+                                  write_csv, write_parquet)
+from jobs.pipeline.runner import PipelineOptions, run_pipeline
 
 
 def _lines(path) -> list[str]:
@@ -108,3 +112,76 @@ def test_empty_and_all_missing_datetime_columns(tmp_path):
     assert _lines(tmp_path / "out.csv") == ['"day","n"', ",1", ",2"]
     write_csv(frame.iloc[:0], tmp_path / "empty.csv")
     assert _lines(tmp_path / "empty.csv") == ['"day","n"']
+
+
+# -- spreadsheet formulas (OWASP CSV injection) -----------------------------------------------------------
+
+LIVE = ["=1+1", "+1", "-1+2", "@SUM(A1)", "\t=1", "\r=1", "-", "=cmd|'/c calc'!A1"]
+INERT = ["-5", "-1.5e3", "-1,200", "-12%", "-.5", " =1+1", "a=1", "", "'=1"]  # numbers, or not a formula start
+
+
+def test_formula_like_text_is_what_a_spreadsheet_would_run():
+    assert [formula_like(t) for t in LIVE] == [True] * len(LIVE)
+    assert [formula_like(t) for t in INERT] == [False] * len(INERT)
+    assert formula_like("-5\n") and formula_like("-5 ") and formula_like("-5-5")  # not a plain number
+
+
+def test_neutralised_prefixes_text_cells_and_headers_and_leaves_numbers(tmp_path):
+    frame = pd.DataFrame({"=h": LIVE + INERT + [None], "n": np.arange(18) - 9.5,
+                          "cat": pd.Categorical(["@x", "y"] * 9), "when": _iso(["2023-01-01"] * 18)})
+    table, count = neutralised(csv_table(frame))
+    assert count == len(LIVE) + 9 + 1  # the cells, the nine '@x' categories, the header
+    assert table.column_names == ["'=h", "n", "cat", "when"]
+    assert table.column(0).to_pylist() == ["'" + t for t in LIVE] + INERT + [None]
+    assert table.column("cat").to_pylist() == ["'@x", "y"] * 9
+    write_csv(frame, tmp_path / "raw.csv")
+    write_csv(table, tmp_path / "safe.csv")
+    raw, safe = (_lines(tmp_path / name) for name in ("raw.csv", "safe.csv"))
+    # the numeric and date columns are the same bytes: a negative number stays a number
+    assert [line.rsplit(",", 3)[-3::2] for line in raw[1:3]] == [line.rsplit(",", 3)[-3::2] for line in safe[1:3]]
+    assert pd.read_csv(tmp_path / "safe.csv")["n"].tolist() == frame["n"].tolist()
+    untouched = pd.DataFrame({"a": ["x", "-5"], "b": [-1, 2]})
+    assert neutralised(csv_table(untouched)) == (csv_table(untouched), 0)
+
+
+def test_neutralise_csv_streams_a_stored_file_as_text(tmp_path):
+    frame = pd.DataFrame({"=h": LIVE + INERT + [None], "n": np.arange(18) - 9.5})
+    write_csv(frame, tmp_path / "raw.csv")
+    assert neutralise_csv(tmp_path / "raw.csv", tmp_path / "safe.csv") == len(LIVE) + 1
+    back = pd.read_csv(tmp_path / "safe.csv", keep_default_na=False, dtype={"'=h": str})
+    assert back["'=h"].tolist() == ["'" + t for t in LIVE] + INERT + [""]
+    assert back["n"].tolist() == frame["n"].tolist()
+    write_csv(frame.iloc[:0], tmp_path / "empty.csv")
+    assert neutralise_csv(tmp_path / "empty.csv", tmp_path / "empty_safe.csv") == 1
+    assert _lines(tmp_path / "empty_safe.csv") == ['"\'=h","n"']
+    assert safe_path("datasets/x/cleaned.csv") == "datasets/x/cleaned.safe.csv"
+
+
+# -- long values: cut where they are shown, never in the data --------------------------------------------
+
+def test_bounded_cuts_values_names_and_prose_at_their_limits():
+    entry = {"column": "c" * 300, "message": "m" * 5000, "count": 3, "before": None,
+             "params": {"examples": {"k" * 300: "v" * 300}, "reasoning": "r" * 5000, "columns": ["n" * 300, 4.5]}}
+    out = bounded(entry)
+    assert len(out["column"]) == MAX_VALUE and out["column"].endswith("…") and len(out["message"]) == MAX_PROSE
+    assert [(len(k), len(v)) for k, v in out["params"]["examples"].items()] == [(MAX_VALUE, MAX_VALUE)]
+    assert len(out["params"]["reasoning"]) == MAX_PROSE and out["params"]["columns"][1] == 4.5
+    assert out["count"] == 3 and out["before"] is None and len(entry["column"]) == 300  # a copy
+    assert bounded({"column": "short", "message": "fine"}) == {"column": "short", "message": "fine"}
+
+
+def test_a_100_kb_cell_and_a_long_name_are_cut_in_logs_and_statistics_not_in_the_data():
+    big, name = "y" * 100_000, "n" * 300
+    frame = pd.DataFrame({"i": np.arange(150), name: [big if i % 9 else None for i in range(150)]})
+    result = run_pipeline(frame, PipelineOptions(mode="deep"))
+    assert result.frame[name].tolist() == [big] * 150  # filled with the whole value
+    assert result.imputed["value"].tolist() == [big] * 17
+    logs = [bounded(e) for entries in result.logs.values() for e in entries]  # as they are stored
+    fill = next(e for e in logs if e["action"] == "impute_mode")
+    assert fill["column"] == name[:MAX_VALUE - 1] + "…" and len(fill["message"]) == MAX_PROSE
+    assert len(fill["params"]["value"]) == MAX_VALUE
+    stats = result.statistics["columns"]
+    assert list(stats) == ["i", name[:MAX_VALUE - 1] + "…"]
+    assert stats[name[:MAX_VALUE - 1] + "…"]["top_values"][0]["value"] == big[:MAX_VALUE - 1] + "…"
+    report = json.dumps(result.report)
+    assert big[:MAX_PROSE] not in report and name not in report and len(report) < 20_000

@@ -83,3 +83,23 @@ def test_queue_routing_and_policy():
     assert job_id_for("abc") == "dataset-abc"
     with pytest.raises(ValueError):
         queue_for_mode("turbo")
+
+
+@pytest.mark.parametrize("content,name,status,code", [
+    (b'[{"a": ' + b"[" * 100 + b"]" * 100 + b"}]", "d.json", 422, "too_deep"),
+    (b"a," + b"n" * 300 + b"\n1,2\n", "n.csv", 422, "column_name_too_long"),
+    (b"PK\x03\x04 not a sheet", "z.csv", 415, "unsupported_format"),
+    (b"a,b\n1,2\n3,4\n", "t.csv", 422, "too_many_rows"),
+])
+def test_validate_maps_load_errors_to_statuses(tmp_path, caplog, content, name, status, code):
+    from flask import Flask
+
+    from app.ingest import Intake, validate
+    path = tmp_path / "upload"
+    path.write_bytes(content)
+    with Flask(__name__).app_context() as ctx:
+        ctx.app.config.update(MAX_COLUMN_NAME=256, MAX_XLSX_CELLS=1000)
+        with pytest.raises(APIError) as info, caplog.at_level("INFO", logger="app.ingest"):
+            validate(Intake(tmp_path=str(path), filename=name, size=len(content)), max_rows=1, max_columns=10)
+    assert (info.value.status, info.value.code) == (status, code)
+    assert f"({code})" in caplog.text  # the operator's log names the refusal and its cause

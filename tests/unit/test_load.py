@@ -6,8 +6,8 @@ import json
 import pandas as pd
 import pytest
 
-from jobs.pipeline.load import (FileInfo, FormatError, LoadError, detect_delimiter, detect_encoding, inspect,
-                                load_step, read_frame)
+from jobs.pipeline.load import (FileInfo, FormatError, LimitError, Limits, LoadError, detect_delimiter, detect_encoding,
+                                inspect, load_step, read_frame)
 
 
 def write(tmp_path, name, content, mode="w", **kw):
@@ -153,3 +153,112 @@ def test_extra_missing_tokens_and_blank_headers_are_kept_for_the_output(tmp_path
     frame, logs = load_step(path, inspect(path, "t.csv"), na_values=("n.v.",))
     assert frame["score"].isna().sum() == 1 and "n.v." in logs[0]["params"]["missing_tokens"]
     assert logs[0]["params"]["headers"] == {"column_1": ""}
+
+
+# --- bounded inspection (issue 11): counts without a frame, limits before one exists -------------
+def test_openpyxl_reads_through_defusedxml(tmp_path):
+    import openpyxl.xml
+
+    from tests.integration.test_hostile_files import laughs_xlsx
+    assert openpyxl.xml.DEFUSEDXML  # the worker's reader refuses entities too, not only inspect
+    path = write(tmp_path, "l.xlsx", laughs_xlsx("styles"), mode="wb")
+    with pytest.raises(LoadError):
+        read_frame(path, FileInfo(format="xlsx"))
+    with pytest.raises(LoadError) as info:
+        inspect(path, "l.xlsx")
+    assert info.value.code == "unsupported_xml"
+
+
+@pytest.mark.parametrize("rows", [
+    [(1, [(1, "a"), (3, "c")]), (2, [(1, 1), (2, 2.5)]), (5, [(3, "x"), (9, None)])],  # gaps, a styled empty
+    [(2, [(2, "h")]), (3, [(2, 1)])],  # no first row: pandas names the columns itself
+    [(1, [(1, 2020), (2, 1.5), (3, "name")]), (2, [(1, 1), (2, 2), (3, "x")])],  # numbers as headers
+])
+def test_xlsx_count_agrees_with_pandas(tmp_path, rows):
+    from tests.integration.test_hostile_files import xlsx
+    path = write(tmp_path, "s.xlsx", xlsx(rows), mode="wb")
+    info = inspect(path, "s.xlsx")
+    frame = read_frame(path, info)
+    assert (info.rows, info.columns) == frame.shape and info.column_names == list(frame.columns)
+
+
+def test_xlsx_shared_string_headers(tmp_path):
+    frame = pd.DataFrame({"Zip code": ["01234"] * 3, "Ville": ["Paris", "Lyon", "Nice"], "n": [1, 2, 3]})
+    frame.to_excel(path := tmp_path / "s.xlsx", index=False)  # openpyxl writes shared strings
+    info = inspect(path, "s.xlsx")
+    assert (info.rows, info.column_names) == (3, ["Zip code", "Ville", "n"])
+
+
+def test_xlsx_limits(tmp_path):
+    from tests.integration.test_hostile_files import (dense_xlsx, entries_xlsx, padded_xlsx, sparse_xlsx,
+                                                     styled_xlsx)
+    for data, limits, code in [(sparse_xlsx(), Limits(columns=5000, rows=1000, xlsx_cells=10**9), "too_many_rows"),
+                               (padded_xlsx(), Limits(), "too_many_cells"),
+                               (styled_xlsx(100), Limits(xlsx_cells=20_000), "too_many_cells"),
+                               (dense_xlsx(20, 10), Limits(xlsx_cells=50), "too_large_decoded"),
+                               (dense_xlsx(20, 10), Limits(rows=5), "too_many_rows"),
+                               (entries_xlsx(), Limits(), "too_large_decoded")]:
+        path = write(tmp_path, "x.xlsx", data, mode="wb")
+        with pytest.raises(LimitError) as info:
+            inspect(path, "x.xlsx", limits)
+        assert info.value.code == code
+    assert inspect(path := write(tmp_path, "d.xlsx", dense_xlsx(20, 10), mode="wb"), "d.xlsx").rows == 20
+
+
+@pytest.mark.parametrize("content,shape", [
+    (b'{"meta": {"a": {"b": 1}}, "data": [{"x": 1}, {"y": 2, "x": 3}], "n": 2}', (2, ["x", "y"])),
+    (b'{"x": 1}\n{"x": 2, "z": [1, {"q": 1}]}\n', (2, ["x", "z"])),  # JSON Lines under a .json name
+    ('\ufeff[{"é": "ü"}]'.encode("utf-8"), (1, ["é"])),
+    ('[{"é": "ü"}, {"é": null}]'.encode("utf-16"), (2, ["é"])),
+])
+def test_json_counted_from_events(tmp_path, content, shape):
+    path = write(tmp_path, "d.json", content, mode="wb")
+    info = inspect(path, "d.json")
+    assert (info.rows, info.column_names) == shape
+    assert read_frame(path, info).shape == (shape[0], len(shape[1]))
+
+
+@pytest.mark.parametrize("content", [b'{"a": [{"x": 1}], "b": [{"x": 2}]}', b'[{"x": 1}, 2]', b'{"a": 1}',
+                                     b'[{"x": 1}, [1]]', b"[]", b"[[[[[[[[[[]]]]]]]]]]"])
+def test_json_that_is_not_records(tmp_path, content):
+    path = write(tmp_path, "d.json", content, mode="wb")
+    with pytest.raises(LoadError) as info:
+        inspect(path, "d.json")
+    assert info.value.code == "unparseable"
+
+
+def test_json_depth_limit(tmp_path):
+    path = write(tmp_path, "d.json", b'[{"a": ' + b"[" * 10 + b"]" * 10 + b"}]", mode="wb")
+    assert inspect(path, "d.json", Limits(json_depth=12)).rows == 1
+    with pytest.raises(LimitError) as info:
+        inspect(path, "d.json", Limits(json_depth=11))
+    assert info.value.code == "too_deep"
+
+
+def test_csv_limits_stop_the_count_early(tmp_path):
+    path = write(tmp_path, "t.csv", "a,b\n" + "1,2\n" * 300_000)
+    with pytest.raises(LimitError) as info:
+        inspect(path, "t.csv", Limits(rows=1000))
+    assert info.value.code == "too_many_rows" and info.value.details["rows"] < 300_000  # stopped at a chunk
+    with pytest.raises(LimitError) as info:
+        inspect(path, "t.csv", Limits(columns=1))
+    assert info.value.code == "too_many_columns"
+
+
+def test_csv_header_is_measured_before_pandas_reads_it(tmp_path):
+    quoted = write(tmp_path, "q.csv", '"two\nlines",b\n1,2\n')
+    assert inspect(quoted, "q.csv").column_names == ["two\nlines", "b"]
+    for header in ("a," + "n" * 300, "a," + '"' + "n" * 2_000_000 + '"'):  # one long name, one past the prefix
+        path = write(tmp_path, "n.csv", header + "\n1,2\n")
+        with pytest.raises(LimitError) as info:
+            inspect(path, "n.csv")
+        assert info.value.code == "column_name_too_long"
+
+
+def test_parquet_shape_from_the_footer(tmp_path):
+    from tests.integration.test_hostile_files import tall_parquet
+    path = write(tmp_path, "t.parquet", tall_parquet(2_000), mode="wb")
+    assert inspect(path, "t.parquet").rows == 2_000
+    with pytest.raises(LimitError) as info:
+        inspect(path, "t.parquet", Limits(rows=1_999))
+    assert info.value.code == "too_many_rows"
