@@ -16,8 +16,12 @@ from defusedxml.ElementTree import fromstring
 from .bounds import Limits, LimitError, LoadError, UnsupportedXML
 
 DAMAGED = "The .xlsx file is damaged or not a spreadsheet."
+DTD = "The spreadsheet contains a DTD (XML entity definitions); save it again from a spreadsheet program."
 CENTRAL_DIRECTORY_BYTES = 1024 * 1024  # the zip's table of contents; about 20,000 parts
 SMALL_PART_BYTES = 16 * 1024 * 1024  # workbook.xml and relationships are read whole
+# XML elements a budgeted cell may take (<c><v>: 2, inline text or a formula: 3): Python sees every
+# element, so elements, not bytes, are what a pass costs (a sheet of 80M empty <x/> fits in 320 MB).
+ELEMENTS_PER_CELL = 4
 PROLOG_BYTES = 64 * 1024  # a part's root element must start within this (a DTD would come before it)
 _REF = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
 _DIGITS = "0123456789"
@@ -30,6 +34,13 @@ _TAGS = {f"{ns} {tag}".lstrip(): tag for tag in ("c", "v", "is", "t", "row", "di
 
 class _Stop(Exception):
     """Enough has been read."""
+
+
+def _too_many_elements(limits: Limits) -> LimitError:
+    most = limits.xlsx_cells * ELEMENTS_PER_CELL
+    return LimitError("too_many_cells", f"The spreadsheet has more than {most:,} XML elements "
+                      f"({ELEMENTS_PER_CELL} for each of the {limits.xlsx_cells:,} cells allowed).",
+                      max_elements=most, max_xlsx_cells=limits.xlsx_cells)
 
 
 @lru_cache(maxsize=20_000)
@@ -75,8 +86,7 @@ def _parser(start=None) -> expat.XMLParserType:
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
 
     def refuse(*_args):
-        raise UnsupportedXML("The spreadsheet contains a DTD (XML entity definitions); save it again "
-                             "from a spreadsheet program.")
+        raise UnsupportedXML(DTD)
     parser.StartDoctypeDeclHandler = parser.EntityDeclHandler = refuse
     parser.StartElementHandler = start
     parser.buffer_text = True
@@ -112,10 +122,6 @@ def _small(book: zipfile.ZipFile, name: str):
     return fromstring(book.read(info), forbid_dtd=True)
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
 def _targets(book: zipfile.ZipFile, part: str) -> list[tuple[str, str, str]]:
     """(id, type, path in the zip) of a part's relationships."""
     folder, name = posixpath.split(part)
@@ -135,8 +141,8 @@ def _first_sheet(book: zipfile.ZipFile) -> tuple[str, str | None]:
     sheets = {i: p for i, t, p in rels if t.endswith("/worksheet")}
     strings = next((p for _i, t, p in rels if t.endswith("/sharedStrings")), None)
     for element in _small(book, workbook).iter():
-        if _local(element.tag) == "sheet":
-            rid = next((v for k, v in element.attrib.items() if k.startswith("{") and _local(k) == "id"), None)
+        if element.tag.endswith("}sheet"):
+            rid = next((v for k, v in element.attrib.items() if k.endswith("}id")), None)  # r:id
             if rid in sheets:
                 return sheets[rid], strings
     raise LoadError("The .xlsx file has no worksheet.")
@@ -152,11 +158,15 @@ class _SheetScan:
 
     def __init__(self, parser, limits: Limits):
         self.parser, self.limits = parser, limits
-        self.row = self.col = self.last = self.max_row = self.max_col = self.charged = 0
+        self.row = self.col = self.last = self.max_row = self.max_col = self.charged = self.elements = 0
+        self.max_elements = limits.xlsx_cells * ELEMENTS_PER_CELL
         self.kind: str | None = None
         self.header: dict[int, list] = {}  # column -> [cell type, text]
 
     def start(self, name: str, attrs: dict) -> None:
+        self.elements += 1
+        if self.elements > self.max_elements:
+            raise _too_many_elements(self.limits)
         tag = _TAGS.get(name)
         if tag == "c":
             ref = attrs.get("r")
@@ -172,7 +182,7 @@ class _SheetScan:
         elif tag == "t" and self.row == 1 and self.col in self.header:
             self._capture()  # inline text, possibly in several runs
         elif tag == "row":
-            self._charge_row()
+            self.end_row()
             r = attrs.get("r")
             self.row, self.col, self.last = int(r) if r else self.row + 1, 0, 0
         elif tag == "dimension" and attrs.get("ref"):
@@ -188,10 +198,7 @@ class _SheetScan:
         self.limits.check_rows(self.max_row - 1, at_least=True)
         self.limits.check_cells(self.max_row * self.max_col)
 
-    def finish(self) -> None:
-        self._charge_row()
-
-    def _charge_row(self) -> None:
+    def end_row(self) -> None:
         self.charged += max(self.last, 1)
         self.limits.check_cells(self.charged)
 
@@ -223,13 +230,16 @@ class _SheetScan:
         return out
 
 
-def _shared_strings(book: zipfile.ZipFile, part: str, wanted: set[int], limit: int) -> dict[int, str]:
+def _shared_strings(book: zipfile.ZipFile, part: str, wanted: set[int], limits: Limits) -> dict[int, str]:
     """The shared strings the header uses, streamed only as far as the last one of them."""
     found: dict[int, str] = {}
-    state = {"index": -1, "take": False}
+    state = {"index": -1, "take": False, "elements": 0}
     last = max(wanted)
 
     def start(name, _attrs):
+        state["elements"] += 1
+        if state["elements"] > limits.xlsx_cells * ELEMENTS_PER_CELL:
+            raise _too_many_elements(limits)
         tag = _TAGS.get(name)
         if tag == "si":
             state["index"] += 1
@@ -244,7 +254,7 @@ def _shared_strings(book: zipfile.ZipFile, part: str, wanted: set[int], limit: i
 
     def text(data):
         if state["take"]:
-            found[state["index"]] = (found[state["index"]] + data)[:limit + 1]
+            found[state["index"]] = (found[state["index"]] + data)[:limits.name_chars + 1]
 
     parser = _parser(start)
     parser.CharacterDataHandler = text
@@ -263,7 +273,8 @@ def xlsx_shape(path: str | Path, limits: Limits) -> tuple[int, list[str]]:
     _guard_zip(path)
     try:
         with zipfile.ZipFile(path) as book:
-            parts = [i for i in book.infolist() if i.filename.endswith((".xml", ".rels", ".vml"))]
+            # The XML a reader may parse (.vml drawings are not read, and are often not well-formed).
+            parts = [i for i in book.infolist() if i.filename.endswith((".xml", ".rels"))]
             total = sum(i.file_size for i in parts)  # zipfile stops at the declared size (then the CRC fails)
             if total > limits.xml_bytes:
                 raise LimitError("too_large_decoded", f"The spreadsheet's XML is {total / 2**20:,.0f} MB "
@@ -276,14 +287,14 @@ def xlsx_shape(path: str | Path, limits: Limits) -> tuple[int, list[str]]:
             parser.StartElementHandler = scan.start
             with book.open(sheet) as fh:
                 _feed(parser, fh)
-            scan.finish()
+            scan.end_row()
             wanted = {int(t) for k, t in scan.header.values() if k == "s" and t.strip().isdigit()}
-            shared = _shared_strings(book, strings, wanted, limits.name_chars) if wanted and strings else {}
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, expat.ExpatError, zlib.error, EOFError,
-            NotImplementedError, RuntimeError, DefusedXmlException, ValueError) as exc:
+            shared = _shared_strings(book, strings, wanted, limits) if wanted and strings else {}
+    except (zipfile.BadZipFile, KeyError, expat.ExpatError, zlib.error, EOFError, NotImplementedError,
+            RuntimeError, DefusedXmlException, ValueError) as exc:
         if isinstance(exc, LoadError):
             raise
         if isinstance(exc, DefusedXmlException):
-            raise UnsupportedXML("The spreadsheet contains a DTD (XML entity definitions).") from exc
+            raise UnsupportedXML(DTD) from exc
         raise LoadError(DAMAGED) from exc
     return max(scan.max_row - 1, 0), scan.names(shared)

@@ -100,6 +100,8 @@ def env(database, redis_url, tmp_path_factory):
     values = dict(os.environ, DATABASE_URL=database, REDIS_URL=redis_url,
                   STORAGE_DIR=str(tmp_path_factory.mktemp("e2e-storage")), WORKER_MONITOR_INTERVAL="1",
                   WORKER_MAINTENANCE_INTERVAL="3", RECONCILE_GRACE_SECONDS="5", PYTHONPATH=str(ROOT),
+                  # Load tests upload many files as one user; fairness limits have their own tests.
+                  MAX_JOBS_IN_FLIGHT="0", UPLOAD_RATE_LIMIT="off",
                   **{MARK: uuid.uuid4().hex})
     subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=values, check=True,
                    capture_output=True)

@@ -191,11 +191,12 @@ def test_xlsx_shared_string_headers(tmp_path):
 
 def test_xlsx_limits(tmp_path):
     from tests.integration.test_hostile_files import (dense_xlsx, entries_xlsx, padded_xlsx, sparse_xlsx,
-                                                     styled_xlsx)
+                                                     styled_xlsx, xlsx)
     for data, limits, code in [(sparse_xlsx(), Limits(columns=5000, rows=1000, xlsx_cells=10**9), "too_many_rows"),
                                (padded_xlsx(), Limits(), "too_many_cells"),
                                (styled_xlsx(100), Limits(xlsx_cells=20_000), "too_many_cells"),
                                (dense_xlsx(20, 10), Limits(xlsx_cells=50), "too_large_decoded"),
+                               (xlsx([(1, [(1, "a" + "<x/>" * 2000)])]), Limits(xlsx_cells=300), "too_many_cells"),
                                (dense_xlsx(20, 10), Limits(rows=5), "too_many_rows"),
                                (entries_xlsx(), Limits(), "too_large_decoded")]:
         path = write(tmp_path, "x.xlsx", data, mode="wb")
