@@ -104,8 +104,12 @@ def _replace_tokens(frame: pd.DataFrame, na_values: tuple[str, ...] = ()) -> pd.
     out = frame.copy()
     tokens = {*MISSING_TOKENS, *na_values}
     for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].mask(out[col].map(lambda v: isinstance(v, str) and v.strip() in tokens))
+        series = out[col]
+        if isinstance(series.dtype, pd.CategoricalDtype):  # Parquet's dictionary columns: drop the token levels
+            doomed = [c for c in series.cat.categories if isinstance(c, str) and c.strip() in tokens]
+            out[col] = series.cat.remove_categories(doomed) if doomed else series
+        elif series.dtype == object or pd.api.types.is_string_dtype(series):
+            out[col] = series.mask(series.map(lambda v: isinstance(v, str) and v.strip() in tokens).astype(bool))
     return out
 
 

@@ -263,3 +263,10 @@ def test_parquet_shape_from_the_footer(tmp_path):
     with pytest.raises(LimitError) as info:
         inspect(path, "t.parquet", Limits(rows=1_999))
     assert info.value.code == "too_many_rows"
+
+
+def test_parquet_with_categorical_columns_reads_and_drops_missing_tokens(tmp_path):
+    path = tmp_path / "cat.parquet"
+    pd.DataFrame({"c": pd.Categorical(["a", "N/A", "b", "a"]), "n": [1, 2, 3, 4]}).to_parquet(path)
+    frame, _ = load_step(path, inspect(path, path.name))
+    assert frame["c"].isna().tolist() == [False, True, False, False] and frame["c"].iloc[0] == "a"
