@@ -8,10 +8,13 @@ from .entries import column_stats, entry, plain
 from .export import FORMULA, NUMBER
 from .numbers import bool_share, parse_booleans, parse_numbers
 from .profile import CATEGORY_MAX, code_evidence, role_evidence
+from .typos import repair_typos
+from .units import read_units
 
 SAMPLE = 2000  # values tried first: most text columns are ruled out without a full pass
 NEAR_MISS = 0.8  # a column parsing this well but under the threshold gets a log line saying why it stayed text
 _PARSERS = {"boolean": ("convert_boolean", "yes/no words"), "numeric": ("convert_numeric", "numbers"),
+            "units": ("convert_unit", "numbers with a unit"),
             "datetime": ("convert_datetime", "dates"), "time": ("convert_time", "times of day")}
 _FORCED = {"numeric": "numeric", "coordinate": "numeric", "boolean": "boolean", "datetime": "datetime", "time": "time"}
 _KINDS = {"currency", "percent", "thousands_separators", "parenthesised_negatives", "decimal_comma", "dayfirst",
@@ -26,6 +29,9 @@ def _converted(action: str, col: str, series: pd.Series, new: pd.Series, share: 
                evidence: dict) -> dict:
     lost = int(new.isna().sum() - series.isna().sum())
     kinds = ", ".join(k.replace("_", " ") for k, v in evidence.items() if k in _KINDS and v)
+    if evidence.get("unit"):
+        others = [u for u in evidence["units_seen"] if u != evidence["unit"]]
+        kinds = f"unit {evidence['unit']}" + (f"; {', '.join(others)} converted to it" if others else "")
     return entry(action, column=col, count=int(series.notna().sum()),
                  params={"share_parsed": round(share, 4), "unparseable_to_missing": lost, **evidence},
                  before=column_stats(series), after=column_stats(new),
@@ -38,9 +44,24 @@ def _parse(kind: str, series: pd.Series) -> tuple[pd.Series, dict]:
         return parse_booleans(series), {}
     if kind == "numeric":
         return parse_numbers(series)
+    if kind == "units":
+        read = read_units(series)
+        return read if read is not None else (pd.Series(float("nan"), index=series.index), {})
     if kind == "datetime":
         return parse_dates(series)
     return parse_times(series)
+
+
+def _unit_share(values: pd.Series) -> float:
+    read = read_units(values)
+    return 0.0 if read is None else float(read[0].notna().sum()) / max(1, int(values.notna().sum()))
+
+
+def _mixed_units(col: str, evidence: dict) -> dict:
+    seen = ", ".join(f"{u} ({n})" for u, n in evidence["units_seen"].items())
+    return entry("mixed_units", column=col, count=sum(evidence["units_seen"].values()), params=evidence,
+                 message=f"Numbers with units of {len(evidence['dimensions'])} dimensions "
+                         f"({', '.join(evidence['dimensions'])}): {seen}. Kept as text; they cannot be one number.")
 
 
 def _near_miss(kind: str, col: str, series: pd.Series, new: pd.Series, share: float, threshold: float) -> dict:
@@ -73,15 +94,17 @@ def _convert(series: pd.Series, col: str, stripped: pd.Series, threshold: float,
         new = parse_booleans(series)
         return new, _converted("convert_boolean", col, series, new, share, "yes/no words", {}), None
     miss = None
-    checks = (("numeric", lambda v: parse_numbers(v)[0].notna().mean()), ("time", looks_like_times),
-              ("datetime", looks_like_dates))
+    checks = (("units", _unit_share), ("numeric", lambda v: parse_numbers(v)[0].notna().mean()),
+              ("time", looks_like_times), ("datetime", looks_like_dates))
     for kind, shape in checks:
-        if kind == "numeric" and code_evidence(sample, col):
+        if kind in ("numeric", "units") and code_evidence(sample, col):
             continue
         guess = shape(sample)
         if guess < NEAR_MISS - 0.05:
             continue
         new, evidence = _parse(kind, series)
+        if evidence.get("mixed"):
+            return series, None, _mixed_units(col, evidence)
         share = float(new.notna().sum()) / len(stripped)
         if share >= threshold:
             action, what = _PARSERS[kind]
@@ -89,6 +112,13 @@ def _convert(series: pd.Series, col: str, stripped: pd.Series, threshold: float,
         if share >= NEAR_MISS and miss is None:
             miss = _near_miss(kind, col, series, new, share, threshold)
     return series, None, miss
+
+
+def _categorical(stripped: pd.Series, col: str) -> bool:
+    """Few distinct values for the rows, and not a code: the columns whose rare spellings may be typos."""
+    distinct = stripped.nunique()
+    return (distinct <= CATEGORY_MAX or distinct <= 0.2 * len(stripped)) and \
+        code_evidence(stripped.iloc[:: max(1, len(stripped) // SAMPLE)], col) is None
 
 
 def unify_variants(series: pd.Series, col: str) -> tuple[pd.Series, dict] | None:
@@ -148,6 +178,11 @@ def repair_types(frame: pd.DataFrame, *, parse_threshold: float = 0.95, roles: d
                                   message=f"Trimmed surrounding whitespace in {changed:,} values."))
             if role in ("id", "code", "text"):
                 continue
+            if _categorical(stripped, col) and (fixed := repair_typos(series, col)) is not None:
+                series, log = fixed
+                stripped = series.dropna().astype("str")
+                out[col] = series
+                logs.append(log)
             if role != "categorical":
                 new, log, miss = _convert(series, col, stripped, parse_threshold, _FORCED.get(role))
                 if log is not None:

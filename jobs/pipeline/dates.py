@@ -13,6 +13,9 @@ _DATE_SHAPE = (r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2
                r"([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*([AaPp][Mm])?(Z|[+-]\d{2}:?\d{2})?)?\s*$")
 MAX_UNIQUE = 200_000  # unique strings parsed one by one at most; beyond, only fast formats
 _TIME = re.compile(r"^(?P<h>\d{1,2})[:.](?P<m>\d{2})(:(?P<s>\d{2}))?\s*(?P<ampm>[aApP]\.?\s?[mM]\.?)?$")
+# A clock time inside other text: '7:10aDec 1', '6:47 p.m. (Estimated runway)', '12/02/2011 6:55 a.m.'.
+_TIME_IN_TEXT = re.compile(r"(?<![\d:])(?P<h>\d{1,2}):(?P<m>\d{2})(:(?P<s>\d{2}))?(?!\d)\s*"
+                           r"(?P<ampm>[aApP]\.?\s?[mM]\.?|[aApP](?![a-z]))?")
 FORMAT_SAMPLE = 200  # distinct values whose format is guessed
 _UNPADDED = (("%m", "%-m"), ("%d", "%-d"), ("%H", "%-H"), ("%I", "%-I"))
 
@@ -27,6 +30,10 @@ def parse_times(values: pd.Series) -> tuple[pd.Series, dict]:
     text = values.astype("str").str.strip()
     unique = pd.Series(text.dropna().unique())
     parts = unique.str.extract(_TIME.pattern)
+    # A column of times may carry decoration on some values; one clock time in the value is read, two are not.
+    loose = parts["h"].isna() & (unique.str.count(_TIME_IN_TEXT.pattern) == 1)
+    if loose.any():
+        parts[loose] = unique[loose].str.extract(_TIME_IN_TEXT.pattern)[parts.columns]
     hours = pd.to_numeric(parts["h"], errors="coerce")
     minutes = pd.to_numeric(parts["m"], errors="coerce")
     seconds = pd.to_numeric(parts["s"], errors="coerce")
@@ -41,7 +48,8 @@ def parse_times(values: pd.Series) -> tuple[pd.Series, dict]:
     mapping = pd.Series(shown.where(valid).to_numpy(), index=unique.to_numpy())
     result = text.map(mapping).astype(object).where(text.notna())
     result = result.where(result.notna(), None)
-    return result, {"twelve_hour": int(ampm[valid].notna().sum()), "seconds": with_seconds}
+    return result, {"twelve_hour": int(ampm[valid].notna().sum()), "seconds": with_seconds,
+                    "text_around_time_ignored": int(text.isin(set(unique[loose & valid])).sum())}
 
 
 _PATTERNS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ",

@@ -8,6 +8,7 @@ import pandas as pd
 
 from .clean import drop_duplicates, drop_unlabelled, sparse_columns
 from .coerce import detect_roles, repair_types
+from .depend import repair_dependencies
 from .eda import run_eda
 from .features import engineer_features
 from .impute import apply_decisions, imputed_cells
@@ -73,12 +74,16 @@ def run_pipeline(frame: pd.DataFrame, options: PipelineOptions | None = None, pr
     # EDA looks at the data as observed: after type repair, before imputation invents values.
     report("eda", 35, f"Summarising {out.shape[1]} columns and drawing plots")
     statistics, figures, eda_logs = run_eda(out, {c: EDA_ROLES.get(r, r) for c, r in roles.items()})
-    report("cleaning", 50, f"Planning missing values for {int(out.isna().any().sum())} columns{asking}")
+    report("cleaning", 45, "Checking entity consistency (values determined by other columns)")
     before_fill = out
+    out, dependency_logs, _ = repair_dependencies(out, roles)
+    report("cleaning", 50, f"Planning missing values for {int(out.isna().any().sum())} columns{asking}")
+    before_impute = out
     plans, advisor = plan_missing(out.drop(columns=sparse), roles, options.mode, options.target, advise)
     out, fill_logs = apply_decisions(out, plans, indicators=options.missing_indicators)
     left_out = set(sparse) | {e["column"] for e in fill_logs if e["action"] == "drop_column"}
-    imputed = imputed_cells(before_fill, out, fill_logs)
+    imputed = pd.concat([imputed_cells(before_fill, before_impute, dependency_logs),
+                         imputed_cells(before_impute, out, fill_logs)], ignore_index=True)
 
     # The output feature is what a model learns: its values are not clipped or guessed.
     quantities = [c for c, r in roles.items() if r in QUANTITIES and c in out.columns and c != options.target]
@@ -108,7 +113,7 @@ def run_pipeline(frame: pd.DataFrame, options: PipelineOptions | None = None, pr
         "roles": roles, "advisor": {k: v for k, v in advisor.items() if k != "report"},
         "features": 0 if features is None else features.shape[1],
     }
-    logs = {"cleaning": type_logs + dup_logs + label_logs + drop_logs + eda_logs + fill_logs,
+    logs = {"cleaning": type_logs + dup_logs + label_logs + drop_logs + eda_logs + dependency_logs + fill_logs,
             "outliers": outlier_logs, "features": feature_logs}
     result_report = None
     if options.mode == "deep":

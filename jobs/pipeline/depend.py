@@ -1,0 +1,224 @@
+"""Entity consistency: approximate functional dependencies (key → attribute, code → name, ZIP → city), repaired by
+the majority of each group, with every dependency that speaks for a cell voting on it."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from rapidfuzz.distance import Levenshtein
+
+from .entries import entry, plain, short
+
+
+SAMPLE_ROWS = 20_000  # rows the dependencies are discovered on (hash/groupby work, no pairwise rows)
+MAX_DETERMINANTS, MAX_DEPENDENTS = 30, 60  # candidate pairs are capped at their product
+MIN_CONFIDENCE = 0.9  # rows (in groups of two or more) agreeing with their group's majority
+MAX_REPEATED = 0.5  # of the minority cells, those whose value occurs twice in the group
+MIN_LIFT = 0.3  # of what the column's own most frequent value leaves unexplained, explained by the key
+MIN_SUPPORT = 0.3  # of the rows fall in groups of two or more: a near-unique key proves nothing
+MAJORITY = 2 / 3  # of a group's present values, for its majority to speak
+MIN_GROUP = 3  # rows agreeing on the majority before it may overrule a value (two may fill a gap)
+SKIP_ROLES = frozenset({"id", "constant"})
+MEASURES = frozenset({"numeric", "coordinate"})  # a measurement is not an entity key: never a determinant
+KEY_EDIT_SHARE = 0.4  # edits per character for a key value to count as a damaged spelling of another
+
+
+def _codes(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    return codes.astype(np.int64), pd.Index(uniques)
+
+
+def _groups(x: np.ndarray, y: np.ndarray, ny: int) -> dict[str, np.ndarray]:
+    """Per determinant value present with the dependent: value, present count, top count, top y (-1 on a tie),
+    and per group the cells of minority values that occur twice or more in it."""
+    both = (x >= 0) & (y >= 0)
+    keys, counts = np.unique(x[both] * ny + y[both], return_counts=True)
+    if not len(keys):
+        empty = np.array([], dtype=np.int64)
+        return {"x": empty, "totals": empty, "tops": empty, "top_y": empty, "repeated": empty}
+    xs = keys // ny
+    starts = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]])
+    sizes = np.diff(np.r_[starts, len(keys)])
+    totals = np.add.reduceat(counts, starts)
+    tops = np.maximum.reduceat(counts, starts)
+    at_top = counts == np.repeat(tops, sizes)
+    first = np.flatnonzero(at_top)
+    first = first[np.r_[True, xs[first][1:] != xs[first][:-1]]]
+    ties = np.add.reduceat(at_top.astype(np.int64), starts) > 1
+    repeated = np.add.reduceat(np.where(~at_top & (counts >= 2), counts, 0), starts)
+    return {"x": xs[starts], "totals": totals, "tops": tops, "top_y": np.where(ties, -1, keys[first] % ny),
+            "repeated": repeated}
+
+
+def _candidates(frame: pd.DataFrame, roles: dict[str, str]) -> tuple[list[str], list[str]]:
+    usable = [c for c in frame.columns if roles.get(str(c)) not in SKIP_ROLES and frame[c].notna().sum() >= 2 * MIN_GROUP]
+    distinct = {c: frame[c].nunique() for c in usable}
+    present = {c: frame[c].notna().sum() for c in usable}
+    determinants = sorted((c for c in usable if 2 <= distinct[c] <= 0.5 * present[c] and
+                           roles.get(str(c)) not in MEASURES), key=lambda c: distinct[c],
+                          reverse=True)[:MAX_DETERMINANTS]
+    dependents = [c for c in usable if distinct[c] >= 2][:MAX_DEPENDENTS]
+    return determinants, dependents
+
+
+def find_dependencies(frame: pd.DataFrame, roles: dict[str, str]) -> list[dict]:
+    """Approximate dependencies X → Y found on a bounded sample, strongest first, as plain data."""
+    sample = frame if len(frame) <= SAMPLE_ROWS else frame.sample(SAMPLE_ROWS, random_state=0)
+    determinants, dependents = _candidates(sample, roles)
+    coded = {c: _codes(sample[c]) for c in set(determinants) | set(dependents)}
+    found = []
+    for x_col in determinants:
+        x, x_values = coded[x_col]
+        for y_col in dependents:
+            y, y_values = coded[y_col]
+            if y_col == x_col or len(y_values) > 1.5 * len(x_values) + 10:
+                continue
+            groups = _groups(x, y, len(y_values))
+            totals, tops = groups["totals"], groups["tops"]
+            grouped = totals >= 2
+            rows = int(totals.sum())
+            support = int(totals[grouped].sum())
+            if not rows or support < MIN_SUPPORT * rows or grouped.sum() < 2:
+                continue
+            confidence = float(tops[grouped].sum() / support)
+            both = (x >= 0) & (y >= 0)
+            baseline = float(np.bincount(y[both]).max() / both.sum())
+            lift = (confidence - baseline) / (1 - baseline) if baseline < 1 else 0.0
+            # Errors are independent: the same other value twice in one group is the world varying
+            # (a brewery's 12 and 16 oz cans, Athens GA and Athens OH), not a slip.
+            judged = totals >= MIN_GROUP
+            minority = int((totals - tops)[judged].sum())
+            repeated = float(groups["repeated"][judged].sum() / minority) if minority else 0.0
+            if confidence >= MIN_CONFIDENCE and lift >= MIN_LIFT and repeated <= MAX_REPEATED:
+                found.append({"determinant": str(x_col), "dependent": str(y_col), "confidence": round(confidence, 4),
+                              "lift": round(lift, 4), "repeated_minority": round(repeated, 4), "support_rows": support, "groups": int(grouped.sum())})
+    return sorted(found, key=lambda d: (-d["confidence"], -d["support_rows"]))
+
+
+def _votes(frame: pd.DataFrame, rule: dict, y: np.ndarray, values: pd.Index) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, proposed y) from each group of the rule whose majority may speak for its rows."""
+    x, _ = _codes(frame[rule["determinant"]])
+    ny = len(values)
+    groups = _groups(x, y, ny)
+    xs, totals, tops, top_y = groups["x"], groups["totals"], groups["tops"], groups["top_y"]
+    speaks = (top_y >= 0) & (tops >= MAJORITY * totals) & (totals >= 2)
+    lookup = np.full(int(x.max()) + 1 if len(x) and x.max() >= 0 else 0, -1, dtype=np.int64)
+    agree = np.zeros_like(lookup)
+    lookup[xs[speaks]] = top_y[speaks]
+    agree[xs[speaks]] = tops[speaks]
+    rows = np.flatnonzero(x >= 0)
+    proposed, backing, own = lookup[x[rows]], agree[x[rows]], y[rows]
+    # The row's own value: how often it occurs in its group (twice is the world varying, not a slip).
+    pair = np.where(own >= 0, x[rows] * ny + own, -1)
+    _, inverse, counts = np.unique(pair, return_inverse=True, return_counts=True)
+    own_count = np.where(own >= 0, counts[inverse], 0)
+    # Two agreeing values may fill a gap or confirm a value; overruling one takes MIN_GROUP, and a value
+    # seen twice in its group only yields when it is a damaged spelling of the majority (a copied typo).
+    keep = (proposed >= 0) & ((own < 0) | (proposed == own) | (backing >= MIN_GROUP))
+    rows, proposed, own, own_count = rows[keep], proposed[keep], own[keep], own_count[keep]
+    twice = np.flatnonzero((own >= 0) & (proposed != own) & (own_count > 1))
+    if len(twice):
+        text = values.dtype == object or pd.api.types.is_string_dtype(values)
+        drop = twice[~(_slips(own[twice], proposed[twice], values) if text else np.zeros(len(twice), bool))
+                     | (own_count[twice] > 2)]
+        keep = np.ones(len(rows), dtype=bool)
+        keep[drop] = False
+        rows, proposed = rows[keep], proposed[keep]
+    return rows, proposed
+
+
+def _slips(own: np.ndarray, proposed: np.ndarray, values: pd.Index) -> np.ndarray:
+    """Which present values of a key column look like a slip of the proposed one (a few edits apart).
+
+    A key ('flight', 'brewery_id') names its own entity: another entity's majority is no evidence that
+    it is wrong, unless the value is a damaged spelling of the majority's ('1xx19' for '10019').
+    """
+    text = values.astype("str")
+    result = np.zeros(len(own), dtype=bool)
+    for i, (a, b) in enumerate(zip(own, proposed)):
+        if a < 0:
+            result[i] = True
+            continue
+        left, right = text[a], text[b]
+        result[i] = Levenshtein.distance(left, right) <= max(1, round(KEY_EDIT_SHARE * len(right)))
+    return result
+
+
+def _one_entity(frame: pd.DataFrame, rows: np.ndarray, missing: np.ndarray, keys: set[str]) -> np.ndarray:
+    """Rows whose overruled values gather in one entity of another key: that entity differs (the one Alaska
+    hospital among Alabama's), its values are not slips. Gaps are not protected."""
+    protect = np.zeros(len(rows), dtype=bool)
+    present = ~missing[rows]
+    for key in keys:
+        codes, _ = _codes(frame[key])
+        here = codes[rows]
+        changed = np.bincount(here[present & (here >= 0)], minlength=codes.max() + 1)
+        sizes = np.bincount(codes[codes >= 0], minlength=codes.max() + 1)
+        systematic = (changed >= MIN_GROUP) & (changed >= 0.5 * sizes)
+        protect |= present & (here >= 0) & systematic[np.maximum(here, 0)]
+    return protect
+
+
+def repair_dependencies(frame: pd.DataFrame, roles: dict[str, str]) -> tuple[pd.DataFrame, list[dict], list[dict]]:
+    """Fill and repair values from their groups' majorities; returns (frame, log entries, the rules used).
+
+    Every rule into a column votes on each of its cells (a vote for the cell's own value counts too);
+    a cell changes only when one other value has more votes than its own value and than any rival.
+    """
+    rules = find_dependencies(frame, roles)
+    keys = {r["determinant"] for r in rules}
+    out = frame.copy()
+    logs: list[dict] = []
+    for y_col in dict.fromkeys(r["dependent"] for r in rules):
+        mine = [r for r in rules if r["dependent"] == y_col]
+        y, y_values = _codes(frame[y_col])
+        parts = [_votes(frame, rule, y, y_values) for rule in mine]
+        rows = np.concatenate([p[0] for p in parts])
+        proposed = np.concatenate([p[1] for p in parts])
+        if not len(rows):
+            continue
+        votes = pd.DataFrame({"row": rows, "value": proposed}).value_counts().rename("n").reset_index()
+        votes["own"] = votes["value"].to_numpy() == y[votes["row"].to_numpy()]
+        per_row = votes.sort_values(["row", "n"], ascending=[True, False])
+        best = per_row.drop_duplicates("row")
+        second = per_row[per_row.duplicated("row")].drop_duplicates("row").set_index("row")["n"]
+        own = votes[votes["own"]].set_index("row")["n"]
+        best = best.assign(own_n=best["row"].map(own).fillna(0).to_numpy(),
+                           rival=best["row"].map(second).fillna(0).to_numpy())
+        change = best[~best["own"] & (best["n"] > best["own_n"]) & (best["n"] > best["rival"])]
+        if y_col in keys:
+            change = change[_slips(y[change["row"].to_numpy()], change["value"].to_numpy(), y_values)]
+        change = change[~_one_entity(frame, change["row"].to_numpy(), y < 0, keys - {y_col})]
+        if change.empty:
+            continue
+        target = change["row"].to_numpy()
+        was_missing = y[target] < 0
+        new_values = y_values.take(change["value"].to_numpy())
+        column = out[y_col].copy()
+        column.iloc[target] = new_values.to_numpy() if hasattr(new_values, "to_numpy") else new_values
+        out[y_col] = column
+        logs.extend(_entries(frame, y_col, mine, target, was_missing, new_values))
+    return out, logs, rules
+
+
+def _entries(frame: pd.DataFrame, col: str, rules: list[dict], rows: np.ndarray, was_missing: np.ndarray,
+             new_values: pd.Index) -> list[dict]:
+    """One entry for the repaired values and one for the filled gaps of a column, each naming its rules."""
+    shown = [{k: r[k] for k in ("determinant", "confidence", "support_rows", "groups")} for r in rules]
+    keys = [r["determinant"] for r in rules]
+    out = []
+    for action, mask in (("repair_from_dependency", ~was_missing), ("fill_from_dependency", was_missing)):
+        if not mask.any():
+            continue
+        idx = rows[mask][:5]
+        examples = [{"row": int(i), "key": {k: plain(frame[k].iloc[i]) for k in keys[:2]},
+                     "from": plain(frame[col].iloc[i]), "to": plain(v)}
+                    for i, v in zip(idx, new_values[mask][:5])]
+        what = "values that disagreed with" if action == "repair_from_dependency" else "missing values from"
+        out.append(entry(action, column=col, count=int(mask.sum()),
+                         params={"rules": shown, "majority": round(MAJORITY, 4), "min_group": MIN_GROUP,
+                                 "examples": examples, "rows": [int(i) for i in rows[mask][:100]]},
+                         message=f"{int(mask.sum()):,} {what} the majority of their group under "
+                                 f"{', '.join(short(k, 60) for k in keys[:3])} → {short(col, 60)} "
+                                 f"(confidence {rules[0]['confidence']:.0%}) were set to that majority."))
+    return out

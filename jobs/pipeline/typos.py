@@ -1,0 +1,92 @@
+"""Typos in categorical text: a rare spelling a few edits from a much more frequent value of the column becomes it."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import re
+
+from rapidfuzz.distance import Levenshtein
+from rapidfuzz.process import cdist
+
+from .entries import entry, short
+
+RARE = 2  # occurrences at most (or 0.2% of the rows): a spelling seen more often is somebody's real value
+RATIO = 10  # the value it becomes is at least this many times more frequent
+MIN_LENGTH = 4  # short values (ak, al, LHR, LHU) are too close to one another to judge by spelling
+EDIT_SHARE = 0.25  # edits allowed per character of the frequent value (at least one)
+MAX_FREQUENT, MAX_RARE = 500, 5000  # bounded work on columns with many distinct values
+VOCABULARY = 5  # rows a word of a rare value may appear in and still be a slip (beyond: the column's own word)
+
+
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+def _digits(values: pd.Index) -> np.ndarray:
+    return values.str.replace(r"\D+", "", regex=True).to_numpy()
+
+
+def _near_digit(rare: str, frequent: str) -> bool:
+    """Whether an edit touches or borders a digit: '3x patients' may have been '37 patients'."""
+    for _, i, j in Levenshtein.editops(rare, frequent):
+        around = rare[max(0, i - 1):i + 2] + frequent[max(0, j - 1):j + 2]
+        if any(ch.isdigit() for ch in around):
+            return True
+    return False
+
+
+def _token_rows(counts: pd.Series) -> dict[str, int]:
+    """Rows each word of the column appears in: a word seen often is vocabulary ('ak' in 'ak_hf-1'), not a slip."""
+    words = pd.Series(counts.index.str.lower().map(lambda v: set(_TOKEN.findall(v))), index=counts.index)
+    exploded = words.explode().dropna()
+    rows = pd.Series(counts.reindex(exploded.index).to_numpy(), index=exploded.to_numpy())
+    return rows.groupby(level=0).sum().to_dict()
+
+
+def typo_mapping(series: pd.Series) -> tuple[dict[str, str], dict[str, int]]:
+    """{rare spelling: frequent value} and the counts, for a text column; empty when nothing qualifies.
+
+    A rare value maps only to its single nearest frequent value (a tie is no evidence), and only when
+    both carry the same digits: 'ami-1' is not a typo of 'ami-2'.
+    """
+    counts = series.dropna().astype("str").value_counts()
+    rare_limit = max(RARE, int(0.002 * counts.sum()))
+    rare = counts[(counts <= rare_limit) & (counts.index.str.len() >= MIN_LENGTH)].head(MAX_RARE)
+    frequent = counts[(counts >= RATIO) & (counts.index.str.len() >= MIN_LENGTH)].head(MAX_FREQUENT)
+    if rare.empty or frequent.empty:
+        return {}, {}
+    distances = cdist(list(rare.index), list(frequent.index), scorer=Levenshtein.distance, workers=1)
+    limits = np.maximum(1, (EDIT_SHARE * frequent.index.str.len().to_numpy()).astype(int))
+    rare_digits, frequent_digits, sizes = _digits(rare.index), _digits(frequent.index), frequent.to_numpy()
+    rows_of = _token_rows(counts)
+    mapping = {}
+    for i, (value, n) in enumerate(rare.items()):
+        same = np.flatnonzero(frequent_digits == rare_digits[i])
+        if not len(same):
+            continue
+        row = distances[i, same]
+        nearest = same[row == row.min()]
+        j = nearest[0]
+        if len(nearest) != 1 or distances[i, j] > limits[j] or sizes[j] < RATIO * n:
+            continue
+        target = frequent.index[j]
+        new_words = set(_TOKEN.findall(value.lower())) - set(_TOKEN.findall(target.lower()))
+        if _near_digit(value, target) or any(rows_of.get(w, 0) > VOCABULARY for w in new_words):
+            continue
+        mapping[value] = target
+    return mapping, {k: int(counts[k]) for k in mapping}
+
+
+def repair_typos(series: pd.Series, col: str) -> tuple[pd.Series, dict] | None:
+    """The column with its typos replaced and the log entry, or None when there are none."""
+    mapping, counts = typo_mapping(series)
+    if not mapping:
+        return None
+    new = series.replace(mapping)
+    changed = sum(counts.values())
+    examples = [{"from": short(k), "to": short(v), "count": counts[k]} for k, v in list(mapping.items())[:10]]
+    first = examples[0]
+    return new, entry("repair_typos", column=col, count=changed,
+                      params={"values_mapped": len(mapping), "examples": examples, "max_rare_count": RARE,
+                              "frequency_ratio": RATIO, "edit_share": EDIT_SHARE},
+                      message=f"{len(mapping)} rare spellings a few edits from a value at least {RATIO}× as frequent "
+                              f"were replaced by it ({changed:,} cells), e.g. {first['from']!r} → {first['to']!r}.")
