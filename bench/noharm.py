@@ -7,6 +7,7 @@ tables in shared/benchmarks with their scorer: fixed, broken (right cells made w
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import re
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.inject import inject, score_kinds
 from jobs.pipeline.export import write_csv
 from jobs.pipeline.load import inspect, load_step
 from jobs.pipeline.runner import PipelineOptions, run_pipeline
@@ -153,48 +155,38 @@ def dirty_tables(options: PipelineOptions) -> dict:
 INJECTED = ("vega airports", "nycflights13 planes", "palmerpenguins", "openintro births14")
 
 
-def inject(frame: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    """The errors real exports have, in about 3% of cells: typos and case/space variants in text, missing
-    tokens, x100 slips and currency/thousands formatting in numbers. The first column stays the row key."""
-    rng = np.random.default_rng(seed)
-    dirty = frame.astype(object).where(frame.notna(), "")
-    for col in dirty.columns[1:]:
-        values = dirty[col].astype(str)
-        numeric = pd.to_numeric(frame[col], errors="coerce").notna().mean() > 0.95
-        pick = rng.random(len(values))
-        for share, kind in ((0.01, "missing"), (0.01, "variant"), (0.01, "typo")):
-            rows = (pick < share) & (values != "")
-            pick = np.where(rows, 2.0, pick - share)
-            if kind == "missing":
-                values[rows] = rng.choice(["N/A", "?", "-", "null"], rows.sum())
-            elif numeric and kind == "variant":
-                values[rows] = values[rows].map(lambda v: f"{float(v):,.2f}")
-            elif numeric:
-                values[rows] = values[rows].map(lambda v: repr(float(v) * 100))
-            elif kind == "variant":
-                values[rows] = values[rows].map(lambda v: f" {v.upper()} ")
-            else:
-                values[rows] = values[rows].map(lambda v: v[:len(v) // 2] + "x" + v[len(v) // 2 + 1:] if v else v)
-        dirty[col] = values
-    return dirty
-
-
 def injected_tables(options: PipelineOptions) -> dict:
-    """Real tables with injected errors, scored like the shared dirty tables: above all, right cells broken."""
+    """Real tables with injected errors (bench/inject.py), scored like the shared dirty tables and per kind."""
     results = {}
     scorer = SHARED / "score_cleaning.py"
+    norm_of = _scorer_norm(scorer)
     with tempfile.TemporaryDirectory() as tmp:
         for name in INJECTED:
             clean_frame = DATASETS[name]().reset_index(drop=True)
             clean_frame.insert(0, "row_key", range(len(clean_frame)))
-            truth, dirty, out = (Path(tmp) / f"{k}.csv" for k in ("clean", "dirty", "cleaned"))
+            truth, dirty_path, out = (Path(tmp) / f"{k}.csv" for k in ("clean", "dirty", "cleaned"))
             clean_frame.to_csv(truth, index=False)
-            inject(clean_frame).to_csv(dirty, index=False)
-            clean(dirty, out, options)
-            text = subprocess.run([sys.executable, str(scorer), str(dirty), str(truth), str(out), "--verbose"],
-                                  capture_output=True, text=True, check=False).stdout
-            results[name] = text.strip().splitlines()
+            dirty, cells = inject(clean_frame)
+            dirty.to_csv(dirty_path, index=False)
+            started = time.perf_counter()
+            cleaned, _ = clean(dirty_path, out, options)
+            seconds = round(time.perf_counter() - started, 2)
+            text = subprocess.run([sys.executable, str(scorer), str(dirty_path), str(truth), str(out), "--verbose"],
+                                  capture_output=True, text=True, check=False).stdout if scorer.exists() else ""
+            kinds = score_kinds(cells, pd.read_csv(truth, dtype=str, keep_default_na=False), cleaned, norm_of) \
+                if norm_of else {}
+            results[name] = {"score": text.strip().splitlines()[-1:] , "by_kind": kinds, "seconds": seconds}
     return results
+
+
+def _scorer_norm(scorer: Path):
+    """The shared scorer's own normalisation, so per-kind figures compare values exactly as it does."""
+    if not scorer.exists():
+        return None
+    spec = importlib.util.spec_from_file_location("score_cleaning", scorer)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.norm
 
 
 def main() -> int:

@@ -11,6 +11,7 @@ from .coerce import detect_roles, repair_types
 from .depend import repair_dependencies
 from .eda import run_eda
 from .features import engineer_features
+from .gross import repair_gross_errors
 from .impute import apply_decisions, imputed_cells
 from .options import PipelineOptions
 from .outliers import domain_bounds, handle_outliers
@@ -77,6 +78,9 @@ def run_pipeline(frame: pd.DataFrame, options: PipelineOptions | None = None, pr
     report("cleaning", 45, "Checking entity consistency (values determined by other columns)")
     before_fill = out
     out, dependency_logs, _ = repair_dependencies(out, roles)
+    measured = [c for c, r in roles.items() if r in QUANTITIES and c in out.columns and c != options.target]
+    out, gross_logs = repair_gross_errors(out, measured, _bounds(out, roles, measured))
+    dependency_logs += gross_logs
     report("cleaning", 50, f"Planning missing values for {int(out.isna().any().sum())} columns{asking}")
     before_impute = out
     plans, advisor = plan_missing(out.drop(columns=sparse), roles, options.mode, options.target, advise)

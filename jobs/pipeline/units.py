@@ -25,7 +25,7 @@ _KNOWN = {word: (dimension, size) for dimension, table in _UNITS.items() for wor
 _VALUE = re.compile(r"^\s*(?P<n>[+-]?(?:\d+(?:\.\d+)?|\.\d+))\s*(?P<u>[a-zµ]+(?:\s[a-z]+)?)(?P<rest>\b.*)?$",
                     re.IGNORECASE)
 _BARE = re.compile(r"^\s*[+-]?(?:\d+(?:\.\d+)?|\.\d+)\s*$")
-MIN_WITH_UNIT = 0.5  # of the values: fewer, and the column is numbers with stray words (left to number parsing)
+MIN_WITH_UNIT = 0.5  # of the values carrying a free count word ('patients') for it to be the column's unit
 # Words after a number that are not units: dates ('12 Jan'), clock times ('10 am'), ordinals ('2nd').
 _NOT_UNITS = frozenset({"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
                         "january", "february", "march", "april", "june", "july", "august", "september", "october",
@@ -86,14 +86,15 @@ def read_units(values: pd.Series) -> tuple[pd.Series, dict] | None:
     with_unit = {v: r for v, r in readings.items() if r is not None and r[1].isalpha() and len(r[1]) <= 20}
     bare = [v for v in counts.index if _BARE.match(v)]
     unit_rows = int(counts[list(with_unit)].sum()) if with_unit else 0
-    if unit_rows < max(2, MIN_WITH_UNIT * len(text)):
+    if unit_rows < 2:
         return None
     seen: dict[str, int] = {}
     for value, (_, unit) in with_unit.items():
         seen[unit] = seen.get(unit, 0) + int(counts[value])
     counted = {u for u in seen if u not in _KNOWN and u not in ("oz", "floz")}
-    if counted and max(seen[u] for u in counted) < 0.9 * unit_rows:
-        return None  # different free words after numbers ('3 apples', '2 pears'): not one unit
+    # A known unit is evidence on a few values ('19.3 kg' among bare numbers); a free word must dominate.
+    if counted and (max(seen[u] for u in counted) < 0.9 * unit_rows or unit_rows < MIN_WITH_UNIT * len(text)):
+        return None  # different free words after numbers ('3 apples', '2 pears'), or a stray word
     mass = any(_KNOWN.get(u, ("",))[0] == "mass" for u in seen)
     dims = {u: _dimension(u, mass) for u in seen}
     dimensions = sorted({d for d, _ in dims.values()})
