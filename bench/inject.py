@@ -31,11 +31,11 @@ def _exact_dependency(frame: pd.DataFrame) -> tuple[str, str] | None:
     columns = [c for c in frame.columns[1:] if _categorical(frame[c]) and frame[c].nunique() >= 2]
     for x in columns:
         sizes = frame[x].value_counts()
-        if sizes.median() < 3:
+        if sizes.median() < 3 or (sizes >= 2).sum() < 8:
             continue
         for y in columns:
             if y != x and frame[[x, y]].dropna().groupby(x)[y].nunique().max() == 1 and \
-                    frame[y].nunique() < frame[x].nunique():
+                    frame[y].nunique() < frame[x].nunique() and frame[y].value_counts(normalize=True).iloc[0] <= 0.9:
                 return x, y
     return None
 
@@ -116,6 +116,10 @@ def score_kinds(cells: pd.DataFrame, clean: pd.DataFrame, cleaned: pd.DataFrame,
                 value = pd.to_numeric(pd.Series([got]), errors="coerce").iat[0]
                 inside += bool(genuine.min() <= value <= genuine.max())
         result[kind] = {"injected": len(part), "fixed": int(fixed)}
+        if kind in ("sentinel", "placeholder"):  # no longer the stand-in: treated as missing (and maybe filled)
+            result[kind]["no_longer_stand_in"] = int(sum(
+                norm(cleaned[c].iat[r] if c in cleaned.columns else "") != norm(d)
+                for r, c, d in zip(part["row"], part["column"], part["dirty"])))
         if kind == "slip":
             result[kind]["inside_genuine_range"] = round(inside / len(part), 4) if len(part) else None
     return result

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .impute import MAX_LEVELS, MIN_FIT_ROWS, decision, interpolated, regress
+from .decide import decision
+from .impute import MAX_LEVELS, MIN_FIT_ROWS, interpolated, regress
 from .profile import skewness
 
 SKEW_LIMIT = 1.0

@@ -13,8 +13,10 @@ from .entries import entry, plain, short
 SAMPLE_ROWS = 20_000  # rows the dependencies are discovered on (hash/groupby work, no pairwise rows)
 MAX_DETERMINANTS, MAX_DEPENDENTS = 30, 60  # candidate pairs are capped at their product
 MIN_CONFIDENCE = 0.9  # rows (in groups of two or more) agreeing with their group's majority
-MAX_REPEATED = 0.5  # of the minority cells, those whose value occurs twice in the group
-MIN_LIFT = 0.3  # of what the column's own most frequent value leaves unexplained, explained by the key
+MAX_REPEATED = 0.5  # of the minority cells, those whose value varies (see _varies)
+VARIES = 0.1
+MIN_LIFT = 0.2  # of what the column's own most frequent value leaves unexplained, explained by the key
+MIN_KEYS = 8  # groups of two or more: a yes/no or a three-way type is a correlate, not an entity key
 MIN_SUPPORT = 0.3  # of the rows fall in groups of two or more: a near-unique key proves nothing
 MAJORITY = 2 / 3  # of a group's present values, for its majority to speak
 MIN_GROUP = 3  # rows agreeing on the majority before it may overrule a value (two may fill a gap)
@@ -26,6 +28,12 @@ KEY_EDIT_SHARE = 0.4  # edits per character for a key value to count as a damage
 def _codes(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     return codes.astype(np.int64), pd.Index(uniques)
+
+
+def _varies(count: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """A minority value held by two rows and a tenth of its group is the world varying, not a slip
+    (two random errors agree by chance in a big group, rarely in a small one)."""
+    return (count >= 2) & (count >= VARIES * group)
 
 
 def _groups(x: np.ndarray, y: np.ndarray, ny: int) -> dict[str, np.ndarray]:
@@ -45,7 +53,8 @@ def _groups(x: np.ndarray, y: np.ndarray, ny: int) -> dict[str, np.ndarray]:
     first = np.flatnonzero(at_top)
     first = first[np.r_[True, xs[first][1:] != xs[first][:-1]]]
     ties = np.add.reduceat(at_top.astype(np.int64), starts) > 1
-    repeated = np.add.reduceat(np.where(~at_top & (counts >= 2), counts, 0), starts)
+    varied = ~at_top & _varies(counts, np.repeat(totals, sizes))
+    repeated = np.add.reduceat(np.where(varied, counts, 0), starts)
     return {"x": xs[starts], "totals": totals, "tops": tops, "top_y": np.where(ties, -1, keys[first] % ny),
             "repeated": repeated}
 
@@ -78,7 +87,7 @@ def find_dependencies(frame: pd.DataFrame, roles: dict[str, str]) -> list[dict]:
             grouped = totals >= 2
             rows = int(totals.sum())
             support = int(totals[grouped].sum())
-            if not rows or support < MIN_SUPPORT * rows or grouped.sum() < 2:
+            if not rows or support < MIN_SUPPORT * rows or grouped.sum() < MIN_KEYS:
                 continue
             confidence = float(tops[grouped].sum() / support)
             both = (x >= 0) & (y >= 0)
@@ -111,16 +120,17 @@ def _votes(frame: pd.DataFrame, rule: dict, y: np.ndarray, values: pd.Index) -> 
     # The row's own value: how often it occurs in its group (twice is the world varying, not a slip).
     pair = np.where(own >= 0, x[rows] * ny + own, -1)
     _, inverse, counts = np.unique(pair, return_inverse=True, return_counts=True)
-    own_count = np.where(own >= 0, counts[inverse], 0)
+    group_size = np.zeros_like(lookup)
+    group_size[xs] = totals
+    varies = (own >= 0) & _varies(counts[inverse], group_size[x[rows]])
     # Two agreeing values may fill a gap or confirm a value; overruling one takes MIN_GROUP, and a value
-    # seen twice in its group only yields when it is a damaged spelling of the majority (a copied typo).
+    # that varies in its group only yields when it is a damaged spelling of the majority (a copied typo).
     keep = (proposed >= 0) & ((own < 0) | (proposed == own) | (backing >= MIN_GROUP))
-    rows, proposed, own, own_count = rows[keep], proposed[keep], own[keep], own_count[keep]
-    twice = np.flatnonzero((own >= 0) & (proposed != own) & (own_count > 1))
+    rows, proposed, own, varies = rows[keep], proposed[keep], own[keep], varies[keep]
+    twice = np.flatnonzero((proposed != own) & varies)
     if len(twice):
         text = values.dtype == object or pd.api.types.is_string_dtype(values)
-        drop = twice[~(_slips(own[twice], proposed[twice], values) if text else np.zeros(len(twice), bool))
-                     | (own_count[twice] > 2)]
+        drop = twice[~(_slips(own[twice], proposed[twice], values) if text else np.zeros(len(twice), bool))]
         keep = np.ones(len(rows), dtype=bool)
         keep[drop] = False
         rows, proposed = rows[keep], proposed[keep]
@@ -164,41 +174,57 @@ def repair_dependencies(frame: pd.DataFrame, roles: dict[str, str]) -> tuple[pd.
 
     Every rule into a column votes on each of its cells (a vote for the cell's own value counts too);
     a cell changes only when one other value has more votes than its own value and than any rival.
+    A change resting on a determinant that is itself being changed in that row (key ↔ name both
+    disagreeing) stands only if it has the wider margin; on a tie neither is made.
     """
     rules = find_dependencies(frame, roles)
     keys = {r["determinant"] for r in rules}
-    out = frame.copy()
-    logs: list[dict] = []
+    planned = {}
     for y_col in dict.fromkeys(r["dependent"] for r in rules):
         mine = [r for r in rules if r["dependent"] == y_col]
         y, y_values = _codes(frame[y_col])
-        parts = [_votes(frame, rule, y, y_values) for rule in mine]
-        rows = np.concatenate([p[0] for p in parts])
-        proposed = np.concatenate([p[1] for p in parts])
-        if not len(rows):
-            continue
-        votes = pd.DataFrame({"row": rows, "value": proposed}).value_counts().rename("n").reset_index()
-        votes["own"] = votes["value"].to_numpy() == y[votes["row"].to_numpy()]
-        per_row = votes.sort_values(["row", "n"], ascending=[True, False])
-        best = per_row.drop_duplicates("row")
-        second = per_row[per_row.duplicated("row")].drop_duplicates("row").set_index("row")["n"]
-        own = votes[votes["own"]].set_index("row")["n"]
-        best = best.assign(own_n=best["row"].map(own).fillna(0).to_numpy(),
-                           rival=best["row"].map(second).fillna(0).to_numpy())
-        change = best[~best["own"] & (best["n"] > best["own_n"]) & (best["n"] > best["rival"])]
-        if y_col in keys:
-            change = change[_slips(y[change["row"].to_numpy()], change["value"].to_numpy(), y_values)]
-        change = change[~_one_entity(frame, change["row"].to_numpy(), y < 0, keys - {y_col})]
+        change = _planned(frame, y_col, mine, y, y_values, keys)
+        if not change.empty:
+            planned[y_col] = (mine, y, y_values, change)
+    margins = {col: dict(zip(p[3]["row"], p[3]["margin"])) for col, p in planned.items()}
+    out = frame.copy()
+    logs: list[dict] = []
+    for y_col, (mine, y, y_values, change) in planned.items():
+        keep = [all(margins.get(x, {}).get(row, -1) < margin for x in voters)
+                for row, margin, voters in zip(change["row"], change["margin"], change["voters"])]
+        change = change[np.array(keep, dtype=bool)]
         if change.empty:
             continue
         target = change["row"].to_numpy()
         was_missing = y[target] < 0
         new_values = y_values.take(change["value"].to_numpy())
         column = out[y_col].copy()
-        column.iloc[target] = new_values.to_numpy() if hasattr(new_values, "to_numpy") else new_values
+        column.iloc[target] = new_values.to_numpy()
         out[y_col] = column
         logs.extend(_entries(frame, y_col, mine, target, was_missing, new_values))
     return out, logs, rules
+
+
+def _planned(frame: pd.DataFrame, y_col: str, rules: list[dict], y: np.ndarray, y_values: pd.Index,
+             keys: set[str]) -> pd.DataFrame:
+    """The changes the rules into one column vote for: row, value, margin over the own value, voters."""
+    parts = [_votes(frame, rule, y, y_values) for rule in rules]
+    raw = pd.DataFrame({"row": np.concatenate([p[0] for p in parts]),
+                        "value": np.concatenate([p[1] for p in parts]),
+                        "rule": np.concatenate([np.full(len(p[0]), r["determinant"], dtype=object)
+                                                for p, r in zip(parts, rules)])})
+    votes = raw.groupby(["row", "value"]).agg(n=("rule", "size"), voters=("rule", tuple)).reset_index()
+    votes["own"] = votes["value"].to_numpy() == y[votes["row"].to_numpy()]
+    per_row = votes.sort_values(["row", "n"], ascending=[True, False])
+    best = per_row.drop_duplicates("row")
+    second = per_row[per_row.duplicated("row")].drop_duplicates("row").set_index("row")["n"]
+    own = votes[votes["own"]].set_index("row")["n"]
+    best = best.assign(margin=best["n"] - best["row"].map(own).fillna(0).to_numpy(),
+                       rival=best["row"].map(second).fillna(0).to_numpy())
+    change = best[~best["own"] & (best["margin"] > 0) & (best["n"] > best["rival"])]
+    if y_col in keys:
+        change = change[_slips(y[change["row"].to_numpy()], change["value"].to_numpy(), y_values)]
+    return change[~_one_entity(frame, change["row"].to_numpy(), y < 0, keys - {y_col})]
 
 
 def _entries(frame: pd.DataFrame, col: str, rules: list[dict], rows: np.ndarray, was_missing: np.ndarray,
@@ -222,3 +248,22 @@ def _entries(frame: pd.DataFrame, col: str, rules: list[dict], rows: np.ndarray,
                                  f"{', '.join(short(k, 60) for k in keys[:3])} → {short(col, 60)} "
                                  f"(confidence {rules[0]['confidence']:.0%}) were set to that majority."))
     return out
+
+
+def majority_fill(frame: pd.DataFrame, col: str, by: str) -> pd.Series:
+    """The column with each gap filled from its `by` group's majority, where the group has one (the advisor's
+    'dependency' action; the same rule as the dependency step's fills)."""
+    y, values = _codes(frame[col])
+    x, _ = _codes(frame[by])
+    groups = _groups(x, y, len(values))
+    speaks = (groups["top_y"] >= 0) & (groups["tops"] >= MAJORITY * groups["totals"]) & (groups["totals"] >= 2)
+    lookup = np.full(int(x.max()) + 1 if len(x) and x.max() >= 0 else 0, -1, dtype=np.int64)
+    lookup[groups["x"][speaks]] = groups["top_y"][speaks]
+    gaps = np.flatnonzero((y < 0) & (x >= 0))
+    fill = lookup[x[gaps]] if len(lookup) else np.array([], dtype=np.int64)
+    gaps, fill = gaps[fill >= 0], fill[fill >= 0]
+    out = frame[col].copy()
+    if len(gaps):
+        out.iloc[gaps] = values.take(fill).to_numpy()
+    return out
+

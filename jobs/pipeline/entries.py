@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from typing import TypedDict
 
 import pandas as pd
 
@@ -10,11 +11,23 @@ MAX_PROSE = 1000  # a message or explanation, which may quote a few values
 PROSE = frozenset({"message", "reasoning", "reason", "explanation", "why", "evidence", "advisor_error"})
 
 
+class LogEntry(TypedDict):
+    """The one shape of a step's log entry (checked exactly by the contract test)."""
+    column: str | None
+    action: str
+    count: int  # cells or rows changed (or reported)
+    params: dict  # what the step learned or used: plain JSON values
+    source: str  # "heuristic" or "advisor"
+    before: dict | None
+    after: dict | None
+    message: str
+
+
 def entry(action: str, *, column: str | None = None, count: int = 0, params: dict | None = None,
           before: dict | None = None, after: dict | None = None, message: str = "",
-          source: str = "heuristic") -> dict:
-    return {"column": column, "action": action, "count": int(count), "params": params or {},
-            "source": source, "before": before, "after": after, "message": message}
+          source: str = "heuristic") -> LogEntry:
+    return LogEntry(column=column, action=action, count=int(count), params=params or {}, source=source,
+                    before=before, after=after, message=message)
 
 
 def plain(value):

@@ -1,37 +1,15 @@
-"""Missing values: the allowed decisions, validating untrusted ones, applying them; imputed cells."""
+"""Filling missing values by a decision (mean, regression, group mode, dependency…); the imputed cells."""
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pandas as pd
 
+from .decide import DecisionError
 from .entries import column_stats, entry, plain
-from .export import formula_like
+from .depend import majority_fill
 
-ALLOWED = {  # leave_missing everywhere: a gap nothing predicts is reported, not filled
-    "numeric": ("mean", "median", "regression", "interpolate", "constant", "leave_missing", "drop_column"),
-    "coordinate": ("regression", "interpolate", "leave_missing", "drop_column"),
-    "boolean": ("mode", "group_mode", "constant", "leave_missing", "drop_column"),
-    "categorical": ("mode", "group_mode", "constant", "leave_missing", "drop_column"),
-    "text": ("constant", "leave_missing", "drop_column"),  # free text is never guessed
-    "datetime": ("median", "interpolate", "leave_missing", "drop_column"),
-    "time": ("leave_missing", "drop_column"),
-    "id": ("leave_missing", "drop_column"),
-    "code": ("leave_missing", "drop_column"),
-    "constant": ("mode", "constant", "leave_missing", "drop_column"),
-}
 MAX_LEVELS = 10  # categories used as regression predictors become this many indicator columns at most
 MIN_FIT_ROWS = 30
-MAX_CONSTANT = 1e15  # a numeric fill this large is no real value (and float64 stops holding every integer)
-
-
-class DecisionError(ValueError):
-    """An imputation decision that is not valid for its column."""
-
-
-def decision(action: str, reasoning: str, source: str = "heuristic", **params) -> dict:
-    return {"action": action, "params": params, "reasoning": reasoning, "source": source, "confidence": None}
 
 
 def group_key(frame: pd.DataFrame, by: str) -> pd.Series:
@@ -52,72 +30,6 @@ def interpolated(frame: pd.DataFrame, col: str, by: str) -> pd.Series:
         return frame[col].astype("float64")
     filled = np.where(known, values, np.interp(times, times[known], values[known]))
     return pd.Series(filled, index=ordered.index).reindex(frame.index)
-
-
-def validate_decision(raw: object, role: str, series: pd.Series, columns: list[str], source: str = "advisor",
-                      target: str | None = None, series_by: str | None = None) -> dict:
-    """Check an untrusted decision (e.g. from the LLM) against the column; raise DecisionError."""
-    if not isinstance(raw, dict):
-        raise DecisionError("decision is not an object")
-    action = raw.get("action")
-    if action not in ALLOWED[role]:
-        raise DecisionError(f"action {action!r} is not allowed for a {role} column")
-    if action == "drop_column" and series.name == target:
-        raise DecisionError("the output feature (target) cannot be dropped")
-    params = raw.get("params") or {}
-    if not isinstance(params, dict):
-        raise DecisionError("params is not an object")
-    clean: dict = {}
-    if action == "constant":
-        # Checked against the column's storage type, not only its role: a numeric ID column
-        # takes numbers, a text column takes short text.
-        value = params.get("value")
-        if pd.api.types.is_bool_dtype(series):
-            if not isinstance(value, bool):
-                raise DecisionError("a boolean constant must be true or false")
-        elif pd.api.types.is_numeric_dtype(series):
-            _check_number(value, series)
-        elif pd.api.types.is_datetime64_any_dtype(series):
-            raise DecisionError("date columns take no constant")
-        elif not isinstance(value, str) or len(value) > 100:
-            raise DecisionError("a text constant must be a string of at most 100 characters")
-        elif formula_like(value):
-            raise DecisionError("a text constant may not start like a spreadsheet formula (=, +, -, @, tab, CR)")
-        clean["value"] = value
-    if action == "group_mode":
-        if params.get("by") not in columns or params.get("by") in (series.name, target):  # target: leakage
-            raise DecisionError("group_mode needs 'by', another column of the table than the output feature")
-        clean["by"] = params["by"]
-    if action == "interpolate":
-        if series_by is None:
-            raise DecisionError("interpolate needs rows of one entity at regular time steps; this table is not")
-        clean["by"] = series_by
-    if action == "regression":
-        chosen = params.get("predictors")
-        if not isinstance(chosen, list) or not chosen or not all(isinstance(c, str) and c in columns for c in chosen) \
-                or series.name in chosen:
-            raise DecisionError("regression needs predictors that are other columns of the table")
-        if target is not None and target in chosen:
-            raise DecisionError("regression on the output feature (target) would leak it into the inputs")
-        clean["predictors"] = list(dict.fromkeys(chosen))[:5]
-    confidence = raw.get("confidence")
-    reasoning = str(raw.get("reasoning") or "")[:1000]
-    result = decision(action, reasoning, source=source, **clean)
-    result["confidence"] = float(confidence) if isinstance(confidence, (int, float)) and 0 <= confidence <= 1 \
-        else None
-    return result
-
-
-def _check_number(value: object, series: pd.Series) -> None:
-    """A numeric constant: finite, below MAX_CONSTANT and within ten times the column's largest magnitude."""
-    try:
-        number = abs(float(value)) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
-    except OverflowError:  # an integer of hundreds of digits
-        number = math.inf
-    largest = float(series.abs().max()) if series.notna().any() else 0.0
-    if not number < min(MAX_CONSTANT, 10 * max(largest, 1.0)):
-        raise DecisionError(f"a numeric constant must be a finite number within ten times the column's largest "
-                            f"magnitude ({largest:.6g}) and below {MAX_CONSTANT:.0e}")
 
 
 def _design(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -187,6 +99,8 @@ def fill_column(frame: pd.DataFrame, col: str, plan: dict) -> tuple[pd.Series | 
         value = mode_of(values)  # rows whose group is unknown or never seen
         guess = keys.map(modes)
         return _keep_integers(series, series.fillna(guess).fillna(value).astype(series.dtype)), None
+    elif action == "dependency":
+        return _keep_integers(series, majority_fill(frame, col, plan["params"]["by"])), None
     elif action == "constant":
         value = plan["params"]["value"]
     elif action == "interpolate":

@@ -8,7 +8,7 @@ import pandas as pd
 
 from .entries import bounded, plain
 from .choose import gather_evidence, heuristic_decision, regular_series
-from .impute import ALLOWED, DecisionError, validate_decision
+from .decide import ALLOWED, DecisionError, validate_decision
 from .profile import profile_column
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,13 @@ def _profile(series: pd.Series, col: str) -> dict:
 
 
 def plan_missing(frame: pd.DataFrame, roles: dict[str, str], mode: str, target: str | None = None,
-                 advise: Advise | None = None) -> tuple[dict[str, dict], dict]:
-    """A decision per column with missing values, and what happened with the advisor."""
+                 advise: Advise | None = None, rules: list[dict] | None = None,
+                 repairs: list[dict] | None = None) -> tuple[dict[str, dict], dict]:
+    """A decision per column with missing values, and what happened with the advisor.
+
+    `rules` (the dependencies found) and `repairs` (log entries of the repairs already made) are the
+    advisor's evidence; a 'dependency' answer must name one of the column's rules.
+    """
     numeric = [c for c, r in roles.items() if r == "numeric" and c in frame and c != target]
     series_by = regular_series(frame, roles)
     gaps = [c for c in frame.columns if frame[c].isna().any() and frame[c].notna().any() and c != target]
@@ -59,9 +64,15 @@ def plan_missing(frame: pd.DataFrame, roles: dict[str, str], mode: str, target: 
         for col in asked:
             plans[col]["advisor_error"] = meta["error"]
         return plans, meta
+    determinants = {c: [r["determinant"] for r in rules or [] if r["dependent"] == c and r["determinant"] != target]
+                    for c in asked}
     request = {"mode": mode, "target": target, "ordered_in_time": series_by is not None,
                "columns": [_profile(frame[c], c) for c in asked],
                "allowed": {c: list(ALLOWED[roles[c]]) for c in asked},  # the target is never asked about
+               "roles": {c: roles[c] for c in asked},
+               "dependencies": [bounded(r) for r in rules or [] if r["dependent"] in asked or r["determinant"] in asked],
+               "repairs": [bounded({k: e[k] for k in ("column", "action", "count", "message")})
+                           for e in repairs or [] if e["column"] in asked][:30],
                "numeric_columns": numeric, "rows": sample_rows(frame, asked), "want_report": mode == "deep"}
     try:
         answer = advise(request)
@@ -78,7 +89,7 @@ def plan_missing(frame: pd.DataFrame, roles: dict[str, str], mode: str, target: 
     for col in asked:  # one column at a time: whatever goes wrong with one answer, its heuristic decides
         try:
             plans[col] = validate_decision(decisions.get(col), roles[col], frame[col], columns, target=target,
-                                           series_by=series_by)
+                                           series_by=series_by, determinants=determinants[col])
         except DecisionError as exc:
             plans[col]["advisor_error"] = f"rejected advisor answer: {exc}"
         except Exception as exc:  # noqa: BLE001 - a flaw in validation must not accept the answer or fail the job

@@ -18,6 +18,7 @@ from .outliers import domain_bounds, handle_outliers
 from .plan import Advise, plan_missing
 from .profile import QUANTITIES, name_words
 from .report import merge_advisor_report, rule_based_report
+from .sentinels import find_disguised_missing
 
 Progress = Callable[[str, int, str], None]
 CHANGING = ("outliers_clip", "outliers_null", "outliers_median", "outliers_remove")
@@ -76,14 +77,18 @@ def run_pipeline(frame: pd.DataFrame, options: PipelineOptions | None = None, pr
     report("eda", 35, f"Summarising {out.shape[1]} columns and drawing plots")
     statistics, figures, eda_logs = run_eda(out, {c: EDA_ROLES.get(r, r) for c, r in roles.items()})
     report("cleaning", 45, "Checking entity consistency (values determined by other columns)")
+    out, sentinel_logs = find_disguised_missing(out, roles)
     before_fill = out
-    out, dependency_logs, _ = repair_dependencies(out, roles)
+    out, dependency_logs, rules = repair_dependencies(out, roles)
+    dependency_logs = sentinel_logs + dependency_logs
     measured = [c for c, r in roles.items() if r in QUANTITIES and c in out.columns and c != options.target]
     out, gross_logs = repair_gross_errors(out, measured, _bounds(out, roles, measured))
     dependency_logs += gross_logs
     report("cleaning", 50, f"Planning missing values for {int(out.isna().any().sum())} columns{asking}")
     before_impute = out
-    plans, advisor = plan_missing(out.drop(columns=sparse), roles, options.mode, options.target, advise)
+    plans, advisor = plan_missing(out.drop(columns=sparse), roles, options.mode, options.target, advise,
+                                  rules=[r for r in rules if r["dependent"] not in sparse and r["determinant"] not in sparse],
+                                  repairs=type_logs + dependency_logs)
     out, fill_logs = apply_decisions(out, plans, indicators=options.missing_indicators)
     left_out = set(sparse) | {e["column"] for e in fill_logs if e["action"] == "drop_column"}
     imputed = pd.concat([imputed_cells(before_fill, before_impute, dependency_logs),

@@ -7,7 +7,8 @@ import pytest
 
 from jobs.pipeline.clean import drop_duplicates, drop_sparse_columns
 from jobs.pipeline.choose import gather_evidence, heuristic_decision
-from jobs.pipeline.impute import DecisionError, apply_decisions, validate_decision
+from jobs.pipeline.decide import DecisionError, validate_decision
+from jobs.pipeline.impute import apply_decisions
 from jobs.pipeline.plan import advisor_columns, plan_missing
 from jobs.pipeline.profile import column_role
 from jobs.pipeline.runner import PipelineOptions, run_pipeline

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from jobs.pipeline.entries import entry
-from jobs.pipeline.impute import decision
+from jobs.pipeline.decide import decision
 from jobs.pipeline.report import MAX_EXAMPLES, MAX_ITEMS, merge_advisor_report, rule_based_report
 
 NO_OP = "No further action needed"
