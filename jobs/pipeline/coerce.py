@@ -54,7 +54,10 @@ def _parse(kind: str, series: pd.Series) -> tuple[pd.Series, dict]:
 
 def _unit_share(values: pd.Series) -> float:
     read = read_units(values)
-    return 0.0 if read is None else float(read[0].notna().sum()) / max(1, int(values.notna().sum()))
+    if read is None:
+        return 0.0
+    # A mix of dimensions goes on to be reported; otherwise the share read.
+    return 1.0 if read[1]["mixed"] else float(read[0].notna().sum()) / max(1, int(values.notna().sum()))
 
 
 def _mixed_units(col: str, evidence: dict) -> dict:

@@ -41,7 +41,8 @@ def _decimals(values: np.ndarray) -> int:
 
 def _predictor(frame: pd.DataFrame, col: str, columns: list[str], usual: np.ndarray) -> tuple[str, np.ndarray] | None:
     """The related column whose log values best predict this one's on the usual rows, and the prediction."""
-    target = np.log10(frame[col].to_numpy(dtype="float64", na_value=np.nan))
+    with np.errstate(all="ignore"):
+        target = np.log10(frame[col].to_numpy(dtype="float64", na_value=np.nan))
     best = None
     for other in columns:
         if other == col:
