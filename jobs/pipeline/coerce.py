@@ -53,6 +53,8 @@ def _parse(kind: str, series: pd.Series) -> tuple[pd.Series, dict]:
 
 
 def _unit_share(values: pd.Series) -> float:
+    if not values.astype("str").str.contains(r"\d\s*[^\W\d_]", regex=True).any():
+        return 0.0  # no letter after a digit anywhere: no unit to read
     read = read_units(values)
     if read is None:
         return 0.0
@@ -80,7 +82,7 @@ def _near_miss(kind: str, col: str, series: pd.Series, new: pd.Series, share: fl
 
 
 def _convert(series: pd.Series, col: str, stripped: pd.Series, threshold: float,
-             forced: str | None = None) -> tuple[pd.Series, dict | None, dict | None]:
+             forced: str | None = None, coded: bool = False) -> tuple[pd.Series, dict | None, dict | None]:
     """Try booleans, then numbers, times and dates; the first that parses well enough wins.
 
     Returns (column, conversion log or None, near-miss log or None). A `forced` kind (the user's role)
@@ -100,7 +102,7 @@ def _convert(series: pd.Series, col: str, stripped: pd.Series, threshold: float,
     checks = (("units", _unit_share), ("numeric", lambda v: parse_numbers(v)[0].notna().mean()),
               ("time", looks_like_times), ("datetime", looks_like_dates))
     for kind, shape in checks:
-        if kind in ("numeric", "units") and code_evidence(sample, col):
+        if kind in ("numeric", "units") and coded:
             continue
         guess = shape(sample)
         if guess < NEAR_MISS - 0.05:
@@ -117,11 +119,10 @@ def _convert(series: pd.Series, col: str, stripped: pd.Series, threshold: float,
     return series, None, miss
 
 
-def _categorical(stripped: pd.Series, col: str) -> bool:
-    """Few distinct values for the rows, and not a code: the columns whose rare spellings may be typos."""
+def _categorical(stripped: pd.Series) -> bool:
+    """Few distinct values for the rows: the columns whose rare spellings may be typos (codes aside)."""
     distinct = stripped.nunique()
-    return (distinct <= CATEGORY_MAX or distinct <= 0.2 * len(stripped)) and \
-        code_evidence(stripped.iloc[:: max(1, len(stripped) // SAMPLE)], col) is None
+    return distinct <= CATEGORY_MAX or distinct <= 0.2 * len(stripped)
 
 
 def unify_variants(series: pd.Series, col: str) -> tuple[pd.Series, dict] | None:
@@ -181,19 +182,20 @@ def repair_types(frame: pd.DataFrame, *, parse_threshold: float = 0.95, roles: d
                                   message=f"Trimmed surrounding whitespace in {changed:,} values."))
             if role in ("id", "code", "text"):
                 continue
-            if _categorical(stripped, col) and (fixed := repair_typos(series, col)) is not None:
-                series, log = fixed
-                stripped = series.dropna().astype("str")
-                out[col] = series
-                logs.append(log)
+            coded = code_evidence(stripped.iloc[:: max(1, len(stripped) // SAMPLE)], col) is not None
             if role != "categorical":
-                new, log, miss = _convert(series, col, stripped, parse_threshold, _FORCED.get(role))
+                new, log, miss = _convert(series, col, stripped, parse_threshold, _FORCED.get(role), coded)
                 if log is not None:
                     out[col] = new
                     logs.append(log)
                     continue
                 if miss is not None:
                     logs.append(miss)
+            # Typos after conversion failed: a slip in a yes/no or number column is the parser's to report.
+            if not coded and _categorical(stripped) and (fixed := repair_typos(series, col)) is not None:
+                series, log = fixed
+                out[col] = series
+                logs.append(log)
             if (unified := unify_variants(series, col)) is not None:
                 out[col], log = unified
                 logs.append(log)

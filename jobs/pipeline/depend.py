@@ -10,7 +10,7 @@ from rapidfuzz.distance import Levenshtein
 from .entries import entry, plain, short
 
 
-SAMPLE_ROWS = 20_000  # rows the dependencies are discovered on (hash/groupby work, no pairwise rows)
+SAMPLE_ROWS = 10_000  # rows the dependencies are discovered on (hash/groupby work, no pairwise rows)
 MAX_DETERMINANTS, MAX_DEPENDENTS = 30, 60  # candidate pairs are capped at their product
 MIN_CONFIDENCE = 0.9  # rows (in groups of two or more) agreeing with their group's majority
 MAX_REPEATED = 0.5  # of the minority cells, those whose value varies (see _varies)
@@ -187,7 +187,7 @@ def repair_dependencies(frame: pd.DataFrame, roles: dict[str, str]) -> tuple[pd.
         if not change.empty:
             planned[y_col] = (mine, y, y_values, change)
     margins = {col: dict(zip(p[3]["row"], p[3]["margin"])) for col, p in planned.items()}
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write: columns are copied only where a value changes
     logs: list[dict] = []
     for y_col, (mine, y, y_values, change) in planned.items():
         keep = [all(margins.get(x, {}).get(row, -1) < margin for x in voters)

@@ -13,7 +13,9 @@ FITS = 2.0  # after the shift the value lies within this robust z of the column 
 RELATED = 0.7  # |correlation| of log values with another column for it to confirm a shift
 SHIFTS = (1, 2, 3, -1, -2, -3)  # powers of ten
 MIN_VALUES = 20
+SAMPLE_ROWS = 5_000  # rows the related columns are looked for on (r to about ±0.01)
 CROWD = 0.002  # a value written by more than 0.2% of the rows (and more than twice) is no slip
+# A slip is a lone value: not written many times over (wind direction 10, month 1), the usual values GAP away.
 GAP = 0.3  # log10: the nearest usual value is at least twice (or half) as large
 EXAMPLES = 5
 
@@ -24,14 +26,6 @@ def _robust(logs: np.ndarray) -> tuple[float, float]:
     return centre, spread
 
 
-def _isolated(value: float, usual: np.ndarray, repeats: int, crowd: int) -> bool:
-    """A slip is a lone value: not written many times over (wind direction 10, month 1), and the usual
-    values at least GAP away from it."""
-    at = np.searchsorted(usual, value)
-    nearest = min(abs(value - usual[j]) for j in (at - 1, at) if 0 <= j < len(usual))
-    return repeats <= crowd and nearest >= GAP
-
-
 def _decimals(values: np.ndarray) -> int:
     for places in range(7):
         if np.allclose(values, np.round(values, places), rtol=0, atol=1e-9):
@@ -39,25 +33,43 @@ def _decimals(values: np.ndarray) -> int:
     return 6
 
 
-def _predictor(frame: pd.DataFrame, col: str, columns: list[str], usual: np.ndarray) -> tuple[str, np.ndarray] | None:
-    """The related column whose log values best predict this one's on the usual rows, and the prediction."""
+def _logs(values: pd.Series) -> np.ndarray:
+    raw = values.to_numpy(dtype="float64", na_value=np.nan)
     with np.errstate(all="ignore"):
-        target = np.log10(frame[col].to_numpy(dtype="float64", na_value=np.nan))
-    best = None
-    for other in columns:
-        if other == col:
-            continue
-        values = frame[other].to_numpy(dtype="float64", na_value=np.nan)
-        with np.errstate(all="ignore"):
-            logs = np.log10(np.where(values > 0, values, np.nan))
-        both = usual & np.isfinite(logs) & np.isfinite(target)
-        if both.sum() < MIN_VALUES:
-            continue
-        r = np.corrcoef(logs[both], target[both])[0, 1]
-        if np.isfinite(r) and abs(r) >= RELATED and (best is None or abs(r) > best[0]):
-            slope, intercept = np.polyfit(logs[both], target[both], 1)
-            best = (abs(r), other, intercept + slope * logs)
-    return None if best is None else (best[1], best[2])
+        return np.log10(np.where(raw > 0, raw, np.nan))
+
+
+def _correlations(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """|Pearson r| of y with each column of x over the rows where both are known (NaN below MIN_VALUES rows)."""
+    valid = np.isfinite(x) & np.isfinite(y)[:, None]
+    n = valid.sum(axis=0).astype(float)
+    xs, ys = np.where(valid, x, 0.0), np.where(valid, y[:, None], 0.0)
+    with np.errstate(all="ignore"):
+        cov = (xs * ys).sum(axis=0) - xs.sum(axis=0) * ys.sum(axis=0) / n
+        var_x = (xs ** 2).sum(axis=0) - xs.sum(axis=0) ** 2 / n
+        var_y = (ys ** 2).sum(axis=0) - ys.sum(axis=0) ** 2 / n
+        r = np.abs(cov / np.sqrt(var_x * var_y))
+    return np.where(n >= MIN_VALUES, r, np.nan)
+
+
+def _predictor(frame: pd.DataFrame, col: str, sampled: pd.DataFrame, sample: np.ndarray, usual: np.ndarray
+               ) -> tuple[str, np.ndarray] | None:
+    """The related column whose log values best predict this one's on the usual rows, and the prediction.
+
+    Correlations are measured on the sampled rows' logs; only the chosen column is fitted on every usual row.
+    """
+    rows = usual[sample]
+    others = [c for c in sampled.columns if c != col]
+    if not others:
+        return None
+    r = _correlations(sampled[others].to_numpy()[rows], sampled[col].to_numpy()[rows])
+    if not (r >= RELATED).any():
+        return None
+    other = others[int(np.nanargmax(r))]
+    target, predictor = _logs(frame[col]), _logs(frame[other])
+    both = usual & np.isfinite(predictor) & np.isfinite(target)
+    slope, intercept = np.polyfit(predictor[both], target[both], 1)
+    return other, intercept + slope * predictor
 
 
 def repair_gross_errors(frame: pd.DataFrame, columns: list[str], bounds: dict[str, tuple[float, float]] | None = None
@@ -69,42 +81,58 @@ def repair_gross_errors(frame: pd.DataFrame, columns: list[str], bounds: dict[st
     not the written one. Without a related column the bar is higher (ALONE).
     """
     bounds = bounds or {}
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write: columns are copied only where a value changes
     logs: list[dict] = []
+    sample = np.sort(np.random.default_rng(0).choice(len(frame), min(len(frame), SAMPLE_ROWS), replace=False))
+    sampled = None  # log values of the sampled rows, made when a column first needs a witness
     for col in columns:
         raw = frame[col].to_numpy(dtype="float64", na_value=np.nan)
-        with np.errstate(all="ignore"):
-            log = np.log10(np.where(raw > 0, raw, np.nan))
+        log = _logs(frame[col])
         known = np.isfinite(log)
         if known.sum() < MIN_VALUES:
             continue
-        centre, spread = _robust(log[known])
+        sampled_known = log[sample][np.isfinite(log[sample])]
+        centre, spread = _robust(sampled_known if len(sampled_known) >= MIN_VALUES else log[known])
         if spread <= 0:
             continue
         z = np.abs(log - centre) / spread
         candidates = np.flatnonzero(known & (z > FAR))
         if not len(candidates):
             continue
+        # Candidates a single power of ten brings home, alone where they are, their digits kept.
+        ks = np.array(SHIFTS, dtype=float)
+        fitting = np.abs(log[candidates, None] - ks[None, :] - centre) / spread <= FITS
+        single = fitting.sum(axis=1) == 1
+        candidates, k_of = candidates[single], ks[fitting[single].argmax(axis=1)].astype(int)
         usual = known & (z <= FAR)
-        related = _predictor(frame, col, columns, usual)
+        if not len(candidates) or not usual.any():
+            continue
+        usual_sorted = np.sort(log[usual])
+        places = _decimals(raw[usual][:1000])
+        # Equal values have equal z: a candidate's value occurs only among the candidates.
+        _, inverse, counts = np.unique(raw[candidates], return_inverse=True, return_counts=True)
+        repeats = counts[inverse]
+        at = np.searchsorted(usual_sorted, log[candidates])
+        below = np.abs(log[candidates] - usual_sorted[np.clip(at - 1, 0, len(usual_sorted) - 1)])
+        above = np.abs(log[candidates] - usual_sorted[np.clip(at, 0, len(usual_sorted) - 1)])
+        alone = (repeats <= max(2, int(CROWD * known.sum()))) & (np.minimum(below, above) >= GAP)
+        # A slip keeps the digits: 41.4 x10 is 414.0, 12 x1000 is 12000; 4537 is no slipped 4.537.
+        shifted = raw[candidates] / np.power(10.0, k_of)
+        digits = (k_of <= 0) | (places >= 6) | \
+            (np.abs(shifted - np.round(shifted, places)) <= 1e-9 * np.maximum(1.0, np.abs(shifted)))
+        keep = alone & digits
+        shaped = list(zip(candidates[keep], k_of[keep]))
+        if not shaped:
+            continue
+        if sampled is None:
+            sampled = pd.DataFrame({c: _logs(frame[c].iloc[sample]) for c in columns})
+        related = _predictor(frame, col, sampled, sample, usual)
         residual = None
         if related is not None:
             fit = related[1][usual] - log[usual]
             residual = 1.4826 * float(np.nanmedian(np.abs(fit - np.nanmedian(fit)))) or None
-        usual_sorted = np.sort(log[usual])
-        crowd = max(2, int(CROWD * known.sum()))
-        repeats = pd.Series(raw[candidates]).map(frame[col].value_counts()).to_numpy()
-        places = _decimals(raw[usual][:1000])
         rows, shifts = [], []
-        for i, times in zip(candidates, repeats):
-            fits = [k for k in SHIFTS if abs(log[i] - k - centre) / spread <= FITS]
-            if len(fits) != 1 or not _isolated(log[i], usual_sorted, times, crowd):
-                continue
-            k = fits[0]
-            # A slip keeps the digits: 41.4 x10 is 414.0, 12 x1000 is 12000; 4537 is no slipped 4.537.
-            shifted = raw[i] / 10.0 ** k
-            if k > 0 and places < 6 and abs(shifted - round(shifted, places)) > 1e-9 * max(1.0, abs(shifted)):
-                continue
+        for i, k in shaped:
             confirmed = related is not None and residual is not None and np.isfinite(related[1][i])
             if confirmed:
                 predicted = related[1][i]

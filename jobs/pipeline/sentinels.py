@@ -2,6 +2,7 @@
 placeholder words ('unknown', 'n.v.') in text reported and kept, since they may be a real answer."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .entries import entry, plain
@@ -42,14 +43,17 @@ def _impossible_zero(values: pd.Series, zeros: int) -> str | None:
 
 def find_disguised_missing(frame: pd.DataFrame, roles: dict[str, str]) -> tuple[pd.DataFrame, list[dict]]:
     """Set numeric sentinels missing (logged with evidence); report placeholder words in text columns."""
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write: columns are copied only where a value changes
     logs: list[dict] = []
     for col in frame.columns:
         role = roles.get(str(col))
         series = frame[col]
         if role == "numeric" and pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
             values = series.dropna().astype("float64")
-            counts = values.value_counts()
+            array = values.to_numpy()
+            counts = pd.Series(array[np.isin(array, SENTINELS + (0.0,))]).value_counts()
+            if counts.empty:
+                continue
             found = {}
             for value in SENTINELS:
                 if value in counts.index and (why := _sentinel_evidence(values, value, int(counts[value]))):
