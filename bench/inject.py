@@ -7,8 +7,9 @@ Per column (the first column stays the row key; unique numbers are identifiers a
   column a unit on 30% of its values ("12.5 kg");
 - categorical text: 1% typos (one inner letter replaced), 1% case/space variants, 0.5% placeholders
   ("unknown");
-- one exact dependency X → Y of the clean table (groups of three or more): 2% of Y changed to another
-  of Y's values (conflicts within an entity).
+- one dependency X → Y that holds in 98% of the clean table's rows (X a name or code with 8+ groups,
+  Y mostly present and not one dominant value): 2% of Y, in groups of three or more, changed to
+  another of Y's values (conflicts within an entity).
 """
 from __future__ import annotations
 
@@ -27,15 +28,18 @@ def _categorical(series: pd.Series) -> bool:
     return bool(len(values)) and (values.nunique() <= 50 or values.nunique() <= 0.2 * len(values))
 
 
-def _exact_dependency(frame: pd.DataFrame) -> tuple[str, str] | None:
+def _dependency(frame: pd.DataFrame) -> tuple[str, str] | None:
     columns = [c for c in frame.columns[1:] if _categorical(frame[c]) and frame[c].nunique() >= 2]
-    for x in columns:
+    for x in [c for c in columns if not _numeric(frame[c])]:  # an entity key: a name or a code, not a measurement
         sizes = frame[x].value_counts()
         if sizes.median() < 3 or (sizes >= 2).sum() < 8:
             continue
-        for y in columns:
-            if y != x and frame[[x, y]].dropna().groupby(x)[y].nunique().max() == 1 and \
-                    frame[y].nunique() < frame[x].nunique() and frame[y].value_counts(normalize=True).iloc[0] <= 0.9:
+        for y in [c for c in columns if c != x]:
+            pairs = frame[[x, y]].dropna()
+            agree = pairs.groupby(x)[y].agg(lambda v: v.value_counts().iloc[0]).sum() / max(1, len(pairs))
+            if agree >= 0.98 and \
+                    frame[y].nunique() < frame[x].nunique() and frame[y].notna().mean() >= 0.5 and \
+                    frame[y].value_counts(normalize=True).iloc[0] <= 0.9:
                 return x, y
     return None
 
@@ -60,7 +64,7 @@ def inject(frame: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFra
             cells.append((int(r), str(col), kind, dirty.iat[r, j], v))
             dirty.iat[r, j] = v
 
-    dependency = _exact_dependency(frame)
+    dependency = _dependency(frame)
     if dependency is not None:
         x, y = dependency
         j = dirty.columns.get_loc(y)
