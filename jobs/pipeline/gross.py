@@ -34,7 +34,11 @@ def _decimals(values: np.ndarray) -> int:
 
 
 def _logs(values: pd.Series) -> np.ndarray:
+    """log10 of the positive values, or of the negated ones in a column that is (99%) negative: longitudes west."""
     raw = values.to_numpy(dtype="float64", na_value=np.nan)
+    nonzero = raw[np.isfinite(raw) & (raw != 0)]
+    if len(nonzero) and (nonzero < 0).mean() >= 0.99:
+        raw = -raw
     with np.errstate(all="ignore"):
         return np.log10(np.where(raw > 0, raw, np.nan))
 

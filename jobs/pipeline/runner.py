@@ -76,6 +76,10 @@ def run_pipeline(frame: pd.DataFrame, options: PipelineOptions | None = None, pr
     # EDA looks at the data as observed: after type repair, before imputation invents values.
     report("eda", 35, f"Summarising {out.shape[1]} columns and drawing plots")
     statistics, figures, eda_logs = run_eda(out, {c: EDA_ROLES.get(r, r) for c, r in roles.items()})
+    units = {e["column"]: e["params"]["unit"] for e in type_logs if e["action"] == "convert_unit"}
+    for col, unit in units.items():  # a number read from '12.0 oz' keeps its unit beside its statistics
+        if col in statistics.get("columns", {}):
+            statistics["columns"][col]["unit"] = unit
     report("cleaning", 45, "Checking entity consistency (values determined by other columns)")
     out, sentinel_logs = find_disguised_missing(out, roles)
     before_fill = out
@@ -119,7 +123,7 @@ def run_pipeline(frame: pd.DataFrame, options: PipelineOptions | None = None, pr
         "columns_dropped": sorted(left_out, key=list(out.columns).index),  # from the features only
         "outliers_flagged": sum(e["params"].get("flagged", 0) for e in outlier_logs),
         "outliers_changed": sum(e["count"] for e in outlier_logs if e["action"] in CHANGING),
-        "roles": roles, "advisor": {k: v for k, v in advisor.items() if k != "report"},
+        "roles": roles, "units": units, "advisor": {k: v for k, v in advisor.items() if k != "report"},
         "features": 0 if features is None else features.shape[1],
     }
     logs = {"cleaning": type_logs + dup_logs + label_logs + drop_logs + eda_logs + dependency_logs + fill_logs,

@@ -33,6 +33,13 @@ def test_ounces_written_four_ways_become_one_number_column():
     assert "unit oz" in log["message"]
 
 
+def test_the_unit_reaches_the_statistics_and_the_summary():
+    result = run_pipeline(pd.DataFrame({"ounces": ["12 oz", "16 oz", "12.0 OZ.", "24 ounce"] * 10,
+                                        "abv": RNG.normal(0.06, 0.01, 40)}))
+    assert result.summary["units"] == {"ounces": "oz"}
+    assert result.statistics["columns"]["ounces"]["unit"] == "oz"
+
+
 def test_units_of_one_dimension_are_converted_to_the_most_frequent():
     values = ["500 g"] * 6 + ["1.5 kg", "2 lb", "250 g"]
     numbers, evidence = read_units(pd.Series(values))
