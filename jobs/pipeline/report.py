@@ -15,9 +15,10 @@ MAX_WHY = 300
 MAX_VALUE = 60
 ROW_CHANGES = ("drop_duplicate_rows", "drop_rows_missing_target", "remove_outlier_rows")
 ROLE_ACTIONS = ("detect_id_like", "detect_code", "detect_role", "detect_constant")
-FLAGGED = ("outliers_flag", "outliers_reported")
+FLAGGED = ("outliers_flag", "outliers_reported", "possible_sentinel", "placeholder_kept", "mixed_units")
 CHANGED = ("outliers_clip", "outliers_null", "outliers_median", "outliers_remove", "remove_outlier_rows",
-           "unify_category_variants")
+           "unify_category_variants", "repair_typos", "repair_from_dependency", "fill_from_dependency",
+           "repair_decimal_shift", "disguised_missing")
 
 
 def _examples(frame: pd.DataFrame, col: str, plan: dict, n: int = 3) -> list[dict]:

@@ -9,7 +9,7 @@ from jobs.pipeline.coerce import detect_roles, repair_types
 from jobs.pipeline.decide import DecisionError, validate_decision
 from jobs.pipeline.depend import find_dependencies, majority_fill, repair_dependencies
 from jobs.pipeline.gross import repair_gross_errors
-from jobs.pipeline.runner import run_pipeline
+from jobs.pipeline.runner import PipelineOptions, run_pipeline
 from jobs.pipeline.sentinels import find_disguised_missing
 from jobs.pipeline.typos import typo_mapping
 from jobs.pipeline.units import read_units
@@ -202,3 +202,10 @@ def test_the_pipeline_runs_every_repair_and_counts_filled_cells_as_imputed():
     result = run_pipeline(frame)
     assert result.frame.loc[7, "state"] == frame.loc[8, "state"]
     assert ((result.imputed["row"] == 7) & (result.imputed["action"] == "fill_from_dependency")).any()
+
+
+def test_the_deep_report_lists_repairs_as_changes():
+    frame = _breweries()
+    frame.loc[7, "state"] = None
+    report = run_pipeline(frame, PipelineOptions(mode="deep")).report
+    assert any(c["action"] == "fill_from_dependency" and c["column"] == "state" for c in report["changed"])
