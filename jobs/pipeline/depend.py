@@ -8,11 +8,15 @@ import pandas as pd
 from rapidfuzz.distance import Levenshtein
 
 from .entries import entry, plain, short
+from .profile import name_words
 
 
 SAMPLE_ROWS = 10_000  # rows the dependencies are discovered on (hash/groupby work, no pairwise rows)
 MAX_DETERMINANTS, MAX_DEPENDENTS = 30, 60  # candidate pairs are capped at their product
 MIN_CONFIDENCE = 0.9  # rows (in groups of two or more) agreeing with their group's majority
+# A rule too loose to overrule values may still fill gaps: its groups' majorities must hold out like a fill of a
+# category does (the held-out 90% of jobs/pipeline/choose.py), over a weaker overall confidence.
+FILL_CONFIDENCE, FILL_AGREEMENT = 0.8, 0.9
 MAX_REPEATED = 0.5  # of the minority cells, those whose value varies (see _varies)
 VARIES = 0.1
 MIN_LIFT = 0.2  # of what the column's own most frequent value leaves unexplained, explained by the key
@@ -22,6 +26,7 @@ MAJORITY = 2 / 3  # of a group's present values, for its majority to speak
 MIN_GROUP = 3  # rows agreeing on the majority before it may overrule a value (two may fill a gap)
 SKIP_ROLES = frozenset({"id", "constant"})
 MEASURES = frozenset({"numeric", "coordinate"})  # a measurement is not an entity key: never a determinant
+KEY_WORDS = frozenset({"id", "key", "code", "no", "nr", "number", "num"})
 KEY_EDIT_SHARE = 0.4  # edits per character for a key value to count as a damaged spelling of another
 
 
@@ -59,12 +64,20 @@ def _groups(x: np.ndarray, y: np.ndarray, ny: int) -> dict[str, np.ndarray]:
             "repeated": repeated}
 
 
+def _named_key(series: pd.Series, name: str) -> bool:
+    """Whole numbers under a key's name ('brewery_id', 'store_no'): a short code read as a number, not a measure."""
+    words = name_words(name)
+    values = series.dropna()
+    return bool(words) and words[-1] in KEY_WORDS and pd.api.types.is_numeric_dtype(series) and \
+        bool((values == values.round()).all())
+
+
 def _candidates(frame: pd.DataFrame, roles: dict[str, str]) -> tuple[list[str], list[str]]:
     usable = [c for c in frame.columns if roles.get(str(c)) not in SKIP_ROLES and frame[c].notna().sum() >= 2 * MIN_GROUP]
     distinct = {c: frame[c].nunique() for c in usable}
     present = {c: frame[c].notna().sum() for c in usable}
     determinants = sorted((c for c in usable if 2 <= distinct[c] <= 0.5 * present[c] and
-                           roles.get(str(c)) not in MEASURES), key=lambda c: distinct[c],
+                           (roles.get(str(c)) not in MEASURES or _named_key(frame[c], str(c)))), key=lambda c: distinct[c],
                           reverse=True)[:MAX_DETERMINANTS]
     dependents = [c for c in usable if distinct[c] >= 2][:MAX_DEPENDENTS]
     return determinants, dependents
@@ -98,9 +111,16 @@ def find_dependencies(frame: pd.DataFrame, roles: dict[str, str]) -> list[dict]:
             judged = totals >= MIN_GROUP
             minority = int((totals - tops)[judged].sum())
             repeated = float(groups["repeated"][judged].sum() / minority) if minority else 0.0
-            if confidence >= MIN_CONFIDENCE and lift >= MIN_LIFT and repeated <= MAX_REPEATED:
+            # Held out: how often a speaking group's majority is the value of one of its own cells.
+            speaks = (tops >= MAJORITY * totals) & (tops >= MIN_GROUP)
+            agreement = float(tops[speaks].sum() / totals[speaks].sum()) if speaks.any() else 0.0
+            overrules = confidence >= MIN_CONFIDENCE and repeated <= MAX_REPEATED
+            fills = confidence >= FILL_CONFIDENCE and agreement >= FILL_AGREEMENT
+            if lift >= MIN_LIFT and (overrules or fills):
                 found.append({"determinant": str(x_col), "dependent": str(y_col), "confidence": round(confidence, 4),
-                              "lift": round(lift, 4), "repeated_minority": round(repeated, 4), "support_rows": support, "groups": int(grouped.sum())})
+                              "lift": round(lift, 4), "repeated_minority": round(repeated, 4),
+                              "agreement": round(agreement, 4), "support_rows": support, "groups": int(grouped.sum()),
+                              "overrules": overrules})
     return sorted(found, key=lambda d: (-d["confidence"], -d["support_rows"]))
 
 
@@ -125,7 +145,7 @@ def _votes(frame: pd.DataFrame, rule: dict, y: np.ndarray, values: pd.Index) -> 
     varies = (own >= 0) & _varies(counts[inverse], group_size[x[rows]])
     # Two agreeing values may fill a gap or confirm a value; overruling one takes MIN_GROUP, and a value
     # that varies in its group only yields when it is a damaged spelling of the majority (a copied typo).
-    keep = (proposed >= 0) & ((own < 0) | (proposed == own) | (backing >= MIN_GROUP))
+    keep = (proposed >= 0) & ((own < 0) | (proposed == own) | (backing >= MIN_GROUP) & rule["overrules"])
     rows, proposed, own, varies = rows[keep], proposed[keep], own[keep], varies[keep]
     twice = np.flatnonzero((proposed != own) & varies)
     if len(twice):
@@ -178,7 +198,7 @@ def repair_dependencies(frame: pd.DataFrame, roles: dict[str, str]) -> tuple[pd.
     disagreeing) stands only if it has the wider margin; on a tie neither is made.
     """
     rules = find_dependencies(frame, roles)
-    keys = {r["determinant"] for r in rules}
+    keys = {r["determinant"] for r in rules if r["overrules"]}  # entity keys: what their rules say may overrule
     planned = {}
     for y_col in dict.fromkeys(r["dependent"] for r in rules):
         mine = [r for r in rules if r["dependent"] == y_col]

@@ -209,3 +209,32 @@ def test_the_deep_report_lists_repairs_as_changes():
     frame.loc[7, "state"] = None
     report = run_pipeline(frame, PipelineOptions(mode="deep")).report
     assert any(c["action"] == "fill_from_dependency" and c["column"] == "state" for c in report["changed"])
+
+
+def test_a_rule_too_loose_to_overrule_still_fills_gaps_its_groups_agree_on():
+    # Sources copy each other's mistakes: the same wrong time twice in a flight's group. That rule may
+    # not overrule a value, but a gap in a flight whose rows agree is filled.
+    flights = np.repeat([f"AA-{i}" for i in range(30)], 6)
+    times = np.repeat([f"{7 + i % 12:02d}:{(i * 7) % 60:02d}" for i in range(30)], 6).astype(object)
+    frame = pd.DataFrame({"flight": flights, "sched": times.copy(), "src": np.tile(list("abcdef"), 30)})
+    for group in range(0, 30, 5):  # a copied wrong value in every fifth flight
+        frame.loc[[group * 6, group * 6 + 1], "sched"] = "23:59"
+    frame.loc[[group * 6 + 5 for group in range(1, 30, 3)], "sched"] = None
+    roles, _ = detect_roles(frame)
+    (rule,) = [r for r in find_dependencies(frame, roles) if r["dependent"] == "sched"]
+    assert not rule["overrules"] and rule["agreement"] >= 0.9
+    out, _, _ = repair_dependencies(frame, roles)
+    assert (out["sched"] == "23:59").sum() == 12  # values left as they were
+    clear = [group * 6 + 5 for group in range(1, 30, 3) if group % 5]
+    weak = [group * 6 + 5 for group in range(1, 30, 3) if not group % 5]  # 3 of 5 agree: no two thirds
+    assert out.loc[clear, "sched"].tolist() == times[clear].tolist() and out.loc[weak, "sched"].isna().all()
+
+
+def test_whole_numbers_under_a_key_name_are_a_key():
+    frame = _breweries()
+    frame["brewery_id"] = frame["brewery_id"].str[1:].astype(int)
+    frame.loc[7, "state"] = None
+    roles, _ = detect_roles(frame)
+    assert roles["brewery_id"] == "numeric"
+    out, _, rules = repair_dependencies(frame, roles)
+    assert any(r["determinant"] == "brewery_id" for r in rules) and out.loc[7, "state"] == frame.loc[8, "state"]
