@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
 from rapidfuzz.distance import Levenshtein
 
 from .entries import entry, plain, short
 from .profile import name_words
-
 
 SAMPLE_ROWS = 10_000  # rows the dependencies are discovered on (hash/groupby work, no pairwise rows)
 MAX_DETERMINANTS, MAX_DEPENDENTS = 30, 60  # candidate pairs are capped at their product
@@ -18,7 +16,7 @@ MIN_CONFIDENCE = 0.9  # rows (in groups of two or more) agreeing with their grou
 # category does (the held-out 90% of jobs/pipeline/choose.py), over a weaker overall confidence.
 FILL_CONFIDENCE, FILL_AGREEMENT = 0.8, 0.9
 MAX_REPEATED = 0.5  # of the minority cells, those whose value varies (see _varies)
-VARIES = 0.1
+VARIES = 0.1  # of its group, for a minority value held twice to count as varying
 MIN_LIFT = 0.2  # of what the column's own most frequent value leaves unexplained, explained by the key
 MIN_KEYS = 8  # groups of two or more: a yes/no or a three-way type is a correlate, not an entity key
 MIN_SUPPORT = 0.3  # of the rows fall in groups of two or more: a near-unique key proves nothing
@@ -42,8 +40,8 @@ def _varies(count: np.ndarray, group: np.ndarray) -> np.ndarray:
 
 
 def _groups(x: np.ndarray, y: np.ndarray, ny: int) -> dict[str, np.ndarray]:
-    """Per determinant value present with the dependent: value, present count, top count, top y (-1 on a tie),
-    and per group the cells of minority values that occur twice or more in it."""
+    """Per determinant value present with the dependent: value, present count, top count, top y, and the cells
+    of minority values that vary (see _varies)."""
     both = (x >= 0) & (y >= 0)
     keys, counts = np.unique(x[both] * ny + y[both], return_counts=True)
     if not len(keys):
@@ -56,12 +54,24 @@ def _groups(x: np.ndarray, y: np.ndarray, ny: int) -> dict[str, np.ndarray]:
     tops = np.maximum.reduceat(counts, starts)
     at_top = counts == np.repeat(tops, sizes)
     first = np.flatnonzero(at_top)
-    first = first[np.r_[True, xs[first][1:] != xs[first][:-1]]]
-    ties = np.add.reduceat(at_top.astype(np.int64), starts) > 1
+    first = first[np.r_[True, xs[first][1:] != xs[first][:-1]]]  # a tie never reaches MAJORITY: any top will do
     varied = ~at_top & _varies(counts, np.repeat(totals, sizes))
     repeated = np.add.reduceat(np.where(varied, counts, 0), starts)
-    return {"x": xs[starts], "totals": totals, "tops": tops, "top_y": np.where(ties, -1, keys[first] % ny),
-            "repeated": repeated}
+    return {"x": xs[starts], "totals": totals, "tops": tops, "top_y": keys[first] % ny, "repeated": repeated}
+
+
+def _majorities(x: np.ndarray, y: np.ndarray, ny: int) -> dict[str, np.ndarray]:
+    """Per determinant code: the majority y of its group where the group speaks (else -1), the rows agreeing
+    on it and the group's present values: lookup tables indexed by x."""
+    groups = _groups(x, y, ny)
+    speaks = (groups["tops"] >= MAJORITY * groups["totals"]) & (groups["totals"] >= 2)
+    size = int(x.max()) + 1 if len(x) and x.max() >= 0 else 0
+    tables = {"value": np.full(size, -1, dtype=np.int64), "agree": np.zeros(size, dtype=np.int64),
+              "present": np.zeros(size, dtype=np.int64)}
+    tables["value"][groups["x"][speaks]] = groups["top_y"][speaks]
+    tables["agree"][groups["x"][speaks]] = groups["tops"][speaks]
+    tables["present"][groups["x"]] = groups["totals"]
+    return tables
 
 
 def _named_key(series: pd.Series, name: str) -> bool:
@@ -73,13 +83,15 @@ def _named_key(series: pd.Series, name: str) -> bool:
 
 
 def _candidates(frame: pd.DataFrame, roles: dict[str, str]) -> tuple[list[str], list[str]]:
-    usable = [c for c in frame.columns if roles.get(str(c)) not in SKIP_ROLES and frame[c].notna().sum() >= 2 * MIN_GROUP]
+    usable = [c for c in frame.columns if str(c) in roles and roles[str(c)] not in SKIP_ROLES
+              and frame[c].notna().sum() >= 2 * MIN_GROUP]  # columns without a role (the target) stay out
     distinct = {c: frame[c].nunique() for c in usable}
     present = {c: frame[c].notna().sum() for c in usable}
     determinants = sorted((c for c in usable if 2 <= distinct[c] <= 0.5 * present[c] and
                            (roles.get(str(c)) not in MEASURES or _named_key(frame[c], str(c)))), key=lambda c: distinct[c],
                           reverse=True)[:MAX_DETERMINANTS]
-    dependents = [c for c in usable if distinct[c] >= 2][:MAX_DEPENDENTS]
+    # Few distinct values first: attributes (a state, a type) before near-unique columns, whatever the order.
+    dependents = sorted((c for c in usable if distinct[c] >= 2), key=lambda c: distinct[c])[:MAX_DEPENDENTS]
     return determinants, dependents
 
 
@@ -128,21 +140,13 @@ def _votes(frame: pd.DataFrame, rule: dict, y: np.ndarray, values: pd.Index) -> 
     """(rows, proposed y) from each group of the rule whose majority may speak for its rows."""
     x, _ = _codes(frame[rule["determinant"]])
     ny = len(values)
-    groups = _groups(x, y, ny)
-    xs, totals, tops, top_y = groups["x"], groups["totals"], groups["tops"], groups["top_y"]
-    speaks = (top_y >= 0) & (tops >= MAJORITY * totals) & (totals >= 2)
-    lookup = np.full(int(x.max()) + 1 if len(x) and x.max() >= 0 else 0, -1, dtype=np.int64)
-    agree = np.zeros_like(lookup)
-    lookup[xs[speaks]] = top_y[speaks]
-    agree[xs[speaks]] = tops[speaks]
+    tables = _majorities(x, y, ny)
     rows = np.flatnonzero(x >= 0)
-    proposed, backing, own = lookup[x[rows]], agree[x[rows]], y[rows]
+    proposed, backing, own = tables["value"][x[rows]], tables["agree"][x[rows]], y[rows]
     # The row's own value: how often it occurs in its group (twice is the world varying, not a slip).
     pair = np.where(own >= 0, x[rows] * ny + own, -1)
     _, inverse, counts = np.unique(pair, return_inverse=True, return_counts=True)
-    group_size = np.zeros_like(lookup)
-    group_size[xs] = totals
-    varies = (own >= 0) & _varies(counts[inverse], group_size[x[rows]])
+    varies = (own >= 0) & _varies(counts[inverse], tables["present"][x[rows]])
     # Two agreeing values may fill a gap or confirm a value; overruling one takes MIN_GROUP, and a value
     # that varies in its group only yields when it is a damaged spelling of the majority (a copied typo).
     keep = (proposed >= 0) & ((own < 0) | (proposed == own) | (backing >= MIN_GROUP) & rule["overrules"])
@@ -275,15 +279,11 @@ def majority_fill(frame: pd.DataFrame, col: str, by: str) -> pd.Series:
     'dependency' action; the same rule as the dependency step's fills)."""
     y, values = _codes(frame[col])
     x, _ = _codes(frame[by])
-    groups = _groups(x, y, len(values))
-    speaks = (groups["top_y"] >= 0) & (groups["tops"] >= MAJORITY * groups["totals"]) & (groups["totals"] >= 2)
-    lookup = np.full(int(x.max()) + 1 if len(x) and x.max() >= 0 else 0, -1, dtype=np.int64)
-    lookup[groups["x"][speaks]] = groups["top_y"][speaks]
+    lookup = _majorities(x, y, len(values))["value"]
     gaps = np.flatnonzero((y < 0) & (x >= 0))
-    fill = lookup[x[gaps]] if len(lookup) else np.array([], dtype=np.int64)
+    fill = lookup[x[gaps]]
     gaps, fill = gaps[fill >= 0], fill[fill >= 0]
     out = frame[col].copy()
     if len(gaps):
         out.iloc[gaps] = values.take(fill).to_numpy()
     return out
-

@@ -33,12 +33,18 @@ def _decimals(values: np.ndarray) -> int:
     return 6
 
 
-def _logs(values: pd.Series) -> np.ndarray:
-    """log10 of the positive values, or of the negated ones in a column that is (99%) negative: longitudes west."""
-    raw = values.to_numpy(dtype="float64", na_value=np.nan)
+def _sign(raw: np.ndarray) -> int:
+    """+1 or -1 when 99% of the non-zero values share that sign (longitudes west), else 0: a column crossing
+    zero (temperatures) has no log scale, and 0.15 °C is no slipped 15."""
     nonzero = raw[np.isfinite(raw) & (raw != 0)]
-    if len(nonzero) and (nonzero < 0).mean() >= 0.99:
-        raw = -raw
+    share = float((nonzero > 0).mean()) if len(nonzero) else 0.0
+    return 1 if share >= 0.99 else -1 if share <= 0.01 and len(nonzero) else 0
+
+
+def _logs(values: pd.Series) -> np.ndarray:
+    """log10 of the values' magnitudes on the column's side of zero (NaN elsewhere, all NaN across zero)."""
+    raw = values.to_numpy(dtype="float64", na_value=np.nan)
+    raw = raw * _sign(raw)
     with np.errstate(all="ignore"):
         return np.log10(np.where(raw > 0, raw, np.nan))
 

@@ -123,6 +123,8 @@ def fill_column(frame: pd.DataFrame, col: str, plan: dict) -> tuple[pd.Series | 
         raise DecisionError(f"unknown action {action!r}")
     if pd.api.types.is_float_dtype(series) and isinstance(value, float):
         value = round(value, _decimals(values))
+    if pd.api.types.is_integer_dtype(series) and isinstance(value, float) and not value.is_integer():
+        series = series.astype("Float64")  # a nullable integer column takes a mean of 40.8 as a float column
     return _keep_integers(series, series.fillna(value)), value
 
 

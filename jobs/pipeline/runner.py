@@ -73,6 +73,10 @@ def run_pipeline(frame: pd.DataFrame, options: PipelineOptions | None = None, pr
     roles, role_logs = detect_roles(out, {c: r for c, r in options.roles.items() if c in out.columns})
     type_logs += role_logs
     asking = " (asking the advisor)" if options.mode != "fast" else ""
+    # Stand-ins for missing values (-999) are no data: set missing before anything summarises the column.
+    # The output feature is what a model learns: no step here changes or guesses its values.
+    repairable = {c: r for c, r in roles.items() if c != options.target}
+    out, repair_logs = find_disguised_missing(out, repairable)
     # EDA looks at the data as observed: after type repair, before imputation invents values.
     report("eda", 35, f"Summarising {out.shape[1]} columns and drawing plots")
     statistics, figures, eda_logs = run_eda(out, {c: EDA_ROLES.get(r, r) for c, r in roles.items()})
@@ -81,21 +85,20 @@ def run_pipeline(frame: pd.DataFrame, options: PipelineOptions | None = None, pr
         if col in statistics.get("columns", {}):
             statistics["columns"][col]["unit"] = unit
     report("cleaning", 45, "Checking entity consistency (values determined by other columns)")
-    out, sentinel_logs = find_disguised_missing(out, roles)
     before_fill = out
-    out, dependency_logs, rules = repair_dependencies(out, roles)
-    dependency_logs = sentinel_logs + dependency_logs
-    measured = [c for c, r in roles.items() if r in QUANTITIES and c in out.columns and c != options.target]
+    out, dependency_logs, rules = repair_dependencies(out, repairable)
+    after_dependencies = out
+    measured = [c for c, r in repairable.items() if r in QUANTITIES and c in out.columns]
     out, gross_logs = repair_gross_errors(out, measured, _bounds(out, roles, measured))
-    dependency_logs += gross_logs
+    repair_logs += dependency_logs + gross_logs
     report("cleaning", 50, f"Planning missing values for {int(out.isna().any().sum())} columns{asking}")
     before_impute = out
     plans, advisor = plan_missing(out.drop(columns=sparse), roles, options.mode, options.target, advise,
                                   rules=[r for r in rules if r["dependent"] not in sparse and r["determinant"] not in sparse],
-                                  repairs=type_logs + dependency_logs)
+                                  repairs=type_logs + repair_logs)
     out, fill_logs = apply_decisions(out, plans, indicators=options.missing_indicators)
     left_out = set(sparse) | {e["column"] for e in fill_logs if e["action"] == "drop_column"}
-    imputed = pd.concat([imputed_cells(before_fill, before_impute, dependency_logs),
+    imputed = pd.concat([imputed_cells(before_fill, after_dependencies, dependency_logs),
                          imputed_cells(before_impute, out, fill_logs)], ignore_index=True)
 
     # The output feature is what a model learns: its values are not clipped or guessed.
@@ -126,7 +129,7 @@ def run_pipeline(frame: pd.DataFrame, options: PipelineOptions | None = None, pr
         "roles": roles, "units": units, "advisor": {k: v for k, v in advisor.items() if k != "report"},
         "features": 0 if features is None else features.shape[1],
     }
-    logs = {"cleaning": type_logs + dup_logs + label_logs + drop_logs + eda_logs + dependency_logs + fill_logs,
+    logs = {"cleaning": type_logs + dup_logs + label_logs + drop_logs + eda_logs + repair_logs + fill_logs,
             "outliers": outlier_logs, "features": feature_logs}
     result_report = None
     if options.mode == "deep":

@@ -1,5 +1,5 @@
-"""Disguised missing values: numeric sentinels (-999, 9999, -1, an impossible 0) set missing on evidence;
-placeholder words ('unknown', 'n.v.') in text reported and kept, since they may be a real answer."""
+"""Disguised missing values: negative stand-ins (-999, -1) and impossible zeros set missing on evidence; 9…9
+stand-ins (possible top-codes) and placeholder words ('unknown', 'n.v.') reported and kept."""
 from __future__ import annotations
 
 import numpy as np
@@ -17,8 +17,8 @@ ZERO_SIGMA = 4.0  # a zero this many robust sigmas below the median, with no val
 ZERO_SHARE = 0.05  # and no more common than this (zero-inflated counts and rain are real zeros)
 
 
-def _sentinel_evidence(values: pd.Series, value: float, count: int) -> str | None:
-    others = values[values != value]
+def _sentinel_evidence(others: pd.Series, value: float, count: int) -> str | None:
+    """`others`: the column without any stand-in candidate (one sentinel must not hide another)."""
     if len(others) < 10 or count < MIN_REPEATS:
         return None
     if value < 0 and others.min() >= 0:
@@ -28,10 +28,10 @@ def _sentinel_evidence(values: pd.Series, value: float, count: int) -> str | Non
     return None
 
 
-def _impossible_zero(values: pd.Series, zeros: int) -> str | None:
-    positive = values[values > 0]
-    if not zeros or zeros < MIN_REPEATS or zeros > ZERO_SHARE * len(values) or len(positive) < 20 or \
-            (values < 0).any():
+def _impossible_zero(others: pd.Series, zeros: int) -> str | None:
+    positive = others[others > 0]
+    if not zeros or zeros < MIN_REPEATS or zeros > ZERO_SHARE * (len(others) + zeros) or len(positive) < 20 or \
+            (others < 0).any():
         return None
     median = float(positive.median())
     spread = 1.4826 * float((positive - median).abs().median())
@@ -54,11 +54,12 @@ def find_disguised_missing(frame: pd.DataFrame, roles: dict[str, str]) -> tuple[
             counts = pd.Series(array[np.isin(array, SENTINELS + (0.0,))]).value_counts()
             if counts.empty:
                 continue
+            others = values[~np.isin(array, SENTINELS + (0.0,))]
             found = {}
             for value in SENTINELS:
-                if value in counts.index and (why := _sentinel_evidence(values, value, int(counts[value]))):
+                if value in counts.index and (why := _sentinel_evidence(others, value, int(counts[value]))):
                     found[value] = why
-            if 0.0 in counts.index and (why := _impossible_zero(values, int(counts[0.0]))):
+            if 0.0 in counts.index and (why := _impossible_zero(others, int(counts[0.0]))):
                 found[0.0] = why
             # A 9…9 far above the rest may be a top-code (adult's capital gain of 99999 means "99999 or more"):
             # reported; a negative stand-in in a column that is never negative, or an impossible zero, is not data.

@@ -12,10 +12,11 @@ from .entries import entry, short
 
 RARE = 2  # occurrences at most (or 0.2% of the rows): a spelling seen more often is somebody's real value
 RATIO = 10  # the value it becomes is at least this many times more frequent
-MIN_LENGTH = 4  # short values (ak, al, LHR, LHU) are too close to one another to judge by spelling
+COPIED_RATIO = 100  # for a spelling seen more often than RARE
+MIN_LENGTH = 5  # short values (ak/al, LHR/LHU, Iran/Iraq) are too close to one another to judge by spelling
 EDIT_SHARE = 0.25  # edits allowed per character of the frequent value (at least one)
 MAX_FREQUENT, MAX_RARE = 500, 5000  # bounded work on columns with many distinct values
-VOCABULARY = 5  # rows a word of a rare value may appear in and still be a slip (beyond: the column's own word)
+VOCABULARY = 5  # other rows a word of a rare value may appear in and still be a slip (beyond: the column's own word)
 
 
 _TOKEN = re.compile(r"[^\W_]+")
@@ -50,12 +51,17 @@ def typo_mapping(series: pd.Series) -> tuple[dict[str, str], dict[str, int]]:
     """
     counts = series.dropna().astype("str").value_counts()
     rare_limit = max(RARE, int(0.002 * counts.sum()))
-    rare = counts[(counts <= rare_limit) & (counts.index.str.len() >= MIN_LENGTH)].head(MAX_RARE)
+    # A slip copied a few times is still rare beside a value a hundred times as common (8 × 'acuxe care
+    # hospixals' beside 968 × 'acute care hospitals').
+    copied = int(counts.iloc[0] / COPIED_RATIO) if len(counts) else 0
+    rare = counts[(counts <= max(rare_limit, copied)) & (counts.index.str.len() >= MIN_LENGTH)].head(MAX_RARE)
     frequent = counts[(counts >= RATIO) & (counts.index.str.len() >= MIN_LENGTH)].head(MAX_FREQUENT)
     if rare.empty or frequent.empty:
         return {}, {}
     distances = cdist(list(rare.index), list(frequent.index), scorer=Levenshtein.distance, workers=1)
-    limits = np.maximum(1, (EDIT_SHARE * frequent.index.str.len().to_numpy()).astype(int))
+    # Edits allowed by the shorter of the two: 'Austria' is two insertions from 'Australia', too many for 7 letters.
+    shorter = np.minimum(rare.index.str.len().to_numpy()[:, None], frequent.index.str.len().to_numpy()[None, :])
+    limits = np.maximum(1, (EDIT_SHARE * shorter).astype(int))
     rare_digits, frequent_digits, sizes = _digits(rare.index), _digits(frequent.index), frequent.to_numpy()
     rows_of = _token_rows(counts)
     mapping = {}
@@ -66,11 +72,11 @@ def typo_mapping(series: pd.Series) -> tuple[dict[str, str], dict[str, int]]:
         row = distances[i, same]
         nearest = same[row == row.min()]
         j = nearest[0]
-        if len(nearest) != 1 or distances[i, j] > limits[j] or sizes[j] < RATIO * n:
+        if len(nearest) != 1 or distances[i, j] > limits[i, j] or sizes[j] < (RATIO if n <= rare_limit else COPIED_RATIO) * n:
             continue
         target = frequent.index[j]
         new_words = set(_TOKEN.findall(value.lower())) - set(_TOKEN.findall(target.lower()))
-        if _near_digit(value, target) or any(rows_of.get(w, 0) > VOCABULARY for w in new_words):
+        if _near_digit(value, target) or any(rows_of.get(w, 0) - n > VOCABULARY for w in new_words):
             continue
         mapping[value] = target
     return mapping, {k: int(counts[k]) for k in mapping}

@@ -22,9 +22,10 @@ _UNITS = {
 _OUNCE = {"mass": 28.349523125, "volume": 29.5735295625}
 _KNOWN = {word: (dimension, size) for dimension, table in _UNITS.items() for word, size in table.items()}
 # A number, then a unit of one or two words ('fl oz'), an optional dot, then anything ('12.0 oz. Alumi-Tek').
-_VALUE = re.compile(r"^\s*(?P<n>[+-]?(?:\d+(?:\.\d+)?|\.\d+))\s*(?P<u>[a-zµ]+(?:\s[a-z]+)?)(?P<rest>\b.*)?$",
-                    re.IGNORECASE)
+_VALUE = re.compile(r"^\s*(?P<n>[+-]?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+))\s*"
+                    r"(?P<u>[a-zµ]+(?:\s[a-z]+)?)(?P<rest>\b.*)?$", re.IGNORECASE)
 _BARE = re.compile(r"^\s*[+-]?(?:\d+(?:\.\d+)?|\.\d+)\s*$")
+_BARE_ONLY = frozenset({"in", "m", "s", "t", "d", "h", "l", "g", "mo", "mi"})  # words too: 'in', 'm'
 MIN_WITH_UNIT = 0.5  # of the values carrying a free count word ('patients') for it to be the column's unit
 # Words after a number that are not units: dates ('12 Jan'), clock times ('10 am'), ordinals ('2nd').
 _NOT_UNITS = frozenset({"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
@@ -47,8 +48,9 @@ def _singular(word: str) -> str:
     return word
 
 
-def _read(value: str) -> tuple[float, str] | None:
-    """(number, unit word) of one distinct value; the unit is the longest known reading of one or two words."""
+def _read(value: str) -> tuple[float, str, bool] | None:
+    """(number, unit word, decorated) of one distinct value; the unit is the longest known reading of one or two
+    words, and `decorated` says text followed it ('12.0 oz. Alumi-Tek')."""
     match = _VALUE.match(value)
     if match is None or re.search(r"\d", match.group("rest") or ""):
         return None  # '5 ft 10 in', '1st-4th': more than one number
@@ -56,12 +58,12 @@ def _read(value: str) -> tuple[float, str] | None:
     two = _singular(" ".join(words))
     known = len(words) == 2 and (two in _KNOWN or two in ("oz", "floz"))
     unit = two if known else _singular(words[0])
-    if unit in _NOT_UNITS:
-        return None
-    if unit not in _KNOWN and unit not in ("oz", "floz") and (len(unit) < 3 or len(words) > 1 or
-                                                              (match.group("rest") or "").strip()):
+    rest = (match.group("rest") or "") if known or len(words) == 1 else f" {words[1]}{match.group('rest') or ''}"
+    if unit in _NOT_UNITS or unit in _BARE_ONLY and rest.strip(" ."):
+        return None  # '5 in stock' is no length: a one-letter unit stands alone
+    if unit not in _KNOWN and unit not in ("oz", "floz") and (len(unit) < 3 or rest.strip()):
         return None  # a count word stands alone: '37 patients', not '3 big apples'
-    return float(match.group("n")), unit
+    return float(match.group("n").replace(",", "")), unit, bool(rest.strip(" ."))
 
 
 def _dimension(unit: str, mass_company: bool) -> tuple[str, float]:
@@ -89,7 +91,7 @@ def read_units(values: pd.Series) -> tuple[pd.Series, dict] | None:
     if unit_rows < 2:
         return None
     seen: dict[str, int] = {}
-    for value, (_, unit) in with_unit.items():
+    for value, (_, unit, _) in with_unit.items():
         seen[unit] = seen.get(unit, 0) + int(counts[value])
     counted = {u for u in seen if u not in _KNOWN and u not in ("oz", "floz")}
     # A known unit is evidence on a few values ('19.3 kg' among bare numbers); a free word must dominate.
@@ -103,10 +105,9 @@ def read_units(values: pd.Series) -> tuple[pd.Series, dict] | None:
         return pd.Series(pd.NA, index=values.index, dtype="Float64"), {**evidence, "mixed": True}
     unit = max(seen, key=lambda u: seen[u])
     target = dims[unit][1]
-    numbers = {v: n * dims[u][1] / target for v, (n, u) in with_unit.items()}
+    numbers = {v: n * dims[u][1] / target for v, (n, u, _) in with_unit.items()}
     numbers.update({v: float(v) for v in bare})  # bare numbers are read in the column's unit
-    decorated = sum(int(counts[v]) for v, _ in with_unit.items() if (m := _VALUE.match(v)) and
-                    (m.group("rest") or "").strip(" .") != "")
+    decorated = sum(int(counts[v]) for v, (_, _, extra) in with_unit.items() if extra)
     converted = sum(n for u, n in seen.items() if u != unit)
     parsed = values.map(numbers, na_action="ignore").astype("float64")
     return parsed, {**evidence, "unit": "fl oz" if unit == "floz" else unit, "dimension": dimensions[0],

@@ -51,3 +51,6 @@ def test_shared_dirty_tables_break_no_right_cell(server, workers, tmp_path, tabl
     workers()
     score = _clean_and_score(server, SHARED / table, tmp_path)
     assert score["broken"] <= 0.001 * score["right"] and score["missing"] == 0, score
+    # adult: education-num names education (measured 0.12, precision 0.98); rayyan's errors have no evidence
+    # in the table (its "clean" dates are another format, its -1 a placeholder the dirty file leaves empty).
+    assert score["f1"] >= {"adult": 0.1}.get(table, 0.0), score

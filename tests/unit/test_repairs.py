@@ -238,3 +238,48 @@ def test_whole_numbers_under_a_key_name_are_a_key():
     assert roles["brewery_id"] == "numeric"
     out, _, rules = repair_dependencies(frame, roles)
     assert any(r["determinant"] == "brewery_id" for r in rules) and out.loc[7, "state"] == frame.loc[8, "state"]
+
+
+def test_the_output_feature_is_never_repaired_or_blanked():
+    frame = _breweries()
+    frame["label"] = frame["state"]
+    frame.loc[2, "label"] = "XX"  # a minority label in its brewery: a model's truth, not ours to overrule
+    frame["y"] = RNG.normal(10, 1, len(frame)).round(2)
+    frame.loc[[3, 4, 5], "y"] = -999.0
+    out = run_pipeline(frame, PipelineOptions(target="label")).frame
+    assert out.loc[2, "label"] == "XX"
+    out = run_pipeline(frame, PipelineOptions(target="y")).frame
+    assert (out["y"] == -999.0).sum() == 3
+
+
+def test_no_decimal_slip_in_a_column_that_crosses_zero():
+    temps = RNG.normal(8, 7, 400).round(2)
+    temps[5] = 0.15
+    out, logs = repair_gross_errors(pd.DataFrame({"temp": temps}), ["temp"])
+    assert logs == [] and out.loc[5, "temp"] == 0.15
+
+
+def test_one_stand_in_does_not_hide_another():
+    ages = RNG.integers(20, 70, 300).astype(float)
+    ages[[1, 2]], ages[[3, 4]] = -1.0, -9.0
+    bmi = RNG.normal(32, 4, 300).round(1)
+    bmi[[5, 6]], bmi[[7, 8]] = -999.0, 0.0
+    out, _ = find_disguised_missing(pd.DataFrame({"age": ages, "bmi": bmi}), {"age": "numeric", "bmi": "numeric"})
+    assert out.loc[[1, 2, 3, 4], "age"].isna().all() and out.loc[[5, 6, 7, 8], "bmi"].isna().all()
+
+
+def test_a_nullable_integer_column_takes_a_fractional_mean():
+    ages = pd.array(list(RNG.integers(20, 70, 60)) + [None, None], dtype="Int64")
+    result = run_pipeline(pd.DataFrame({"age": ages, "id_": range(62)}))
+    assert result.frame["age"].notna().all()
+
+
+def test_units_with_thousands_separators_and_words_that_only_look_like_units():
+    numbers, _ = read_units(pd.Series(["500 g"] * 8 + ["1,200 g", "2,500 g"]))
+    assert numbers.iloc[8:].tolist() == [1200.0, 2500.0]
+    assert read_units(pd.Series(["5 in stock", "3 in stock", "2 in stock"])) is None
+    assert read_units(pd.Series(["16 oz can", "12 oz", "12 oz"]))[1]["trailing_text_ignored"] == 1
+
+
+def test_real_neighbouring_names_are_not_typos():
+    assert typo_mapping(pd.Series(["Iraq"] * 50 + ["Iran"] + ["Australia"] * 40 + ["Austria"]))[0] == {}
