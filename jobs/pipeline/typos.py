@@ -10,9 +10,11 @@ from rapidfuzz.process import cdist
 
 from .entries import entry, short
 
-RARE = 2  # occurrences at most (or 0.2% of the rows): a spelling seen more often is somebody's real value
+RARE = 2  # occurrences at most: a spelling seen more often is somebody's real value (unless COPIED)
 RATIO = 10  # the value it becomes is at least this many times more frequent
-COPIED_RATIO = 100  # for a spelling seen more often than RARE
+# A spelling seen more often than RARE: beside a value 100x as common, ten characters or more, edits under 15%
+# ('acuxe care hospixals' 8 times; never 'Holly' 7 times beside 'Dolly', both real storms).
+COPIED_RATIO, COPIED_LENGTH, COPIED_EDITS = 100, 10, 0.15
 MIN_LENGTH = 5  # short values (ak/al, LHR/LHU, Iran/Iraq) are too close to one another to judge by spelling
 EDIT_SHARE = 0.25  # edits allowed per character of the frequent value (at least one)
 MAX_FREQUENT, MAX_RARE = 500, 5000  # bounded work on columns with many distinct values
@@ -50,11 +52,10 @@ def typo_mapping(series: pd.Series) -> tuple[dict[str, str], dict[str, int]]:
     both carry the same digits: 'ami-1' is not a typo of 'ami-2'.
     """
     counts = series.dropna().astype("str").value_counts()
-    rare_limit = max(RARE, int(0.002 * counts.sum()))
     # A slip copied a few times is still rare beside a value a hundred times as common (8 × 'acuxe care
     # hospixals' beside 968 × 'acute care hospitals').
     copied = int(counts.iloc[0] / COPIED_RATIO) if len(counts) else 0
-    rare = counts[(counts <= max(rare_limit, copied)) & (counts.index.str.len() >= MIN_LENGTH)].head(MAX_RARE)
+    rare = counts[(counts <= max(RARE, copied)) & (counts.index.str.len() >= MIN_LENGTH)].head(MAX_RARE)
     frequent = counts[(counts >= RATIO) & (counts.index.str.len() >= MIN_LENGTH)].head(MAX_FREQUENT)
     if rare.empty or frequent.empty:
         return {}, {}
@@ -72,7 +73,9 @@ def typo_mapping(series: pd.Series) -> tuple[dict[str, str], dict[str, int]]:
         row = distances[i, same]
         nearest = same[row == row.min()]
         j = nearest[0]
-        if len(nearest) != 1 or distances[i, j] > limits[i, j] or sizes[j] < (RATIO if n <= rare_limit else COPIED_RATIO) * n:
+        copied = n > RARE  # seen more than RARE times: only a long value a few edits off is still a slip
+        if len(nearest) != 1 or distances[i, j] > limits[i, j] or sizes[j] < (COPIED_RATIO if copied else RATIO) * n \
+                or copied and (len(value) < COPIED_LENGTH or distances[i, j] > COPIED_EDITS * len(value)):
             continue
         target = frequent.index[j]
         new_words = set(_TOKEN.findall(value.lower())) - set(_TOKEN.findall(target.lower()))

@@ -283,3 +283,8 @@ def test_units_with_thousands_separators_and_words_that_only_look_like_units():
 
 def test_real_neighbouring_names_are_not_typos():
     assert typo_mapping(pd.Series(["Iraq"] * 50 + ["Iran"] + ["Australia"] * 40 + ["Austria"]))[0] == {}
+
+
+def test_a_short_name_seen_several_times_is_real_however_rare():
+    names = pd.Series(["Dolly"] * 800 + ["Holly"] * 7 + ["acute care hospitals"] * 900 + ["acuxe care hospixals"] * 8)
+    assert typo_mapping(names)[0] == {"acuxe care hospixals": "acute care hospitals"}
