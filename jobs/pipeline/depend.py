@@ -10,6 +10,7 @@ from .entries import entry, plain, short
 from .profile import name_words
 
 SAMPLE_ROWS = 10_000  # rows the dependencies are discovered on (hash/groupby work, no pairwise rows)
+SCREEN_ROWS, SCREEN_CONFIDENCE = 2_000, 0.6  # a pair agreeing less than this on 2,000 sampled rows is dropped
 MAX_DETERMINANTS, MAX_DEPENDENTS = 30, 60  # candidate pairs are capped at their product
 MIN_CONFIDENCE = 0.9  # rows (in groups of two or more) agreeing with their group's majority
 # A rule too loose to overrule values may still fill gaps: its groups' majorities must hold out like a fill of a
@@ -95,6 +96,14 @@ def _candidates(frame: pd.DataFrame, roles: dict[str, str]) -> tuple[list[str], 
     return determinants, dependents
 
 
+def _promising(x: np.ndarray, y: np.ndarray, ny: int) -> bool:
+    """A first look on the sample's first rows: most pairs are nowhere near a dependency (cheap to rule out)."""
+    groups = _groups(x, y, ny)
+    grouped = groups["totals"] >= 2
+    support = groups["totals"][grouped].sum()
+    return not support or groups["tops"][grouped].sum() >= SCREEN_CONFIDENCE * support
+
+
 def find_dependencies(frame: pd.DataFrame, roles: dict[str, str]) -> list[dict]:
     """Approximate dependencies X → Y found on a bounded sample, strongest first, as plain data."""
     sample = frame if len(frame) <= SAMPLE_ROWS else frame.sample(SAMPLE_ROWS, random_state=0)
@@ -105,7 +114,8 @@ def find_dependencies(frame: pd.DataFrame, roles: dict[str, str]) -> list[dict]:
         x, x_values = coded[x_col]
         for y_col in dependents:
             y, y_values = coded[y_col]
-            if y_col == x_col or len(y_values) > 1.5 * len(x_values) + 10:
+            if y_col == x_col or len(y_values) > 1.5 * len(x_values) + 10 or \
+                    not _promising(x[:SCREEN_ROWS], y[:SCREEN_ROWS], len(y_values)):
                 continue
             groups = _groups(x, y, len(y_values))
             totals, tops = groups["totals"], groups["tops"]
