@@ -13,7 +13,7 @@ from jobs.pipeline.load import inspect, load_step
 from jobs.pipeline.runner import PipelineOptions, run_pipeline
 
 DATA = Path(__file__).resolve().parent / "data"
-STEPS = {15: "types", 30: "duplicates+sparse", 35: "eda (plots)", 45: "sentinels+dependencies+slips",
+STEPS = {15: "types", 30: "duplicates+sparse+sentinels", 35: "eda (plots)", 45: "dependencies+slips",
          50: "missing values", 65: "outliers",
          78: "features"}
 
