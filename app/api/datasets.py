@@ -192,11 +192,12 @@ def cleaned(dataset_id: str):
     fmt = request.args.get("format", "csv").lower()
     if fmt not in ("csv", "parquet"):
         raise APIError(400, "invalid_parameter", "format must be csv or parquet.", {"field": "format"})
-    _completed(dataset, "cleaned file")
+    completed(dataset, "cleaned file")
     return _download_table(dataset, dataset.cleaned_key, "cleaned", fmt)
 
 
-def _completed(dataset: Dataset, what: str) -> None:
+def completed(dataset: Dataset, what: str) -> None:
+    """409 unless the dataset's job completed: its outputs are not there yet (or never will be)."""
     if dataset.status != Status.COMPLETED.value:
         raise APIError(409, "not_ready", f"The dataset is {dataset.status}; the {what} is not ready.",
                        {"status": dataset.status, "progress": dataset.progress})
@@ -207,7 +208,7 @@ def report(dataset_id: str):
     dataset = load_visible_dataset(dataset_id)
     if dataset.mode != Mode.DEEP.value:
         raise APIError(404, "not_found", "Reports are written for deep mode only.", {"mode": dataset.mode})
-    _completed(dataset, "report")
+    completed(dataset, "report")
     found = CleaningReport.query.filter_by(dataset_id=dataset.id).one_or_none()
     if found is None:
         raise APIError(404, "not_found", "No report was recorded for this dataset.")
@@ -229,7 +230,7 @@ def _features_on(dataset: Dataset) -> None:
 def imputed(dataset_id: str):
     """Every cell the pipeline filled in: row (0-based position in the cleaned table), column, value, action."""
     dataset = load_visible_dataset(dataset_id)
-    _completed(dataset, "list of imputed cells")
+    completed(dataset, "list of imputed cells")
     return serve_file(_csv_key(dataset, dataset.imputed_key, "imputed"), "text/csv",
                       f"{dataset.database_name}_imputed.csv")
 
@@ -238,7 +239,7 @@ def imputed(dataset_id: str):
 def features(dataset_id: str):
     dataset = load_visible_dataset(dataset_id)
     _features_on(dataset)
-    _completed(dataset, "feature table")
+    completed(dataset, "feature table")
     described = dataset.features or []
     output = next((d for d in described if d["kind"] == "output"), None)
     return jsonify({"dataset_id": dataset.id, "target": dataset.target, "count": len(described),
@@ -254,7 +255,7 @@ def features_table(dataset_id: str, fmt: str):
     if fmt not in ("csv", "parquet"):
         raise APIError(404, "not_found", "Use features.csv or features.parquet.")
     _features_on(dataset)
-    _completed(dataset, "feature table")
+    completed(dataset, "feature table")
     return _download_table(dataset, dataset.features_key, "features", fmt)
 
 

@@ -8,7 +8,7 @@ from ..errors import APIError
 from ..extensions import db
 from ..models import Dataset, Graph, Status
 from ..services import iso
-from .datasets import serve_file
+from .datasets import completed, serve_file
 
 bp = Blueprint("graphs", __name__)
 GRAPH_CACHE_SECONDS = 7 * 24 * 3600  # a graph's key changes with every run, so its bytes never do
@@ -26,6 +26,18 @@ def dataset_graphs(dataset_id: str):
     graphs = Graph.query.filter_by(dataset_id=dataset.id).order_by(Graph.id).all()
     return jsonify({"dataset_id": dataset.id, "status": dataset.status, "count": len(graphs),
                     "graphs": [describe_graph(g) for g in graphs], "statistics": dataset.statistics})
+
+
+@bp.get("/dataset/<dataset_id>/correlations")
+def dataset_correlations(dataset_id: str):
+    """The EDA step's correlation analysis: the strongest pairs with measure, value, strength, n and p-value."""
+    dataset = load_visible_dataset(dataset_id)
+    completed(dataset, "correlation analysis")
+    found = (dataset.statistics or {}).get("correlations")
+    if found is None:
+        raise APIError(404, "not_found", "This dataset was cleaned before correlations were analysed; upload it "
+                       "again for them.")
+    return jsonify({"dataset_id": dataset.id, "status": dataset.status, **found})
 
 
 @bp.get("/dataset/<dataset_id>/graph/<int:graph_id>")

@@ -17,6 +17,7 @@ from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator, NullLocator, PercentFormatter
 from PIL import Image
 
+from .correlations import correlations, heatmap_order
 from .eda_stats import (box_statistics, chart_values, check_parameters, clip, column_names, column_note,
                         column_statistics, compact, correlation, count_axis, eda_logs, float_values, histogram_edges,
                         judge_role, percent, shorten, strongest_columns, value_axis, value_counts)
@@ -234,7 +235,7 @@ def run_eda(frame: pd.DataFrame, roles: dict[str, str] | None = None, *, max_fig
     rows, roles = len(frame), roles or {}
     picks = np.sort(np.random.default_rng(SEED).choice(rows, sample_rows, replace=False)) \
         if rows > sample_rows else None
-    columns, plans, skips, values, counts_of, numeric = {}, [], {}, {}, {}, {}
+    columns, plans, skips, values, counts_of, numeric, categorical = {}, [], {}, {}, {}, {}, {}
     for position, name in enumerate(column_names(frame.columns)):
         series = frame.iloc[:, position]
         role = roles.get(str(frame.columns[position])) or judge_role(series, name)
@@ -252,6 +253,8 @@ def run_eda(frame: pd.DataFrame, roles: dict[str, str] | None = None, *, max_fig
         if numbers is not None:
             numeric[name] = numbers if picks is None else numbers[picks]
             values[name] = chart_values(numbers, picks, np.isfinite)
+        elif role in ("categorical", "boolean"):
+            categorical[name] = series if picks is None else series.iloc[picks]
         elif role == "datetime":
             moments = (series.dt.tz_convert(None) if series.dt.tz is not None else series).to_numpy()
             values[name] = chart_values(moments, picks, lambda a: ~np.isnat(a))
@@ -272,7 +275,8 @@ def run_eda(frame: pd.DataFrame, roles: dict[str, str] | None = None, *, max_fig
 
     painter = _Painter(dpi, f"sample of {sample_rows:,} of {rows:,} rows" if picks is not None else "")
     figures, statistics = [], {"rows": rows, "column_count": frame.shape[1],
-                               "sampled_rows": sample_rows if picks is not None else None}
+                               "sampled_rows": sample_rows if picks is not None else None,
+                               "correlations": correlations(numeric, categorical, strongest_columns)}
     with warnings.catch_warnings():
         # Names in scripts the bundled font lacks draw as boxes; a warning per glyph is only noise.
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
@@ -282,6 +286,9 @@ def run_eda(frame: pd.DataFrame, roles: dict[str, str] | None = None, *, max_fig
             if len(names) > heatmap_max:
                 keep = strongest_columns(matrix, heatmap_max)
                 names, matrix = [names[i] for i in keep], matrix[:, keep]
+            ordered = heatmap_order(names, statistics["correlations"])  # strongest pairs first, side by side
+            matrix = matrix[:, [names.index(n) for n in ordered]]
+            names = ordered
             figures.append(painter.heatmap(names, correlation(matrix), len(numeric), picks is not None))
             statistics["heatmap"] = {"columns": names, "numeric_columns": len(numeric), "rule": (
                 f"the {len(names)} with the largest mean absolute correlation with the others"
