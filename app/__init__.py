@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
-from flask import Flask, Response
+from flask import Flask, Response, g, request
 from redis import Redis
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -19,7 +19,8 @@ def create_app(config: Config | None = None) -> Flask:
     if app.config["PROXY_HOPS"]:  # https at the router must count as https here (Secure cookies, URLs)
         hops = app.config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
-    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .logs import configure_logging
+    configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
     from .auth import AUTH_MODES
     if app.config["AUTH_MODE"] not in AUTH_MODES:
         raise ValueError(f"AUTH_MODE must be one of {AUTH_MODES}; got {app.config['AUTH_MODE']!r}")
@@ -41,13 +42,35 @@ def create_app(config: Config | None = None) -> Flask:
     register_error_handlers(app)
     from .auth import SessionCookies, authenticate_request, guard_request
     app.session_interface = SessionCookies()
+    app.before_request(_start_request)  # first: even a refused request has its id
+    app.teardown_request(_end_request)
     app.before_request(guard_request)
     app.before_request(authenticate_request)
     app.after_request(lambda response: _add_security_headers(app, response))
+    app.after_request(_echo_request_id)
     _say_how_it_runs(app)
     from .cli import register_cli
     register_cli(app)
     return app
+
+
+def _start_request() -> None:
+    """The request's id (the caller's X-Request-ID when sane), bound for every log line the request writes."""
+    from .logs import bind, request_id_from
+    g.request_id = request_id_from(request.headers.get("X-Request-ID"))
+    g.log_context = bind(request_id=g.request_id)
+
+
+def _end_request(_exc: BaseException | None) -> None:
+    from .logs import unbind
+    if "log_context" in g:
+        unbind(g.pop("log_context"))
+
+
+def _echo_request_id(response: Response) -> Response:
+    if "request_id" in g:
+        response.headers["X-Request-ID"] = g.request_id
+    return response
 
 
 def _add_security_headers(app: Flask, response: Response) -> Response:

@@ -12,6 +12,7 @@ from werkzeug.sansio.utils import host_is_trusted
 from .errors import APIError
 from .extensions import db
 from .models import Dataset
+from .logs import bind
 from .tokens import Principal, authenticate, authenticate_session
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$")
@@ -126,6 +127,7 @@ def authenticate_request():
             return login_page(message)
         raise _unauthorized(message)
     g.principal = principal
+    bind(user=principal.user_id)  # undone with the request's whole log context at teardown
 
 
 def principal() -> Principal | None:

@@ -94,6 +94,8 @@ class Config:
         # After SIGTERM a running job gets this long, then goes back on its queue (Heroku kills at 30 s).
         self.WORKER_SHUTDOWN_GRACE = _int("WORKER_SHUTDOWN_GRACE", 20)
         self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO")
+        # One JSON object per line on a dyno (log drains parse it); readable text on a laptop.
+        self.LOG_FORMAT = env.get("LOG_FORMAT") or ("json" if env.get("DYNO") else "text")
         # Heroku: the dyno's name (e.g. "worker.3") names its RQ worker; the autoscaler's
         # heroku backend scales formations through the Platform API.
         self.DYNO = env.get("DYNO")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, g, has_request_context, jsonify
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
@@ -31,6 +31,8 @@ class APIError(Exception):
 
 def error_response(status: int, code: str, message: str, details: dict | None = None, headers: dict | None = None):
     body = {"error": {"code": code, "message": message, "details": details or {}}}
+    if has_request_context() and "request_id" in g:  # quote it to support: it finds the request's log lines
+        body["error"]["request_id"] = g.request_id
     return jsonify(body), status, headers or {}
 
 

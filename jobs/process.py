@@ -17,6 +17,7 @@ from flask import current_app, has_app_context
 from rq import get_current_job
 
 from app.extensions import db
+from app.logs import bind, unbind
 from app.models import CleaningReport, Dataset, Graph, Stage, Status, StepLog, utcnow
 from jobs.pipeline.entries import bounded
 from jobs.pipeline.export import csv_table, neutralised, safe_path, to_table, write_csv, write_parquet
@@ -66,18 +67,26 @@ class ProgressWriter:
 
 def process_dataset(dataset_id: str) -> dict:
     """Run the pipeline for one dataset. Idempotent: a re-run replaces outputs and logs."""
-    with _app_context():
-        dataset = db.session.get(Dataset, dataset_id)
-        if dataset is None:
-            log.warning("dataset %s no longer exists; nothing to do", dataset_id)
-            return {"dataset_id": dataset_id, "status": "missing"}
-        try:
-            return _run(dataset)
-        except Exception as exc:
-            if memory_error_in(exc):
-                traceback.clear_frames(exc.__traceback__)  # let go of the big frames before recording
-            _record_failure(dataset_id, exc)
-            raise
+    job = get_current_job()
+    # Every line this job writes names the dataset, the job and the upload's request (from the job's meta).
+    context = bind(dataset_id=dataset_id, job_id=job.id if job else None,
+                   request_id=(job.meta or {}).get("request_id") if job else None)
+    try:
+        with _app_context():
+            dataset = db.session.get(Dataset, dataset_id)
+            if dataset is None:
+                log.warning("dataset %s no longer exists; nothing to do", dataset_id)
+                return {"dataset_id": dataset_id, "status": "missing"}
+            bind(user=dataset.user_id)
+            try:
+                return _run(dataset)
+            except Exception as exc:
+                if memory_error_in(exc):
+                    traceback.clear_frames(exc.__traceback__)  # let go of the big frames before recording
+                _record_failure(dataset_id, exc)
+                raise
+    finally:
+        unbind(context)
 
 
 def _run(dataset: Dataset) -> dict:
@@ -90,6 +99,7 @@ def _run(dataset: Dataset) -> dict:
     if awaiting_download(dataset) and not fetch_source(dataset, progress):
         return {"dataset_id": dataset.id, "status": dataset.status}  # refused as an upload would be: not retried
     progress(Stage.LOADING.value, 5, f"Loading {dataset.filename} (attempt {dataset.attempts})", force=True)
+    log.info("dataset %s processing (%s mode, attempt %d)", dataset.id, dataset.mode, dataset.attempts)
 
     storage = current_app.extensions["storage"]
     options = PipelineOptions.from_stored(dataset.mode, dataset.target, dataset.options)
@@ -135,7 +145,9 @@ def _run(dataset: Dataset) -> dict:
     connection, queue = current_app.extensions["redis"], queue_for_mode(dataset.mode)
     record_completion(connection, queue)
     record_outcome(connection, queue, "completed")
-    record_duration(connection, dataset.mode, (dataset.completed_at - dataset.started_at).total_seconds())
+    seconds = (dataset.completed_at - dataset.started_at).total_seconds()
+    record_duration(connection, dataset.mode, seconds)
+    log.info("dataset %s completed in %.1f s: %s", dataset.id, seconds, dataset.progress_info)
     return {"dataset_id": dataset.id, "status": dataset.status}
 
 

@@ -77,11 +77,14 @@ def get_queue(name: str, connection: Redis) -> Queue:
     return Queue(name, connection=connection)
 
 
-def enqueue_dataset(connection: Redis, dataset_id: str, mode: str, *, at_front: bool = False) -> Job:
-    """Put the dataset's job on its mode's queue; only the id travels through Redis."""
+def enqueue_dataset(connection: Redis, dataset_id: str, mode: str, *, at_front: bool = False,
+                    request_id: str | None = None) -> Job:
+    """Put the dataset's job on its mode's queue; only the id travels through Redis (and, in the job's meta,
+    the id of the request that uploaded it, so the worker's log lines carry it too)."""
     policy = POLICIES[queue_for_mode(mode)]
     return get_queue(policy.name, connection).enqueue(
         JOB_FUNC, dataset_id,
+        meta={"request_id": request_id} if request_id else None,
         job_id=job_id_for(dataset_id),
         job_timeout=policy.timeout,
         result_ttl=policy.result_ttl,
