@@ -98,6 +98,11 @@ def guard_request():
         raise APIError(403, "forbidden", "Cross-site request refused.")
 
 
+class LoginRequired(Exception):
+    """A page asked for without a valid token or session: the HTML layer renders its sign-in form (access rules
+    never import that layer)."""
+
+
 def authenticate_request():
     """before_request in token mode: a valid bearer token (or the pages' signed session) or 401."""
     endpoint = request.endpoint or ""
@@ -123,8 +128,7 @@ def authenticate_request():
         message = "Unknown or revoked token." if token else "Send Authorization: Bearer <token>."
     if principal is None:
         if endpoint.startswith("pages."):
-            from .api.pages import login_page
-            return login_page(message)
+            raise LoginRequired(message)  # the pages blueprint answers with its sign-in page
         raise _unauthorized(message)
     g.principal = principal
     bind(user=principal.user_id)  # undone with the request's whole log context at teardown

@@ -45,7 +45,7 @@ def cleaned_keys(dataset_id: str) -> tuple[str, str]:
 def _app_context():
     if has_app_context():
         return nullcontext()
-    from .worker import get_app  # a plain `rq worker` process builds its app on first use
+    from .context import get_app  # a plain `rq worker` process builds its app on first use
     return get_app().app_context()
 
 

@@ -9,33 +9,17 @@ import socket
 import threading
 import uuid
 
-from flask import Flask
 from redis.exceptions import RedisError
 from rq import Worker
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.scheduler import RQScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
+from .context import get_app
 from .limits import MB, address_space_bytes, limit_memory
 
 log = logging.getLogger(__name__)
-_app: Flask | None = None
-_app_pid: int | None = None
 PR_SET_PDEATHSIG = 1
-
-
-def get_app() -> Flask:
-    """The process's Flask app, built once; after a fork the DB pool is not shared."""
-    global _app, _app_pid
-    if _app is None:
-        from app import create_app
-        _app, _app_pid = create_app(), os.getpid()
-    elif _app_pid != os.getpid():
-        from app.extensions import db
-        with _app.app_context():
-            db.engine.dispose(close=False)  # the parent's connections stay the parent's
-        _app_pid = os.getpid()
-    return _app
 
 
 def preload() -> None:
@@ -107,7 +91,7 @@ class WranglerWorker(Worker):
             return
         # Not our signal: the OOM killer, or C code that crashed (often an allocation refused under the
         # ceiling). The same input does it again, so record a final failure; RQ then skips its retries.
-        from jobs.process import record_horse_death
+        from jobs.process import record_horse_death  # imported late: the worker's parent is kept light
         peak_mb = rusage.ru_maxrss / 1024 if rusage else None  # Linux reports KiB
         with get_app().app_context():
             try:

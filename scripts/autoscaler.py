@@ -57,7 +57,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    from jobs.worker import get_app
+    from jobs.context import get_app
     app = get_app()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     low, high = limits(args.min), limits(args.max)

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, make_response, redirect, render_template, request, session, url_for
 
-from ..auth import LEGACY_COOKIE, SESSION_KEY, check_name, load_visible_dataset, principal
+from ..auth import LEGACY_COOKIE, SESSION_KEY, LoginRequired, check_name, load_visible_dataset, principal
 from ..errors import APIError
 from ..options import OUTLIER_CHOICES
 from ..models import LOG_STEPS, CleaningReport, Dataset, Graph, Status
 from ..services import describe, log_entries
 from ..tokens import session_reference
-from .datasets import MODES, accept_upload
+from ..uploads import MODES, accept_upload
 
 bp = Blueprint("pages", __name__)
 RECENT = 20
@@ -31,6 +31,11 @@ def _index(user_id: str, error: APIError | None = None, status: int = 200):
 def login_page(message: str | None = None, status: int = 401):
     """Token mode, no valid token: the pages ask for one instead of answering with JSON."""
     return render_template("login.html", message=message), status
+
+
+@bp.app_errorhandler(LoginRequired)
+def _sign_in(exc: LoginRequired):
+    return login_page(str(exc))
 
 
 @bp.get("/")
