@@ -61,11 +61,11 @@ def _groups(x: np.ndarray, y: np.ndarray, ny: int) -> dict[str, np.ndarray]:
     return {"x": xs[starts], "totals": totals, "tops": tops, "top_y": keys[first] % ny, "repeated": repeated}
 
 
-def _majorities(x: np.ndarray, y: np.ndarray, ny: int) -> dict[str, np.ndarray]:
-    """Per determinant code: the majority y of its group where the group speaks (else -1), the rows agreeing
-    on it and the group's present values: lookup tables indexed by x."""
+def _majorities(x: np.ndarray, y: np.ndarray, ny: int, least: int = 2) -> dict[str, np.ndarray]:
+    """Per determinant code: the majority y of its group where the group speaks (two thirds of at least `least`
+    present values; else -1), the rows agreeing on it and the group's present values: tables indexed by x."""
     groups = _groups(x, y, ny)
-    speaks = (groups["tops"] >= MAJORITY * groups["totals"]) & (groups["totals"] >= 2)
+    speaks = (groups["tops"] >= MAJORITY * groups["totals"]) & (groups["totals"] >= least)
     size = int(x.max()) + 1 if len(x) and x.max() >= 0 else 0
     tables = {"value": np.full(size, -1, dtype=np.int64), "agree": np.zeros(size, dtype=np.int64),
               "present": np.zeros(size, dtype=np.int64)}
@@ -285,11 +285,14 @@ def _entries(frame: pd.DataFrame, col: str, rules: list[dict], rows: np.ndarray,
 
 
 def majority_fill(frame: pd.DataFrame, col: str, by: str) -> pd.Series:
-    """The column with each gap filled from its `by` group's majority, where the group has one (the advisor's
-    'dependency' action; the same rule as the dependency step's fills)."""
+    """The column with each gap filled from its `by` group's majority (the advisor's 'dependency' action).
+
+    The dependency step has already filled every gap two agreeing rows vouch for; on the advisor's word that
+    the rule holds, a group's only present value fills its gaps too.
+    """
     y, values = _codes(frame[col])
     x, _ = _codes(frame[by])
-    lookup = _majorities(x, y, len(values))["value"]
+    lookup = _majorities(x, y, len(values), least=1)["value"]
     gaps = np.flatnonzero((y < 0) & (x >= 0))
     fill = lookup[x[gaps]]
     gaps, fill = gaps[fill >= 0], fill[fill >= 0]

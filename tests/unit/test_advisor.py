@@ -230,3 +230,29 @@ def test_column_names_appear_only_inside_the_data_block(gemini, frame):
     data = json.loads(block.removesuffix("\n</data>"))
     assert set(data["allowed_actions"]) == {evil, "city"} and data["columns"][0]["column"] in (evil, "city")
     assert decided(result, evil)["source"] == "advisor"  # the answer is matched by the exact name
+
+
+def test_the_advisor_sees_the_dependencies_and_may_fill_from_one(gemini):
+    # Breweries: a state per brewery (a dependency), with over 20% of states missing so smart mode asks.
+    rng = np.random.default_rng(9)
+    ids = np.repeat(np.arange(40), 5)
+    states = rng.choice(["CA", "OR", "WA", "TX", "NY", "IL", "CO", "MI"], 40)[ids]
+    frame = pd.DataFrame({"brewery": [f"b{i}" for i in ids], "state": states, "abv": rng.normal(0.06, 0.01, 200)})
+    gaps = np.ones(200, dtype=bool)
+    gaps[::5] = False  # each brewery keeps one row's state: too little for the step, enough on the advisor's word
+    gaps[:50] = False  # ten breweries keep all five, so the dependency is found
+    frame.loc[gaps, "state"] = None
+    gemini.reply = text_reply(answer(state={"action": "dependency", "params": {"by": "brewery"}}))
+    result = run_pipeline(frame, PipelineOptions(mode="smart"), advise=advisor(gemini))
+    prompt = gemini.prompt()
+    assert '"dependencies"' in prompt and '"determinant": "brewery"' in prompt and '"roles"' in prompt
+    assert "repairs_already_made" in prompt
+    # The advisor's 'dependency' answer is validated (brewery is a determinant found for state) and fills
+    # each brewery's gaps from its one known state.
+    (log,) = [e for e in result.logs["cleaning"] if e["column"] == "state" and e["action"] == "impute_dependency"]
+    assert log["source"] == "advisor" and log["params"]["by"] == "brewery"
+    assert result.frame["state"].isna().sum() == 0 and (result.frame["state"] == states).all()
+    gemini.reply = text_reply(answer(state={"action": "dependency", "params": {"by": "abv"}}))
+    rejected = run_pipeline(frame, PipelineOptions(mode="smart"), advise=advisor(gemini))
+    assert any("rejected advisor answer" in str(e["params"].get("advisor_error", "")) for e in
+               rejected.logs["cleaning"] if e["column"] == "state")
