@@ -7,6 +7,8 @@ import logging
 import re
 import sys
 import uuid
+from contextlib import contextmanager
+from typing import Iterator
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -26,6 +28,16 @@ def bind(**values: str | None) -> contextvars.Token:
 
 def unbind(token: contextvars.Token) -> None:
     _CONTEXT.reset(token)
+
+
+@contextmanager
+def bound(**values: str | None) -> Iterator[None]:
+    """The fields for the lines written inside the block only."""
+    token = bind(**values)
+    try:
+        yield
+    finally:
+        unbind(token)
 
 
 def current(name: str) -> str | None:

@@ -16,7 +16,7 @@ from jobs.queues import enqueue_dataset, job_id_for
 
 from .auth import visible_datasets
 from .errors import APIError
-from .logs import bind, current
+from .logs import bound, current
 from .extensions import db
 from .ingest import Intake, database_name, url_filename
 from .models import LOG_STEPS, CleaningReport, Dataset, Graph, ModeUsage, Status, StepLog, as_utc, new_id
@@ -84,9 +84,9 @@ def _record(dataset: Dataset, usage: ModeUsage | None) -> tuple[Dataset, bool]:
         log.error("could not record dataset: %s", exc)
         raise APIError(503, "database_unavailable", "The database is unavailable; nothing was stored.") from exc
     try:
-        bind(dataset_id=dataset.id, user=dataset.user_id)  # the request's remaining lines name the dataset
-        log.info("dataset %s accepted (%s mode, %s), enqueuing", dataset.id, dataset.mode, dataset.file_format)
-        enqueue_dataset(current_app.extensions["redis"], dataset.id, mode, request_id=current("request_id"))
+        with bound(dataset_id=dataset.id, user=dataset.user_id):
+            log.info("dataset %s accepted (%s mode, %s), enqueuing", dataset.id, dataset.mode, dataset.file_format)
+            enqueue_dataset(current_app.extensions["redis"], dataset.id, mode, request_id=current("request_id"))
         return dataset, True
     except RedisError as exc:
         # The row is the source of truth: recovery enqueues it once Redis is back.
