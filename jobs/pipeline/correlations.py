@@ -9,6 +9,8 @@ from scipy import stats
 MAX_NUMERIC, MAX_CATEGORICAL, MAX_LEVELS = 30, 15, 50
 TOP_PAIRS = 20
 MIN_ROWS = 10  # pairs with fewer rows in common get no measure
+ROWS_PER_LEVEL = 10
+SIGNIFICANT = 0.05
 STRENGTH = ((0.7, "strong"), (0.4, "moderate"), (0.2, "weak"))
 
 
@@ -110,7 +112,10 @@ def correlations(numeric: dict[str, np.ndarray], categorical: dict[str, pd.Serie
         keep = rank(np.column_stack([numeric[n] for n in names]), MAX_NUMERIC)
         kept_numeric = [names[i] for i in keep]
     levels = {c: s.nunique() for c, s in categorical.items()}
-    kept_categorical = [c for c in categorical if 2 <= levels[c] <= MAX_LEVELS][:MAX_CATEGORICAL]
+    # Ten rows a level on average: with a level per row or two, any number "depends" on the category by chance.
+    rows = max((len(s) for s in categorical.values()), default=0)
+    kept_categorical = [c for c in categorical if 2 <= levels[c] <= min(MAX_LEVELS, rows / ROWS_PER_LEVEL)
+                        ][:MAX_CATEGORICAL]
     pairs = _numeric_pairs(kept_numeric, np.column_stack([numeric[n] for n in kept_numeric])) \
         if len(kept_numeric) >= 2 else []
     codes = {c: pd.factorize(categorical[c], use_na_sentinel=True)[0] for c in kept_categorical}
@@ -126,14 +131,16 @@ def correlations(numeric: dict[str, np.ndarray], categorical: dict[str, pd.Serie
             if found and np.isfinite(found[1]):
                 pairs.append({"columns": [a, b], "measure": "cramers_v", "value": round(found[0], 4),
                               "strength": _label(found[0]), "n": found[2], "p_value": float(f"{found[1]:.3g}")})
-    pairs.sort(key=lambda p: (-abs(p["value"]), p["measure"], p["columns"]))
+    # Significant pairs first (p < 0.05), each group by strength: a strong value on a few rows may be chance.
+    pairs.sort(key=lambda p: (p["p_value"] >= SIGNIFICANT, -abs(p["value"]), p["measure"], p["columns"]))
     return {"pairs": pairs[:TOP_PAIRS], "pairs_measured": len(pairs),
             "numeric_columns": kept_numeric, "categorical_columns": kept_categorical,
             "rule": (f"Pearson and Spearman (ranks over each column's present values) for up to {MAX_NUMERIC} numeric "
                      f"columns (those most correlated with the others when there are more), the correlation ratio "
                      f"for a number against a category and Cramér's V for two categories (up to {MAX_CATEGORICAL} "
                      f"categorical columns of 2–{MAX_LEVELS} levels); p-values from the t, F and chi-squared "
-                     f"tests; the {TOP_PAIRS} strongest pairs by |value|.")}
+                     f"tests; categories need ten rows a level; the {TOP_PAIRS} strongest pairs by |value|, those "
+                     f"with p < {SIGNIFICANT} first.")}
 
 
 def heatmap_order(names: list[str], found: dict) -> list[str]:

@@ -39,7 +39,9 @@ def test_measures_match_scipy_and_the_strongest_come_first():
     spearman = _pair(found, "x", "monotone", "spearman")
     assert spearman["value"] == pytest.approx(rho, abs=1e-4) == 1.0
     assert spearman["value"] > _pair(found, "x", "monotone", "pearson")["value"]  # monotone, not linear
-    values = [abs(p["value"]) for p in found["pairs"]]
+    significant = [p for p in found["pairs"] if p["p_value"] < 0.05]
+    assert found["pairs"][:len(significant)] == significant  # significant pairs first, then by strength
+    values = [abs(p["value"]) for p in significant]
     assert values == sorted(values, reverse=True)
     assert all(p["strength"] in ("strong", "moderate", "weak", "negligible") for p in found["pairs"])
 
@@ -77,3 +79,14 @@ def test_tiny_and_empty_inputs_give_no_pairs():
     assert correlations({}, {}, strongest_columns)["pairs"] == []
     few = {"a": np.array([1.0, 2.0, 3.0]), "b": np.array([2.0, 4.0, 7.0])}
     assert correlations(few, {"g": pd.Series(["x", "y", "x"])}, strongest_columns)["pairs"] == []
+
+
+def test_a_category_with_a_level_per_few_rows_is_left_out_and_chance_comes_last():
+    n = 60
+    rng = np.random.default_rng(4)
+    numbers = {"rating": rng.normal(size=n), "price": rng.normal(size=n)}
+    numbers["cost"] = numbers["price"] * 0.5 + rng.normal(0, 0.1, n)
+    found = correlations(numbers, {"customer": pd.Series([f"c{i // 2}" for i in range(n)]),
+                                   "city": pd.Series(rng.choice(["a", "b"], n))}, strongest_columns)
+    assert found["categorical_columns"] == ["city"]  # 30 customers for 60 rows: any number would "depend" on them
+    assert set(found["pairs"][0]["columns"]) == {"price", "cost"} and found["pairs"][0]["p_value"] < 0.05
