@@ -18,7 +18,7 @@ def _label(value: float) -> str:
     return next((name for bound, name in STRENGTH if abs(value) >= bound), "negligible")
 
 
-def _pairwise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def pairwise_pearson(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pearson r of every column pair over the rows where both are present, and those row counts."""
     valid = np.isfinite(x)
     v = valid.astype(float)
@@ -49,8 +49,8 @@ def _ranks(x: np.ndarray) -> np.ndarray:
 
 
 def _numeric_pairs(names: list[str], x: np.ndarray) -> list[dict]:
-    pearson, n = _pairwise(x)
-    spearman, _ = _pairwise(_ranks(x))
+    pearson, n = pairwise_pearson(x)
+    spearman, _ = pairwise_pearson(_ranks(x))
     p_pearson, p_spearman = _p_r(pearson, n), _p_r(spearman, n)
     pairs = []
     for i, j in zip(*np.triu_indices(len(names), 1)):

@@ -34,6 +34,18 @@ def _codes(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return codes.astype(np.int64), pd.Index(uniques)
 
 
+class _Coded(dict):
+    """Each column's (codes, values), factorized once for all the rules that use it."""
+
+    def __init__(self, frame: pd.DataFrame):
+        super().__init__()
+        self.frame = frame
+
+    def __missing__(self, col: str) -> tuple[np.ndarray, pd.Index]:
+        self[col] = found = _codes(self.frame[col])
+        return found
+
+
 def _varies(count: np.ndarray, group: np.ndarray) -> np.ndarray:
     """A minority value held by two rows and a tenth of its group is the world varying, not a slip
     (two random errors agree by chance in a big group, rarely in a small one)."""
@@ -146,9 +158,9 @@ def find_dependencies(frame: pd.DataFrame, roles: dict[str, str]) -> list[dict]:
     return sorted(found, key=lambda d: (-d["confidence"], -d["support_rows"]))
 
 
-def _votes(frame: pd.DataFrame, rule: dict, y: np.ndarray, values: pd.Index) -> tuple[np.ndarray, np.ndarray]:
+def _votes(codes: _Coded, rule: dict, y: np.ndarray, values: pd.Index) -> tuple[np.ndarray, np.ndarray]:
     """(rows, proposed y) from each group of the rule whose majority may speak for its rows."""
-    x, _ = _codes(frame[rule["determinant"]])
+    x, _ = codes[rule["determinant"]]
     ny = len(values)
     tables = _majorities(x, y, ny)
     rows = np.flatnonzero(x >= 0)
@@ -188,13 +200,13 @@ def _slips(own: np.ndarray, proposed: np.ndarray, values: pd.Index) -> np.ndarra
     return result
 
 
-def _one_entity(frame: pd.DataFrame, rows: np.ndarray, missing: np.ndarray, keys: set[str]) -> np.ndarray:
+def _one_entity(coded: _Coded, rows: np.ndarray, missing: np.ndarray, keys: set[str]) -> np.ndarray:
     """Rows whose overruled values gather in one entity of another key: that entity differs (the one Alaska
     hospital among Alabama's), its values are not slips. Gaps are not protected."""
     protect = np.zeros(len(rows), dtype=bool)
     present = ~missing[rows]
     for key in keys:
-        codes, _ = _codes(frame[key])
+        codes, _ = coded[key]
         here = codes[rows]
         changed = np.bincount(here[present & (here >= 0)], minlength=codes.max() + 1)
         sizes = np.bincount(codes[codes >= 0], minlength=codes.max() + 1)
@@ -213,11 +225,11 @@ def repair_dependencies(frame: pd.DataFrame, roles: dict[str, str]) -> tuple[pd.
     """
     rules = find_dependencies(frame, roles)
     keys = {r["determinant"] for r in rules if r["overrules"]}  # entity keys: what their rules say may overrule
-    planned = {}
+    planned, codes = {}, _Coded(frame)
     for y_col in dict.fromkeys(r["dependent"] for r in rules):
         mine = [r for r in rules if r["dependent"] == y_col]
-        y, y_values = _codes(frame[y_col])
-        change = _planned(frame, y_col, mine, y, y_values, keys)
+        y, y_values = codes[y_col]
+        change = _planned(codes, y_col, mine, y, y_values, keys)
         if not change.empty:
             planned[y_col] = (mine, y, y_values, change)
     margins = {col: dict(zip(p[3]["row"], p[3]["margin"])) for col, p in planned.items()}
@@ -239,10 +251,10 @@ def repair_dependencies(frame: pd.DataFrame, roles: dict[str, str]) -> tuple[pd.
     return out, logs, rules
 
 
-def _planned(frame: pd.DataFrame, y_col: str, rules: list[dict], y: np.ndarray, y_values: pd.Index,
+def _planned(codes: _Coded, y_col: str, rules: list[dict], y: np.ndarray, y_values: pd.Index,
              keys: set[str]) -> pd.DataFrame:
     """The changes the rules into one column vote for: row, value, margin over the own value, voters."""
-    parts = [_votes(frame, rule, y, y_values) for rule in rules]
+    parts = [_votes(codes, rule, y, y_values) for rule in rules]
     raw = pd.DataFrame({"row": np.concatenate([p[0] for p in parts]),
                         "value": np.concatenate([p[1] for p in parts]),
                         "rule": np.concatenate([np.full(len(p[0]), r["determinant"], dtype=object)
@@ -258,7 +270,7 @@ def _planned(frame: pd.DataFrame, y_col: str, rules: list[dict], y: np.ndarray, 
     change = best[~best["own"] & (best["margin"] > 0) & (best["n"] > best["rival"])]
     if y_col in keys:
         change = change[_slips(y[change["row"].to_numpy()], change["value"].to_numpy(), y_values)]
-    return change[~_one_entity(frame, change["row"].to_numpy(), y < 0, keys - {y_col})]
+    return change[~_one_entity(codes, change["row"].to_numpy(), y < 0, keys - {y_col})]
 
 
 def _entries(frame: pd.DataFrame, col: str, rules: list[dict], rows: np.ndarray, was_missing: np.ndarray,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .correlations import pairwise_pearson
 from .entries import column_stats, entry, plain
+from .numbers import decimal_places
 
 FAR = 3.5  # robust z on the log scale beyond which a value is a candidate at all
 ALONE = 6.0  # without a related column to confirm, a value must be this far out
@@ -26,13 +28,6 @@ def _robust(logs: np.ndarray) -> tuple[float, float]:
     return centre, spread
 
 
-def _decimals(values: np.ndarray) -> int:
-    for places in range(7):
-        if np.allclose(values, np.round(values, places), rtol=0, atol=1e-9):
-            return places
-    return 6
-
-
 def _sign(raw: np.ndarray) -> int:
     """+1 or -1 when 99% of the non-zero values share that sign (longitudes west), else 0: a column crossing
     zero (temperatures) has no log scale, and 0.15 °C is no slipped 15."""
@@ -49,21 +44,8 @@ def _logs(values: pd.Series) -> np.ndarray:
         return np.log10(np.where(raw > 0, raw, np.nan))
 
 
-def _correlations(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """|Pearson r| of y with each column of x over the rows where both are known (NaN below MIN_VALUES rows)."""
-    valid = np.isfinite(x) & np.isfinite(y)[:, None]
-    n = valid.sum(axis=0).astype(float)
-    xs, ys = np.where(valid, x, 0.0), np.where(valid, y[:, None], 0.0)
-    with np.errstate(all="ignore"):
-        cov = (xs * ys).sum(axis=0) - xs.sum(axis=0) * ys.sum(axis=0) / n
-        var_x = (xs ** 2).sum(axis=0) - xs.sum(axis=0) ** 2 / n
-        var_y = (ys ** 2).sum(axis=0) - ys.sum(axis=0) ** 2 / n
-        r = np.abs(cov / np.sqrt(var_x * var_y))
-    return np.where(n >= MIN_VALUES, r, np.nan)
-
-
-def _predictor(frame: pd.DataFrame, col: str, sampled: pd.DataFrame, sample: np.ndarray, usual: np.ndarray
-               ) -> tuple[str, np.ndarray] | None:
+def _predictor(frame: pd.DataFrame, col: str, target: np.ndarray, sampled: pd.DataFrame, sample: np.ndarray,
+               usual: np.ndarray) -> tuple[str, np.ndarray] | None:
     """The related column whose log values best predict this one's on the usual rows, and the prediction.
 
     Correlations are measured on the sampled rows' logs; only the chosen column is fitted on every usual row.
@@ -72,11 +54,12 @@ def _predictor(frame: pd.DataFrame, col: str, sampled: pd.DataFrame, sample: np.
     others = [c for c in sampled.columns if c != col]
     if not others:
         return None
-    r = _correlations(sampled[others].to_numpy()[rows], sampled[col].to_numpy()[rows])
+    r, n = pairwise_pearson(sampled[[col, *others]].to_numpy()[rows])
+    r = np.where(n[0, 1:] >= MIN_VALUES, np.abs(r[0, 1:]), np.nan)
     if not (r >= RELATED).any():
         return None
     other = others[int(np.nanargmax(r))]
-    target, predictor = _logs(frame[col]), _logs(frame[other])
+    predictor = _logs(frame[other])
     both = usual & np.isfinite(predictor) & np.isfinite(target)
     slope, intercept = np.polyfit(predictor[both], target[both], 1)
     return other, intercept + slope * predictor
@@ -118,7 +101,7 @@ def repair_gross_errors(frame: pd.DataFrame, columns: list[str], bounds: dict[st
         if not len(candidates) or not usual.any():
             continue
         usual_sorted = np.sort(log[usual])
-        places = _decimals(raw[usual][:1000])
+        places = decimal_places(raw[usual])
         # Equal values have equal z: a candidate's value occurs only among the candidates.
         _, inverse, counts = np.unique(raw[candidates], return_inverse=True, return_counts=True)
         repeats = counts[inverse]
@@ -136,7 +119,7 @@ def repair_gross_errors(frame: pd.DataFrame, columns: list[str], bounds: dict[st
             continue
         if sampled is None:
             sampled = pd.DataFrame({c: _logs(frame[c].iloc[sample]) for c in columns})
-        related = _predictor(frame, col, sampled, sample, usual)
+        related = _predictor(frame, col, log, sampled, sample, usual)
         residual = None
         if related is not None:
             fit = related[1][usual] - log[usual]

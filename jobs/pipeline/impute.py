@@ -6,6 +6,7 @@ import pandas as pd
 
 from .decide import DecisionError
 from .entries import column_stats, entry, plain
+from .numbers import decimal_places
 from .depend import majority_fill
 
 MAX_LEVELS = 10  # categories used as regression predictors become this many indicator columns at most
@@ -109,20 +110,20 @@ def fill_column(frame: pd.DataFrame, col: str, plan: dict) -> tuple[pd.Series | 
             filled = pd.Series(pd.to_datetime(interpolated(frame.assign(_t=series), "_t", by).round(), unit="ns")
                                if by != col else _dates_between(series), index=series.index)
         else:
-            filled = interpolated(frame, col, by).round(_decimals(values))
+            filled = interpolated(frame, col, by).round(decimal_places(values))
         return _keep_integers(series, filled), None
     elif action == "regression":
         predicted = regress(frame, col, plan["params"]["predictors"])
         if predicted is not None:
             filled = series.astype("float64").copy()
-            filled[predicted.index] = predicted.round(_decimals(values))
+            filled[predicted.index] = predicted.round(decimal_places(values))
             # Rows with no usable predictor get the median, robust whatever the shape.
-            return _keep_integers(series, filled.fillna(round(values.median(), _decimals(values)))), None
+            return _keep_integers(series, filled.fillna(round(values.median(), decimal_places(values)))), None
         value = values.median()
     else:
         raise DecisionError(f"unknown action {action!r}")
     if pd.api.types.is_float_dtype(series) and isinstance(value, float):
-        value = round(value, _decimals(values))
+        value = round(value, decimal_places(values))
     if pd.api.types.is_integer_dtype(series) and isinstance(value, float) and not value.is_integer():
         series = series.astype("Float64")  # a nullable integer column takes a mean of 40.8 as a float column
     return _keep_integers(series, series.fillna(value)), value
@@ -140,15 +141,6 @@ def _dates_between(series: pd.Series) -> pd.Series:
     order = series.sort_values(kind="stable", na_position="last")
     numbers = order.astype("int64").where(order.notna()).astype("float64")
     return pd.to_datetime(numbers.interpolate(limit_direction="both").round(), unit="ns").reindex(series.index)
-
-
-def _decimals(values: pd.Series) -> int:
-    """Decimal places the data is written with (up to 6), so fills look like the data."""
-    sample = values.head(1000).to_numpy(dtype="float64")
-    for places in range(7):
-        if np.allclose(sample, np.round(sample, places), rtol=0, atol=1e-9):
-            return places
-    return 6
 
 
 def _keep_integers(original: pd.Series, filled: pd.Series) -> pd.Series:

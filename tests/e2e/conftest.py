@@ -108,12 +108,12 @@ def env(database, redis_url, tmp_path_factory):
     return values
 
 
-def start_gunicorn(env: dict, *options: str) -> tuple[subprocess.Popen, str]:
-    """gunicorn serving wsgi:app on a free port, once /health answers 200; in a session of its own (`reap` it)."""
+def start_gunicorn(env: dict, *options: str, output=subprocess.DEVNULL) -> tuple[subprocess.Popen, str]:
+    """gunicorn serving wsgi:app on a free port, once /health answers 200; in a session of its own (`reap` it).
+    Its stdout and stderr go to `output` (an open file to read its log lines)."""
     port = free_port()
     proc = subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--timeout", "120", *options,
-                             "wsgi:app"], cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                             "wsgi:app"], cwd=ROOT, env=env, start_new_session=True, stdout=output, stderr=output)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: healthy(base), 60, "gunicorn did not become healthy", every=0.1)
@@ -144,9 +144,9 @@ def workers(env):
     """Start `scripts/worker.py` processes; afterwards each gets a warm shutdown and is reaped with its session."""
     started: list[subprocess.Popen] = []
 
-    def start(*extra: str) -> subprocess.Popen:
-        proc = subprocess.Popen([sys.executable, "scripts/worker.py", *extra], cwd=ROOT, env=env,
-                                start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def start(*extra: str, env_extra: dict | None = None, output=subprocess.DEVNULL) -> subprocess.Popen:
+        proc = subprocess.Popen([sys.executable, "scripts/worker.py", *extra], cwd=ROOT, env={**env, **(env_extra or {})},
+                                start_new_session=True, stdout=output, stderr=output)
         started.append(proc)
         return proc
     yield start

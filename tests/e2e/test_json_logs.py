@@ -2,14 +2,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from bench.util import free_port, reap
-from tests.conftest import wait_until
-from tests.e2e.conftest import BIN, ROOT, curl, healthy, wait_for
+from bench.util import reap
+from tests.e2e.conftest import curl, start_gunicorn, wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -24,17 +21,12 @@ def _lines(path) -> list[dict]:
     return found
 
 
-def test_web_and_worker_json_lines_share_the_request_id(env, tmp_path):
-    env = dict(env, LOG_FORMAT="json")
-    port, web_log, worker_log = free_port(), tmp_path / "web.log", tmp_path / "worker.log"
+def test_web_and_worker_json_lines_share_the_request_id(env, workers, tmp_path):
+    web_log, worker_log = tmp_path / "web.log", tmp_path / "worker.log"
     with open(web_log, "w") as web_out, open(worker_log, "w") as worker_out:
-        web = subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "wsgi:app"], cwd=ROOT, env=env,
-                               start_new_session=True, stdout=web_out, stderr=web_out)
-        worker = subprocess.Popen([sys.executable, "scripts/worker.py"], cwd=ROOT, env=env, start_new_session=True,
-                                  stdout=worker_out, stderr=worker_out)
+        web, base = start_gunicorn(dict(env, LOG_FORMAT="json"), output=web_out)
         try:
-            base = f"http://127.0.0.1:{port}"
-            wait_until(lambda: healthy(base), 60, "gunicorn did not become healthy", every=0.1)
+            workers(env_extra={"LOG_FORMAT": "json"}, output=worker_out)
             data = tmp_path / "tiny.csv"
             data.write_text("a,b\n1,x\n2,y\n3,x\n4,y\n")
             headers = curl("-s", "-D", "-", "-o", str(tmp_path / "body.json"), "-H", "X-Request-ID: e2e-trace-1",
@@ -44,7 +36,6 @@ def test_web_and_worker_json_lines_share_the_request_id(env, tmp_path):
             status = wait_for(base, dataset_id, lambda s: s["status"] in ("completed", "failed"), 90)
             assert status["status"] == "completed", status
         finally:
-            reap(worker, grace=30)
             reap(web)
     web_lines = [line for line in _lines(web_log) if line.get("dataset_id") == dataset_id]
     worker_lines = [line for line in _lines(worker_log) if line.get("dataset_id") == dataset_id]
