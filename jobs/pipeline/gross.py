@@ -92,28 +92,31 @@ def repair_gross_errors(frame: pd.DataFrame, columns: list[str], bounds: dict[st
         candidates = np.flatnonzero(known & (z > FAR))
         if not len(candidates):
             continue
-        # Candidates a single power of ten brings home, alone where they are, their digits kept.
+        usual = known & (z <= FAR)
+        if not usual.any():
+            continue
+        places = decimal_places(raw[usual])
+        # Candidates a single power of ten brings home with their digits kept (41.4 x10 is 414.0, 12 x1000 is
+        # 12000; 4537 is no slipped 4.537)...
         ks = np.array(SHIFTS, dtype=float)
         fitting = np.abs(log[candidates, None] - ks[None, :] - centre) / spread <= FITS
-        single = fitting.sum(axis=1) == 1
-        candidates, k_of = candidates[single], ks[fitting[single].argmax(axis=1)].astype(int)
-        usual = known & (z <= FAR)
-        if not len(candidates) or not usual.any():
-            continue
-        usual_sorted = np.sort(log[usual])
-        places = decimal_places(raw[usual])
-        # Equal values have equal z: a candidate's value occurs only among the candidates.
-        _, inverse, counts = np.unique(raw[candidates], return_inverse=True, return_counts=True)
-        repeats = counts[inverse]
-        at = np.searchsorted(usual_sorted, log[candidates])
-        below = np.abs(log[candidates] - usual_sorted[np.clip(at - 1, 0, len(usual_sorted) - 1)])
-        above = np.abs(log[candidates] - usual_sorted[np.clip(at, 0, len(usual_sorted) - 1)])
-        alone = (repeats <= max(2, int(CROWD * known.sum()))) & (np.minimum(below, above) >= GAP)
-        # A slip keeps the digits: 41.4 x10 is 414.0, 12 x1000 is 12000; 4537 is no slipped 4.537.
+        k_of = ks[fitting.argmax(axis=1)].astype(int)
         shifted = raw[candidates] / np.power(10.0, k_of)
         digits = (k_of <= 0) | (places >= 6) | \
             (np.abs(shifted - np.round(shifted, places)) <= 1e-9 * np.maximum(1.0, np.abs(shifted)))
-        keep = alone & digits
+        slip_shaped = (fitting.sum(axis=1) == 1) & digits
+        if not slip_shaped.any():
+            continue
+        # ...and alone where they are: at least GAP from every value that looks genuine, the usual ones and the
+        # far ones no shift explains (capital gains of 27,828 and 34,095 make 41,310 a tail, not a slip).
+        genuine = np.sort(np.r_[log[usual], log[candidates[~slip_shaped]]])
+        candidates, k_of = candidates[slip_shaped], k_of[slip_shaped]
+        # Equal values have equal z: a candidate's value occurs only among the candidates.
+        _, inverse, counts = np.unique(raw[candidates], return_inverse=True, return_counts=True)
+        at = np.searchsorted(genuine, log[candidates])
+        below = np.abs(log[candidates] - genuine[np.clip(at - 1, 0, len(genuine) - 1)])
+        above = np.abs(log[candidates] - genuine[np.clip(at, 0, len(genuine) - 1)])
+        keep = (counts[inverse] <= max(2, int(CROWD * known.sum()))) & (np.minimum(below, above) >= GAP)
         shaped = list(zip(candidates[keep], k_of[keep]))
         if not shaped:
             continue

@@ -1,5 +1,5 @@
-"""Disguised missing values: negative stand-ins (-999, -1) and impossible zeros set missing on evidence; 9…9
-stand-ins (possible top-codes) and placeholder words ('unknown', 'n.v.') reported and kept."""
+"""Disguised missing values: negative stand-ins (-999, -1) set missing on evidence; 9…9 stand-ins (possible
+top-codes), impossible-looking zeros and placeholder words ('unknown', 'n.v.') reported and kept."""
 from __future__ import annotations
 
 import numpy as np
@@ -61,15 +61,16 @@ def find_disguised_missing(frame: pd.DataFrame, roles: dict[str, str]) -> tuple[
                     found[value] = why
             if 0.0 in counts.index and (why := _impossible_zero(others, int(counts[0.0]))):
                 found[0.0] = why
-            # A 9…9 far above the rest may be a top-code (adult's capital gain of 99999 means "99999 or more"):
-            # reported; a negative stand-in in a column that is never negative, or an impossible zero, is not data.
-            high = {v: why for v, why in found.items() if v > 0}
-            if high:
-                logs.append(entry("possible_sentinel", column=col, count=int(series.isin(list(high)).sum()),
-                                  params={"values": [plain(v) for v in high], "evidence": list(high.values())},
-                                  message="; ".join(high.values()) + ": a stand-in for missing or a top-code? Kept; "
-                                          "declare it with na_values to treat it as missing."))
-            found = {v: why for v, why in found.items() if v <= 0}
+            # A 9…9 far above the rest may be a top-code (adult's capital gain of 99999 means "99999 or more"), a
+            # zero far below it a real reading or a data error (diamonds measured at 0 mm): reported, kept. A
+            # negative stand-in in a column that is never negative is not data.
+            doubtful = {v: why for v, why in found.items() if v >= 0}
+            if doubtful:
+                logs.append(entry("possible_sentinel", column=col, count=int(series.isin(list(doubtful)).sum()),
+                                  params={"values": [plain(v) for v in doubtful], "evidence": list(doubtful.values())},
+                                  message="; ".join(doubtful.values()) + ": perhaps a stand-in for a missing value. "
+                                          "Kept; declare it with na_values to treat it as missing."))
+            found = {v: why for v, why in found.items() if v < 0}
             if not found:
                 continue
             mask = series.isin(list(found))

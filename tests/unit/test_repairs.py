@@ -174,7 +174,7 @@ def test_no_slip_without_evidence():
 
 # -- disguised missing values ------------------------------------------------------------------------------
 
-def test_sentinels_and_impossible_zeros_become_missing_and_top_codes_stay():
+def test_negative_sentinels_become_missing_and_top_codes_and_impossible_zeros_are_reported():
     n = 300
     frame = pd.DataFrame({"age": RNG.integers(20, 70, n).astype(float), "bmi": RNG.normal(32, 4, n).round(1),
                           "gain": np.where(RNG.random(n) < 0.8, 0, RNG.integers(100, 15000, n)).astype(float),
@@ -184,9 +184,9 @@ def test_sentinels_and_impossible_zeros_become_missing_and_top_codes_stay():
     frame.loc[[8, 9], "gain"] = 99999.0
     roles, _ = detect_roles(frame)
     out, logs = find_disguised_missing(frame, roles)
-    assert out.loc[[3, 4, 5], "age"].isna().all() and out.loc[[6, 7], "bmi"].isna().all()
+    assert out.loc[[3, 4, 5], "age"].isna().all() and (out.loc[[6, 7], "bmi"] == 0).all()  # zeros: reported
     assert (out["gain"] == 99999).sum() == 2 and out["rain"].equals(frame["rain"])
-    assert {(e["column"], e["action"]) for e in logs} == {("age", "disguised_missing"), ("bmi", "disguised_missing"),
+    assert {(e["column"], e["action"]) for e in logs} == {("age", "disguised_missing"), ("bmi", "possible_sentinel"),
                                                           ("gain", "possible_sentinel")}
 
 
@@ -264,8 +264,9 @@ def test_one_stand_in_does_not_hide_another():
     ages[[1, 2]], ages[[3, 4]] = -1.0, -9.0
     bmi = RNG.normal(32, 4, 300).round(1)
     bmi[[5, 6]], bmi[[7, 8]] = -999.0, 0.0
-    out, _ = find_disguised_missing(pd.DataFrame({"age": ages, "bmi": bmi}), {"age": "numeric", "bmi": "numeric"})
-    assert out.loc[[1, 2, 3, 4], "age"].isna().all() and out.loc[[5, 6, 7, 8], "bmi"].isna().all()
+    out, logs = find_disguised_missing(pd.DataFrame({"age": ages, "bmi": bmi}), {"age": "numeric", "bmi": "numeric"})
+    assert out.loc[[1, 2, 3, 4], "age"].isna().all() and out.loc[[5, 6], "bmi"].isna().all()
+    assert (out.loc[[7, 8], "bmi"] == 0).all() and any(e["action"] == "possible_sentinel" for e in logs)
 
 
 def test_a_nullable_integer_column_takes_a_fractional_mean():
