@@ -16,6 +16,7 @@ RELATED = 0.7  # |correlation| of log values with another column for it to confi
 SHIFTS = (1, 2, 3, -1, -2, -3)  # powers of ten
 MIN_VALUES = 20
 SAMPLE_ROWS = 5_000  # rows the related columns are looked for on (r to about ±0.01)
+ZERO_SHARE = 0.2  # as the outlier step: a column this often zero needs a witness for any slip
 CROWD = 0.002  # a value written by more than 0.2% of the rows (and more than twice) is no slip
 # A slip is a lone value: not written many times over (wind direction 10, month 1), the usual values GAP away.
 GAP = 0.3  # log10: the nearest usual value is at least twice (or half) as large
@@ -108,8 +109,8 @@ def repair_gross_errors(frame: pd.DataFrame, columns: list[str], bounds: dict[st
         if not slip_shaped.any():
             continue
         # ...and alone where they are: at least GAP from every value that looks genuine, the usual ones and the
-        # far ones no shift explains (capital gains of 27,828 and 34,095 make 41,310 a tail, not a slip).
-        genuine = np.sort(np.r_[log[usual], log[candidates[~slip_shaped]]])
+        # far ones whose digits say no slip made them (capital gains of 27,828 and 34,095 make 41,310 a tail).
+        genuine = np.sort(np.r_[log[usual], log[candidates[fitting.any(axis=1) & ~digits]]])
         candidates, k_of = candidates[slip_shaped], k_of[slip_shaped]
         # Equal values have equal z: a candidate's value occurs only among the candidates.
         _, inverse, counts = np.unique(raw[candidates], return_inverse=True, return_counts=True)
@@ -127,6 +128,8 @@ def repair_gross_errors(frame: pd.DataFrame, columns: list[str], bounds: dict[st
         if related is not None:
             fit = related[1][usual] - log[usual]
             residual = 1.4826 * float(np.nanmedian(np.abs(fit - np.nanmedian(fit)))) or None
+        # Mostly zeros (capital gains, rain): the few amounts are a sparse, heavy tail, no usual range to slip from.
+        sparse_tail = float((raw[np.isfinite(raw)] == 0).mean()) >= ZERO_SHARE
         rows, shifts = [], []
         for i, k in shaped:
             confirmed = related is not None and residual is not None and np.isfinite(related[1][i])
@@ -135,8 +138,9 @@ def repair_gross_errors(frame: pd.DataFrame, columns: list[str], bounds: dict[st
                 if abs(log[i] - k - predicted) > FAR * residual or abs(log[i] - predicted) <= 2 * FAR * residual:
                     continue
             # The low tail holds genuine small values a tenth of the usual (22 seats, a 0.75 lb preemie): raising
-            # one tenfold needs a witness, and so does a value inside the column's domain (89 in a percentage).
-            elif z[i] <= ALONE or k == -1 or col in bounds and bounds[col][0] <= raw[i] <= bounds[col][1]:
+            # one tenfold needs a witness, and so does a value inside the column's domain (89 in a percentage)
+            # or in a column that is mostly zeros.
+            elif z[i] <= ALONE or k == -1 or sparse_tail or col in bounds and bounds[col][0] <= raw[i] <= bounds[col][1]:
                 continue
             rows.append(i)
             shifts.append(k)
