@@ -9,6 +9,8 @@ from functools import partial
 
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from app.config import Config
+
 HEAD_TIMEOUT = 20  # seconds from connecting to the end of the request head (408 after)
 IO_TIMEOUT = 30  # seconds a body read or a response write may stall before the request is cut
 MAX_HEAD = 32 * 1024  # bytes of request line and headers gathered before dispatch (431 beyond)
@@ -107,6 +109,8 @@ class HeadFirstWorker(ThreadWorker):
 
 
 worker_class = HeadFirstWorker
-threads = 4  # per process; processes: WEB_CONCURRENCY (gunicorn reads it), else 1
+# Per process (processes: WEB_CONCURRENCY, which gunicorn reads, else 1); live event streams hold a thread
+# each, at most EVENTS_MAX_STREAMS of them, so the rest answer uploads and status calls.
+threads = Config().WEB_THREADS
 keepalive = 0  # each request its own connection, so every head passes through the event loop
 timeout = 120  # the arbiter restarts a process whose event loop stopped for this long

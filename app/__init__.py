@@ -7,9 +7,15 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, g, request
 from redis import Redis
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import BaseConverter
 
 from .config import ROOT, Config
 from .extensions import db, migrate
+
+
+class DatasetId(BaseConverter):
+    """A dataset id in a path: 32 lowercase hex digits, so /dataset/upload is never a dataset's address."""
+    regex = "[0-9a-f]{32}"
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -35,8 +41,10 @@ def create_app(config: Config | None = None) -> Flask:
     init_limiter(app)  # the per-user upload rate limit, counted in the same Redis
 
     from . import models  # noqa: F401  (register tables with the metadata)
-    from .api import datasets, graphs, health, metrics, pages
-    for blueprint in (datasets.bp, graphs.bp, health.bp, metrics.bp, pages.bp):
+    from .api import datasets, direct, docs, events, graphs, health, metrics, pages, plans, runs
+    app.url_map.converters["dataset"] = DatasetId
+    for blueprint in (datasets.bp, direct.bp, docs.bp, events.bp, graphs.bp, health.bp, metrics.bp, pages.bp,
+                      plans.bp, runs.bp):
         app.register_blueprint(blueprint)
     from .errors import register_error_handlers
     register_error_handlers(app)

@@ -15,11 +15,14 @@ from .models import Dataset
 from .logs import bind
 from .tokens import Principal, authenticate, authenticate_session
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$")
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$"
+NAME = re.compile(NAME_PATTERN)
 AUTH_MODES = ("open", "token")
 SESSION_KEY = "token"  # in the pages' signed session (set by POST /login): the token's id and hash prefix
 LEGACY_COOKIE = "wrangler_token"  # older versions kept the raw token here; /login deletes it
-PUBLIC = {"pages.login", "pages.logout"}  # plus static and health.*: platform probes carry no token
+PUBLIC = {"pages.login", "pages.logout", "docs.openapi", "docs.swagger", "docs.redoc", "docs.asset",
+          "direct.receive"}  # a direct upload's form carries its own secret, as a presigned S3 form does
+# ... plus static and health.*: platform probes carry no token; the API's description holds no data
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 OPEN_HOSTS = ("localhost", "127.0.0.1", "[::1]")  # ALLOWED_HOSTS when unset in open mode
 
@@ -34,7 +37,7 @@ class SessionCookies(SecureCookieSessionInterface):
 def check_name(value: str | None, field: str) -> str | None:
     if value is None or value == "":
         return None
-    if not _NAME.match(value):
+    if not NAME.fullmatch(value):  # match() would take a trailing newline for the end
         raise APIError(400, "invalid_parameter",
                        f"{field} must be 1-128 letters, digits or _ . @ : - characters.", {"field": field})
     return value
@@ -42,21 +45,35 @@ def check_name(value: str | None, field: str) -> str | None:
 
 def request_raw(name: str):
     """A parameter from the query string, the form or a JSON body, in that order; JSON values keep
-    their type (a list stays a list), query and form values are strings."""
+    their type (a list stays a list), query and form values are strings, a repeated form field a list."""
     if name in request.args:
         return request.args.get(name)
     if request.form and name in request.form:
-        return request.form.get(name)
-    body = request.get_json(silent=True) if request.is_json else None
-    if isinstance(body, dict) and body.get(name) is not None:
-        return body[name]
-    return None
+        values = request.form.getlist(name)
+        return values if len(values) > 1 else values[0]
+    body = json_body()
+    return body.get(name) if body else None
+
+
+def json_body() -> dict | None:
+    """The request's JSON object, or None without a JSON body; 400 for a JSON body that does not parse or is
+    not an object (silently ignoring it would run with defaults the caller did not ask for)."""
+    if not request.is_json or not request.get_data(cache=True):
+        return None
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise APIError(400, "invalid_json", "The body is not a JSON object.")
+    return body
 
 
 def request_value(name: str) -> str | None:
-    """A parameter from the query string, the form or a JSON body, in that order, as text."""
+    """A text parameter (query string, form or JSON body): a JSON value must be a string."""
     value = request_raw(name)
-    return None if value is None else str(value)
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list) and request.form and name in request.form:
+        return str(value)  # a repeated form field: refused by the field's own check
+    raise APIError(400, "invalid_parameter", f"{name} must be a string.", {"field": name})
 
 
 def token_mode() -> bool:

@@ -27,7 +27,10 @@ def register_cli(app: Flask) -> None:
     @click.option("--collaboration", "collaborations", multiple=True, help="A collaboration the user belongs to.")
     @click.option("--name", default=None, help="A note to tell tokens apart.")
     @click.option("--operator", is_flag=True, help="May read tenant-wide totals on /metrics (Prometheus).")
-    def create_command(user_id: str, collaborations: tuple[str, ...], name: str | None, operator: bool) -> None:
+    @click.option("--callback-url", default=None, help="Webhook for this token's uploads that give none; a "
+                  "signing secret is made and shown once.")
+    def create_command(user_id: str, collaborations: tuple[str, ...], name: str | None, operator: bool,
+                       callback_url: str | None) -> None:
         """Create a token for USER_ID; it is printed once, as the last word of the last line."""
         from .auth import check_name
         from .errors import APIError
@@ -37,9 +40,11 @@ def register_cli(app: Flask) -> None:
                 check_name(value, field)
         except APIError as exc:
             raise click.BadParameter(exc.message) from None
-        row, token = create_token(user_id, collaborations, name, operator)
+        row, token = create_token(user_id, collaborations, name, operator, callback_url)
         click.echo(f"Token {row.id} for {user_id} (collaborations: {', '.join(row.collaborations) or 'none'}"
                    f"{'; operator' if operator else ''}). It is shown only now; store it safely.")
+        if row.webhook_secret:
+            click.echo(f"Webhook secret (verifies X-Wrangler-Signature; shown only now): {row.webhook_secret}")
         click.echo(token)
 
     @tokens.command("list")

@@ -23,6 +23,15 @@ def _bool(name: str, default: bool) -> bool:
     return raw in {"1", "true", "yes", "on"}
 
 
+def shown_url(url: str) -> str:
+    """A service URL fit for output: its password replaced (redis://:secret@host → redis://:***@host)."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
+
+
 def normalize_database_url(url: str) -> str:
     """Accept `postgres://` as Heroku writes it, and use psycopg2 when no driver is named.
 
@@ -76,6 +85,8 @@ class Config:
         self.MAX_DECODED_MB = _int("MAX_DECODED_MB", 4 * self.MAX_UPLOAD_MB)
         self.MAX_OUTPUT_MB = _int("MAX_OUTPUT_MB", 2 * self.MAX_DECODED_MB)
         self.JOB_MEMORY_MB = _int("JOB_MEMORY_MB", 4096)  # RLIMIT_AS of each forked job; 0 = no ceiling
+        # A job alone on its machine forks children for half its column work and for EDA (jobs.limits.cores_to_spare).
+        self.JOB_PARALLEL = _bool("JOB_PARALLEL", (os.cpu_count() or 1) > 1)
         self.SMART_QUOTA = _int("SMART_QUOTA", 3)
         self.DEEP_QUOTA = _int("DEEP_QUOTA", 1)
         self.QUOTA_WINDOW_HOURS = _int("QUOTA_WINDOW_HOURS", 0)
@@ -93,6 +104,17 @@ class Config:
         self.RECONCILE_GRACE_SECONDS = _int("RECONCILE_GRACE_SECONDS", 30)
         # After SIGTERM a running job gets this long, then goes back on its queue (Heroku kills at 30 s).
         self.WORKER_SHUTDOWN_GRACE = _int("WORKER_SHUTDOWN_GRACE", 20)
+        # Direct uploads (POST /dataset/upload-url): how long the client has to send the file and complete.
+        self.UPLOAD_URL_SECONDS = _int("UPLOAD_URL_SECONDS", 3600)
+        # Completion webhooks (jobs.webhooks): the signing secret when the token has none of its own.
+        self.WEBHOOK_SECRET = env.get("WEBHOOK_SECRET") or None
+        self.WEBHOOK_TIMEOUT = _int("WEBHOOK_TIMEOUT", 10)
+        # Live progress (GET /dataset/{id}/events): each stream holds a web thread, so a process serves at most
+        # EVENTS_MAX_STREAMS of its WEB_THREADS as streams; the rest stay free for uploads and status calls.
+        self.WEB_THREADS = _int("WEB_THREADS", 16)
+        self.EVENTS_MAX_STREAMS = _int("EVENTS_MAX_STREAMS", max(1, self.WEB_THREADS - 4))
+        self.EVENTS_HEARTBEAT_SECONDS = _int("EVENTS_HEARTBEAT_SECONDS", 15)
+        self.EVENTS_MAX_SECONDS = _int("EVENTS_MAX_SECONDS", 300)
         self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO")
         # One JSON object per line on a dyno (log drains parse it); readable text on a laptop.
         self.LOG_FORMAT = env.get("LOG_FORMAT") or ("json" if env.get("DYNO") else "text")

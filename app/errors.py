@@ -69,7 +69,10 @@ def register_error_handlers(app: Flask) -> None:
         details = {}
         if status == 413:
             details = {"max_upload_mb": app.config["MAX_UPLOAD_MB"]}
-        return error_response(status, _HTTP_CODES.get(status, "http_error"), exc.description or exc.name, details)
+        # Keep what the exception says in headers (Allow on a 405, RFC 9110), not its HTML content type.
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+        return error_response(status, _HTTP_CODES.get(status, "http_error"), exc.description or exc.name, details,
+                              headers)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -46,7 +46,7 @@ def current(name: str) -> str | None:
 
 def request_id_from(header: str | None) -> str:
     """The caller's X-Request-ID when it is a sane token (letters, digits, . _ : -, up to 128), else a new one."""
-    return header if header and _SANE_ID.match(header) else uuid.uuid4().hex
+    return header if header and _SANE_ID.fullmatch(header) else uuid.uuid4().hex
 
 
 def redact(text: str) -> str:

@@ -1,4 +1,4 @@
-"""Database models: datasets, step logs, reports, mode usage, graphs, API tokens."""
+"""Database models: datasets and their runs, step logs, reports, mode usage, graphs, API tokens, cleaning plans."""
 from __future__ import annotations
 
 import uuid
@@ -19,15 +19,27 @@ def as_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+def iso(value: datetime | None) -> str | None:
+    """A timestamp as the API writes it: ISO 8601 in UTC with a Z."""
+    if value is None:
+        return None
+    return as_utc(value).astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 
 
 class Status(str, Enum):
+    AWAITING_FILE = "awaiting_file"  # a direct upload's reservation: the client is sending the file to storage
     QUEUED = "queued"
     PROCESSING = "processing"
     COMPLETED = "completed"
     FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINAL_STATUSES = (Status.COMPLETED.value, Status.FAILED.value, Status.CANCELLED.value)
 
 
 class Stage(str, Enum):
@@ -91,10 +103,12 @@ class Dataset(db.Model):
     statistics = db.Column(JSON, nullable=True)
     options = db.Column(JSON, nullable=True)  # per-upload cleaning options (app.options); None before 0005
     features_key = db.Column(db.String(512), nullable=True)
+    run = db.Column(db.Integer, nullable=False, default=1, server_default="1")  # the latest run's number
+    upload_secret = db.Column(db.String(64), nullable=True)  # a direct upload's, to local storage, until complete
     created_at = db.Column(TZ, nullable=False, default=utcnow)
     updated_at = db.Column(TZ, nullable=False, default=utcnow, onupdate=utcnow)
     started_at = db.Column(TZ, nullable=True)
-    completed_at = db.Column(TZ, nullable=True)
+    completed_at = db.Column(TZ, nullable=True)  # of the run whose outputs are served (a re-run keeps them)
 
     __table_args__ = (
         Index("ix_datasets_user_created", "user_id", "created_at", "id"),
@@ -102,10 +116,77 @@ class Dataset(db.Model):
         Index("ix_datasets_status_updated", "status", "updated_at"),
     )
 
+    def current_run(self) -> Run | None:
+        """The latest run's record (None for a run recorded before runs were)."""
+        return Run.query.filter_by(dataset_id=self.id, number=self.run).one_or_none()
+
     @property
-    def imputed_key(self) -> str:
-        """Where the worker saves the cells it filled in (row, column, value, action)."""
-        return f"datasets/{self.id}/imputed.csv"
+    def imputed_key(self) -> str | None:
+        """The served run's list of cells it filled in (row, column, value, action), beside its cleaned CSV."""
+        return self.cleaned_key.rsplit("/", 1)[0] + "/imputed.csv" if self.cleaned_key else None
+
+
+def run_prefix(dataset_id: str, run: int) -> str:
+    """Where one run writes its outputs: a re-run never overwrites the files the previous run serves."""
+    return f"datasets/{dataset_id}/runs/{run}"
+
+
+def served_run(dataset: Dataset) -> int | None:
+    """The run whose outputs the downloads serve (a dataset cleaned before runs kept them beside its raw file)."""
+    if dataset.cleaned_key is None:
+        return None
+    folder = dataset.cleaned_key.rsplit("/", 1)[0]
+    runs = f"datasets/{dataset.id}/runs/"
+    return int(folder.removeprefix(runs)) if folder.startswith(runs) else 1
+
+
+class Run(db.Model):
+    """One run of the pipeline over a dataset's raw file (1: the upload, then each reprocess), with its attempts."""
+    __tablename__ = "runs"
+
+    id = db.Column(db.Integer, primary_key=True)
+    dataset_id = db.Column(db.String(32), db.ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False)
+    number = db.Column(db.Integer, nullable=False)
+    trigger = db.Column(db.String(16), nullable=False, default="upload")  # upload | reprocess
+    mode = db.Column(db.String(16), nullable=False)
+    target = db.Column(db.String(256), nullable=True)
+    options = db.Column(JSON, nullable=True)
+    queue = db.Column(db.String(32), nullable=False)
+    usage_id = db.Column(db.Integer, nullable=True)  # its ModeUsage: given back when cancelled before it started
+    outcome = db.Column(db.String(16), nullable=True)  # a final status; None while queued or processing
+    error = db.Column(db.Text, nullable=True)
+    # [{attempt, worker, started_at, ended_at, outcome, error}], outcome: completed, failed, retrying,
+    # interrupted (a crash or a shutdown put it back), crashed, cancelled
+    attempts = db.Column(JSON, nullable=False, default=list)
+    callback_url = db.Column(db.Text, nullable=True)  # POSTed to when the run ends (jobs.webhooks)
+    webhook_token_id = db.Column(db.Integer, nullable=True)  # whose webhook secret signs; None: WEBHOOK_SECRET
+    # [{delivery, attempt, at, status_code, error, outcome}]: every POST to callback_url
+    deliveries = db.Column(JSON, nullable=True)
+    created_at = db.Column(TZ, nullable=False, default=utcnow)
+    started_at = db.Column(TZ, nullable=True)
+    ended_at = db.Column(TZ, nullable=True)
+
+    __table_args__ = (Index("ix_runs_dataset_number", "dataset_id", "number", unique=True),)
+
+    def begin_attempt(self, attempt: int, worker: str | None) -> None:
+        """A worker took the run: an attempt left open was interrupted (its worker died or shut down)."""
+        now = utcnow().isoformat()
+        attempts = [dict(a, outcome="interrupted", ended_at=now) if a.get("ended_at") is None else a
+                    for a in self.attempts or []]
+        attempts.append({"attempt": attempt, "worker": worker, "started_at": now, "ended_at": None,
+                         "outcome": None, "error": None})
+        self.attempts = attempts  # a new list: JSON columns only save on assignment
+        self.started_at = self.started_at or utcnow()
+
+    def end_attempt(self, outcome: str, error: str | None = None, final: bool = True) -> None:
+        """Close the open attempt; a final one ends the run with the same outcome."""
+        now = utcnow()
+        attempts = list(self.attempts or [])
+        if attempts and attempts[-1].get("ended_at") is None:
+            attempts[-1] = dict(attempts[-1], outcome=outcome, error=error, ended_at=now.isoformat())
+        self.attempts = attempts
+        if final:
+            self.outcome, self.error, self.ended_at = outcome, error, now
 
 
 class StepLog(db.Model):
@@ -175,6 +256,23 @@ class ModeUsage(db.Model):
     __table_args__ = (Index("ix_mode_usage_user_mode_created", "user_id", "mode", "created_at"),)
 
 
+class SavedPlan(db.Model):
+    """A named cleaning plan: each save of a name is its next version, owned like a dataset."""
+
+    __tablename__ = "plans"
+
+    id = db.Column(db.Integer, primary_key=True)
+    name = db.Column(db.String(128), nullable=False)
+    version = db.Column(db.Integer, nullable=False)
+    user_id = db.Column(db.String(128), nullable=False)
+    collaboration_id = db.Column(db.String(128), nullable=True)
+    source_dataset_id = db.Column(db.String(32), nullable=True)  # no foreign key: the plan outlives its dataset
+    document = db.Column(JSON, nullable=False)
+    created_at = db.Column(TZ, nullable=False, default=utcnow)
+
+    __table_args__ = (db.UniqueConstraint("user_id", "name", "version", name="uq_plans_user_name_version"),)
+
+
 class QuotaLock(db.Model):
     """One row per (user, mode): updating it serialises concurrent quota checks on any database."""
 
@@ -211,6 +309,8 @@ class ApiToken(db.Model):
     shown = db.Column(db.String(16), nullable=False, default="")  # the token's first characters, for listings
     collaborations = db.Column(JSON, nullable=False, default=list)
     operator = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())  # sees /metrics
+    callback_url = db.Column(db.Text, nullable=True)  # the webhook of this token's uploads unless one is given
+    webhook_secret = db.Column(db.String(128), nullable=True)  # signs them (kept: signing needs it)
     created_at = db.Column(TZ, nullable=False, default=utcnow)
     last_used_at = db.Column(TZ, nullable=True)
     revoked_at = db.Column(TZ, nullable=True)

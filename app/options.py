@@ -43,7 +43,7 @@ def parse_boolean(field: str, raw, default: bool) -> bool:
         return default
     if isinstance(raw, bool):
         return raw
-    if isinstance(raw, int) and raw in (0, 1):
+    if isinstance(raw, (int, float)) and raw in (0, 1):  # JSON's 0, 1 (and 1.0: the same number)
         return bool(raw)
     word = raw.strip().lower() if isinstance(raw, str) else None
     if word not in BOOLEAN_WORDS:
@@ -119,15 +119,16 @@ def parse_roles(raw) -> dict[str, str]:
     return out
 
 
-def read_options() -> dict:
-    """The upload's options with defaults filled in; raises 400 before anything is stored."""
+def read_options(base: dict | None = None) -> dict:
+    """The request's options over `base` (the defaults, or a previous run's); raises 400 before anything is stored."""
+    base = base or DEFAULTS
+    raw = {field: request_raw(field) for field in FIELDS}
     return {
-        "na_values": parse_na_values(request_raw("na_values")),
-        "roles": parse_roles(request_raw("roles")),
-        "outliers": parse_outliers(request_raw("outliers")),
-        "outlier_columns": parse_boolean("outlier_columns", request_raw("outlier_columns"), False),
-        "missing_indicators": parse_boolean("missing_indicators", request_raw("missing_indicators"), False),
-        "features": parse_boolean("features", request_raw("features"), True),
+        "na_values": base["na_values"] if _blank(raw["na_values"]) else parse_na_values(raw["na_values"]),
+        "roles": base["roles"] if _blank(raw["roles"]) else parse_roles(raw["roles"]),
+        "outliers": base["outliers"] if _blank(raw["outliers"]) else parse_outliers(raw["outliers"]),
+        **{field: parse_boolean(field, raw[field], base[field])
+           for field in ("outlier_columns", "missing_indicators", "features")},
     }
 
 
@@ -145,3 +146,10 @@ def check_roles(roles: dict[str, str], columns: list[str]) -> None:
 def effective(stored: dict | None) -> dict:
     """Stored options over the defaults (a dataset recorded before options existed has none)."""
     return {**DEFAULTS, **(stored or {})}
+
+
+def shown_options(options: dict | None) -> dict | None:
+    """Options as responses show them: an applied plan by where it came from, not whole."""
+    if not options or "plan" not in options:
+        return options
+    return {**options, "plan": (options["plan"] or {}).get("origin")}

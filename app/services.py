@@ -3,38 +3,32 @@ from __future__ import annotations
 
 import base64
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 
 from flask import current_app, url_for
 from redis.exceptions import RedisError
-from rq.job import Job
 from sqlalchemy import and_, or_
 from sqlalchemy.exc import SQLAlchemyError
 
+from jobs.events import publish_state
 from jobs.fetch import PENDING_FORMAT
-from jobs.queues import enqueue_dataset, job_id_for
+from jobs.queues import discard_job, enqueue_dataset, job_id_for, queue_for_mode
 
 from .auth import visible_datasets
 from .errors import APIError
 from .logs import bound, current
 from .extensions import db
 from .ingest import Intake, database_name, url_filename
-from .models import LOG_STEPS, CleaningReport, Dataset, Graph, ModeUsage, Status, StepLog, as_utc, new_id
-from .options import effective
+from .models import LOG_STEPS, CleaningReport, Dataset, Graph, ModeUsage, Run, Status, StepLog, iso, new_id
+from .options import effective, shown_options
 from .storage import StorageError
 
 log = logging.getLogger(__name__)
 
 
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return as_utc(value).astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
 def submit_dataset(intake: Intake, *, user_id: str, collaboration_id: str | None, mode: str,
-                   target: str | None, options: dict | None = None,
-                   usage: ModeUsage | None = None) -> tuple[Dataset, bool]:
+                   target: str | None, options: dict | None = None, usage: ModeUsage | None = None,
+                   webhook: tuple[str | None, int | None] = (None, None)) -> tuple[Dataset, bool]:
     """Store the raw file, record the dataset, enqueue its job. Returns (dataset, enqueued)."""
     storage = current_app.extensions["storage"]
     info = intake.info
@@ -50,11 +44,12 @@ def submit_dataset(intake: Intake, *, user_id: str, collaboration_id: str | None
         job_id=job_id_for(dataset_id),
     )
     storage.put_file(dataset.raw_key, intake.tmp_path)
-    return _record(dataset, usage)
+    return _record(dataset, usage, webhook)
 
 
 def submit_url(url: str, *, user_id: str, collaboration_id: str | None, mode: str, target: str | None,
-               options: dict | None = None, usage: ModeUsage | None = None) -> tuple[Dataset, bool]:
+               options: dict | None = None, usage: ModeUsage | None = None,
+               webhook: tuple[str | None, int | None] = (None, None)) -> tuple[Dataset, bool]:
     """Record a dataset given by URL and enqueue its job, which downloads it (jobs.fetch): no request
     waits on a remote server. Its shape is 0 x 0 until the worker has inspected the file."""
     dataset_id, filename = new_id(), url_filename(url)
@@ -65,33 +60,60 @@ def submit_url(url: str, *, user_id: str, collaboration_id: str | None, mode: st
         database_name=database_name(filename), file_format=PENDING_FORMAT, source_url=url,
         raw_key=f"datasets/{dataset_id}/raw", job_id=job_id_for(dataset_id),
     )
-    return _record(dataset, usage)
+    return _record(dataset, usage, webhook)
 
 
-def _record(dataset: Dataset, usage: ModeUsage | None) -> tuple[Dataset, bool]:
-    """Commit the dataset row (and its quota use), then enqueue its job."""
+def new_run(dataset: Dataset, number: int, trigger: str, usage: ModeUsage | None,
+            webhook: tuple[str | None, int | None] = (None, None)) -> Run:
+    """The run record of an upload or a reprocess, with the settings it runs with and the webhook to call
+    when it ends (flushed: usage gets its id)."""
+    db.session.flush()  # the dataset row must exist before the usage and the run point at it
+    if usage is not None:
+        usage = db.session.merge(usage)
+        usage.dataset_id = dataset.id
+    run = Run(dataset_id=dataset.id, number=number, trigger=trigger, mode=dataset.mode, target=dataset.target,
+              options=dataset.options, queue=queue_for_mode(dataset.mode), attempts=[],
+              usage_id=usage.id if usage is not None else None, callback_url=webhook[0],
+              webhook_token_id=webhook[1])
+    db.session.add(run)
+    return run
+
+
+def _record(dataset: Dataset, usage: ModeUsage | None, webhook: tuple[str | None, int | None]) -> tuple[Dataset, bool]:
+    """Commit the dataset row (its first run, its quota use), then enqueue its job."""
     storage = current_app.extensions["storage"]
-    dataset_id, mode = dataset.id, dataset.mode
+    dataset_id = dataset.id
     try:
         db.session.add(dataset)
-        if usage is not None:
-            db.session.flush()  # the dataset row must exist before the usage points at it
-            db.session.merge(usage).dataset_id = dataset_id
+        new_run(dataset, 1, "upload", usage, webhook)
         db.session.commit()
     except SQLAlchemyError as exc:
         db.session.rollback()
         storage.delete_prefix(f"datasets/{dataset_id}")
         log.error("could not record dataset: %s", exc)
         raise APIError(503, "database_unavailable", "The database is unavailable; nothing was stored.") from exc
+    return dataset, enqueue(dataset, "accepted")
+
+
+def enqueue(dataset: Dataset, what: str) -> bool:
+    """Put the dataset's current run on its queue; False when Redis is down (recovery enqueues it later)."""
     try:
         with bound(dataset_id=dataset.id, user=dataset.user_id):
-            log.info("dataset %s accepted (%s mode, %s), enqueuing", dataset.id, dataset.mode, dataset.file_format)
-            enqueue_dataset(current_app.extensions["redis"], dataset.id, mode, request_id=current("request_id"))
-        return dataset, True
+            log.info("dataset %s %s (%s mode, %s), enqueuing", dataset.id, what, dataset.mode, dataset.file_format)
+            enqueue_dataset(current_app.extensions["redis"], dataset.id, dataset.mode, run=dataset.run,
+                            request_id=current("request_id"))
+        publish_state(current_app.extensions["redis"], dataset)
+        return True
     except RedisError as exc:
         # The row is the source of truth: recovery enqueues it once Redis is back.
         log.warning("enqueue of %s failed, left for recovery: %s", dataset.id, exc)
-        return dataset, False
+        try:  # what the page and the status say instead of "Waiting for a worker"
+            dataset.progress_info = ("Not queued yet: the queue (Redis) is unreachable. It is queued "
+                                     "automatically once Redis is back.")
+            db.session.commit()
+        except SQLAlchemyError:
+            db.session.rollback()
+        return False
 
 
 def links(dataset: Dataset) -> dict:
@@ -104,7 +126,12 @@ def links(dataset: Dataset) -> dict:
         "cleaned": url_for("datasets.cleaned", **kw),
         "cleaned_parquet": url_for("datasets.cleaned", format="parquet", **kw),
         "imputed": url_for("datasets.imputed", **kw),
+        "runs": url_for("runs.runs", **kw),
+        "cancel": url_for("runs.cancel", **kw),
+        "reprocess": url_for("runs.reprocess", **kw),
         "logs": {step: url_for("datasets.logs", step=step, **kw) for step in LOG_STEPS},
+        "plan": url_for("plans.plan", **kw),
+        **({"validation": url_for("plans.validation", **kw)} if (dataset.options or {}).get("plan") else {}),
         **(features if effective(dataset.options)["features"] else {}),  # features=false: no feature table
         **({"report": url_for("datasets.report", **kw)} if dataset.mode == "deep" else {}),
     }
@@ -132,10 +159,10 @@ def describe(dataset: Dataset) -> dict:
         "progress": dataset.progress, "stage": dataset.stage, "progress_info": dataset.progress_info,
         "rows": dataset.rows, "columns": dataset.columns,
         "cleaned_rows": dataset.cleaned_rows, "cleaned_columns": dataset.cleaned_columns,
-        "attempts": dataset.attempts, "error": dataset.error,
+        "run": dataset.run, "attempts": dataset.attempts, "error": dataset.error,
         "created_at": iso(dataset.created_at), "updated_at": iso(dataset.updated_at),
         "started_at": iso(dataset.started_at), "completed_at": iso(dataset.completed_at),
-        "options": dataset.options, "advisor": advisor_state(dataset),
+        "options": shown_options(dataset.options), "advisor": advisor_state(dataset),
         "summary": dataset.summary, "links": links(dataset),
     }
 
@@ -192,13 +219,11 @@ def delete_dataset(dataset: Dataset) -> None:
         raise APIError(409, "busy", "The dataset is being processed; delete it once it has finished.")
     connection = current_app.extensions["redis"]
     try:
-        job = Job.fetch_many([dataset.job_id], connection=connection)[0]
-        if job is not None:
-            job.delete()  # off its queue and registries; a worker that took it already finds no row
+        discard_job(connection, dataset.job_id)  # a worker that took it already finds no row
     except RedisError as exc:
         log.warning("could not remove job %s from Redis (%s); the job will find no dataset", dataset.job_id, exc)
     dataset_id = dataset.id
-    for model in (Graph, StepLog, CleaningReport):
+    for model in (Graph, StepLog, CleaningReport, Run):
         model.query.filter_by(dataset_id=dataset_id).delete()
     # Quota usage outlives the dataset: deleting and re-uploading must not reset a quota.
     ModeUsage.query.filter_by(dataset_id=dataset_id).update({"dataset_id": None})

@@ -39,6 +39,7 @@ class Storage(Protocol):
     def url(self, key: str, filename: str | None = None) -> str | None: ...
     def local_path(self, key: str): ...
     def scratch_dir(self) -> str: ...
+    def presigned_post(self, key: str, max_bytes: int, seconds: int) -> dict | None: ...
 
 
 class LocalStorage:
@@ -102,6 +103,9 @@ class LocalStorage:
 
     def url(self, key: str, filename: str | None = None) -> str | None:
         return None
+
+    def presigned_post(self, key: str, max_bytes: int, seconds: int) -> dict | None:
+        return None  # files reach local storage through the API (POST /dataset/{id}/file)
 
     @contextmanager
     def local_path(self, key: str) -> Iterator[str]:
@@ -200,6 +204,12 @@ class S3Storage:
                         first = answer["Errors"][0]
                         raise StorageError(f"S3 kept {len(answer['Errors'])} object(s) under {prefix!r}, e.g. "
                                            f"{first.get('Key')}: {first.get('Code')}")
+
+    def presigned_post(self, key: str, max_bytes: int, seconds: int) -> dict | None:
+        """A form the client POSTs the file with, straight to the bucket: this key only, at most `max_bytes`."""
+        with self._errors("presign", key):
+            return self.client.generate_presigned_post(
+                self.bucket, self._key(key), Conditions=[["content-length-range", 1, max_bytes]], ExpiresIn=seconds)
 
     def url(self, key: str, filename: str | None = None) -> str | None:
         if not self.redirect:

@@ -34,10 +34,11 @@ def digest(token: str) -> str:
 
 
 def create_token(user_id: str, collaborations: list[str] | tuple[str, ...] = (), name: str | None = None,
-                 operator: bool = False) -> tuple[ApiToken, str]:
+                 operator: bool = False, callback_url: str | None = None) -> tuple[ApiToken, str]:
     token = PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(user_id=user_id, name=name, token_hash=digest(token), shown=token[:SHOWN],
-                   collaborations=sorted(set(collaborations)), operator=operator)
+                   collaborations=sorted(set(collaborations)), operator=operator, callback_url=callback_url,
+                   webhook_secret="whsec_" + secrets.token_urlsafe(32) if callback_url else None)
     db.session.add(row)
     db.session.commit()
     return row, token

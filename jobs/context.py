@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 
-from flask import Flask
+from flask import Flask, has_app_context
 
 _app: Flask | None = None
 _app_pid: int | None = None
@@ -21,3 +22,8 @@ def get_app() -> Flask:
             db.engine.dispose(close=False)  # the parent's connections stay the parent's
         _app_pid = os.getpid()
     return _app
+
+
+def app_context():
+    """The current app context when there is one (tests, the web), else the process's app's."""
+    return nullcontext() if has_app_context() else get_app().app_context()

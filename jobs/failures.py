@@ -10,6 +10,7 @@ from rq.timeouts import JobTimeoutException
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.storage import MissingObject, StorageError
+from jobs.pipeline.cleaning_plan import PlanError, PlanViolation
 from jobs.pipeline.load import LoadError
 
 from .limits import OverLimit
@@ -67,7 +68,7 @@ def user_message(exc: BaseException, *, memory_mb: int, timeout: int | None) -> 
         limit = f" of {timeout / 60:.0f} minutes" if timeout else ""
         return (f"Processing took longer than the time limit{limit}; a file this large or complex does not "
                 "finish in time. Split it or upload fewer rows or columns.", None)
-    if isinstance(exc, (OverLimit, LoadError, JobGaveUp)):
+    if isinstance(exc, (OverLimit, LoadError, JobGaveUp, PlanViolation, PlanError)):
         return scrub(str(exc)), None
     if isinstance(exc, MissingObject):
         return "MissingObject: no such object in storage: the dataset's file was deleted or purged.", None

@@ -13,6 +13,8 @@ from app.ingest import check_columns, database_name, fetch_url, validate
 from app.models import Dataset, ModeUsage, Status, utcnow
 from app.options import effective
 
+from .events import publish_state
+from .webhooks import announce
 from .queues import queue_for_mode
 from .scaling.counters import record_outcome
 
@@ -61,6 +63,11 @@ def _refuse(dataset: Dataset, exc: APIError) -> None:
     log.info("dataset %s: download refused (%s): %s", dataset.id, exc.code, exc.message)
     dataset.status, dataset.stage, dataset.completed_at = Status.FAILED.value, None, utcnow()
     dataset.error, dataset.progress_info = f"{exc.code}: {exc.message}", f"Failed: {exc.message}"
+    run = dataset.current_run()
+    if run is not None:
+        run.end_attempt(Status.FAILED.value, dataset.error)
     ModeUsage.query.filter_by(dataset_id=dataset.id).delete()
     db.session.commit()
+    publish_state(current_app.extensions["redis"], dataset)
+    announce(current_app.extensions["redis"], dataset, run)
     record_outcome(current_app.extensions["redis"], queue_for_mode(dataset.mode), "failed")

@@ -3,32 +3,32 @@ from __future__ import annotations
 
 import io
 import logging
-import os
-import tempfile
 import time
 import traceback
 import uuid
-from contextlib import nullcontext
-from typing import Callable
 
-import pandas as pd
-import pyarrow as pa
-from flask import current_app, has_app_context
+from flask import current_app
 from rq import get_current_job
+from sqlalchemy import update
 
 from app.extensions import db
 from app.logs import bind, unbind
-from app.models import CleaningReport, Dataset, Graph, Stage, Status, StepLog, utcnow
+from app.models import CleaningReport, Dataset, Graph, Run, Stage, Status, StepLog, run_prefix, utcnow
 from jobs.pipeline.entries import bounded
-from jobs.pipeline.export import csv_table, neutralised, safe_path, to_table, write_csv, write_parquet
+from jobs.pipeline.export import safe_path
 from jobs.pipeline.load import FileInfo, load_step
 from jobs.pipeline.options import PipelineOptions
+from jobs.pipeline.cleaning_plan import PLAN_FILE, VALIDATION_FILE, build_plan, validation_summary
 from jobs.pipeline.runner import run_pipeline
 
 from .advisor import advisor_from_config
+from .context import app_context
+from .events import publish_state
+from .webhooks import announce
 from .fetch import awaiting_download, fetch_source
 from .failures import HorseKilled, JobGaveUp, memory_error_in, user_message
-from .limits import check_decoded, check_estimate, check_output
+from .limits import check_decoded, check_estimate, cores_to_spare
+from .outputs import save_outputs
 from .queues import MAX_ATTEMPTS, dataset_id_from_job, is_final, queue_for_mode
 from .scaling.counters import record_duration, record_outcome
 from .scaling.stats import record_completion
@@ -38,15 +38,7 @@ PROGRESS_EVERY = 0.5  # seconds between progress writes, so progress never slows
 REPORT_LISTS = ("changed", "flagged", "left_alone")  # the deep report's lists, kept in CleaningReport.details
 
 
-def cleaned_keys(dataset_id: str) -> tuple[str, str]:
-    return f"datasets/{dataset_id}/cleaned.csv", f"datasets/{dataset_id}/cleaned.parquet"
-
-
-def _app_context():
-    if has_app_context():
-        return nullcontext()
-    from .context import get_app  # a plain `rq worker` process builds its app on first use
-    return get_app().app_context()
+LEGACY_OUTPUTS = ("cleaned.csv", "cleaned.parquet", "imputed.csv", "features.csv", "features.parquet")
 
 
 class ProgressWriter:
@@ -63,6 +55,7 @@ class ProgressWriter:
         self.last = now
         self.dataset.stage, self.dataset.progress, self.dataset.progress_info = stage, percent, info
         db.session.commit()
+        publish_state(current_app.extensions["redis"], self.dataset)  # to the dataset's event stream (SSE)
 
 
 def process_dataset(dataset_id: str) -> dict:
@@ -72,7 +65,7 @@ def process_dataset(dataset_id: str) -> dict:
     context = bind(dataset_id=dataset_id, job_id=job.id if job else None,
                    request_id=(job.meta or {}).get("request_id") if job else None)
     try:
-        with _app_context():
+        with app_context():
             dataset = db.session.get(Dataset, dataset_id)
             if dataset is None:
                 log.warning("dataset %s no longer exists; nothing to do", dataset_id)
@@ -90,12 +83,20 @@ def process_dataset(dataset_id: str) -> dict:
 
 
 def _run(dataset: Dataset) -> dict:
+    job = get_current_job()
+    meant = (job.meta or {}).get("run", dataset.run) if job else dataset.run
+    if dataset.status == Status.CANCELLED.value or meant != dataset.run:  # cancelled, or a later run asked for
+        log.info("dataset %s run %s is cancelled or replaced: nothing to do", dataset.id, meant)
+        return {"dataset_id": dataset.id, "status": dataset.status}
     dataset.attempts += 1
+    run = dataset.current_run()
+    if run is not None:
+        run.begin_attempt(dataset.attempts, job.worker_name if job else None)
     if dataset.attempts > MAX_ATTEMPTS:
         raise JobGaveUp(f"Gave up after {MAX_ATTEMPTS} attempts: the job kept crashing its worker.")
     dataset.status, dataset.error = Status.PROCESSING.value, None
-    dataset.started_at, dataset.completed_at = utcnow(), None
-    progress = ProgressWriter(dataset)
+    dataset.started_at = utcnow()  # completed_at stays the served run's until this one replaces it
+    number, progress = dataset.run, ProgressWriter(dataset)
     if awaiting_download(dataset) and not fetch_source(dataset, progress):
         return {"dataset_id": dataset.id, "status": dataset.status}  # refused as an upload would be: not retried
     progress(Stage.LOADING.value, 5, f"Loading {dataset.filename} (attempt {dataset.attempts})", force=True)
@@ -111,37 +112,54 @@ def _run(dataset: Dataset) -> dict:
         frame, load_logs = load_step(path, info, na_values=options.na_values)
     check_decoded(frame, limit)
     advise = advisor_from_config(current_app.config) if dataset.mode != "fast" else None
-    result = run_pipeline(frame, options, progress, advise)
-
+    prefix = run_prefix(dataset.id, number)
+    parallel = current_app.config["JOB_PARALLEL"] and cores_to_spare(current_app.extensions["redis"],
+                                                                      job.worker_name if job else None)
+    result = run_pipeline(frame, options, progress, advise, parallel=parallel)
     features = result.features  # None when the upload switched the feature step off
     progress(Stage.SAVING.value, 90, f"Saving {len(result.frame):,} cleaned rows"
              + (f" and {features.shape[1]} features" if features is not None else ""), force=True)
-    csv_key, parquet_key = cleaned_keys(dataset.id)
-    cleaned = to_table(result.frame)
-    headers = load_logs[0]["params"].get("headers")
-    escaped = {"cleaned": _put_csv(storage, csv_key, csv_table(cleaned, result.formats, headers))}
-    _put(storage, parquet_key, lambda tmp: write_parquet(cleaned, tmp))
-    escaped["imputed"] = _put_csv(storage, dataset.imputed_key, csv_table(_imputed_table(result.imputed)))
-    features_key = None
-    if features is not None:
-        features_key = f"datasets/{dataset.id}/features.csv"
-        table = to_table(features)
-        escaped["features"] = _put_csv(storage, features_key, csv_table(table))
-        _put(storage, f"datasets/{dataset.id}/features.parquet", lambda tmp: write_parquet(table, tmp))
+    documents = {PLAN_FILE: build_plan(load_logs[0], options, result)}
+    if result.validation is not None:
+        documents[VALIDATION_FILE] = result.validation
+    escaped = save_outputs(storage, prefix, result, load_logs[0]["params"].get("headers"),
+                           current_app.config["MAX_OUTPUT_MB"], documents)
+    csv_key = f"{prefix}/cleaned.csv"
+    features_key = f"{prefix}/features.csv" if features is not None else None
     _replace_records(dataset, load_logs, result)
-    _save_graphs(storage, dataset, result.figures)
+    stale = _save_graphs(storage, dataset, result.figures, prefix)
+    served = dataset.cleaned_key  # the previous run's outputs, served until this commit
     dataset.cleaned_key, dataset.features_key = csv_key, features_key
     dataset.cleaned_rows, dataset.cleaned_columns = result.frame.shape
     summary = dict(result.summary, formulas_neutralised=escaped)  # per CSV; >0: a .safe.csv copy is served
+    if result.validation is not None:
+        summary["validation"] = validation_summary(result.validation, options.plan)
     advisor = advisor_outcome(dataset.mode, summary.get("advisor"), advise is not None)
     if advisor is not None:
         summary["advisor"] = advisor
     dataset.summary, dataset.features = summary, result.feature_descriptions
     dataset.statistics = result.statistics
-    dataset.status, dataset.stage, dataset.progress = Status.COMPLETED.value, None, 100
+    dataset.stage, dataset.progress = None, 100
     dataset.progress_info = done_sentence(summary, len(result.imputed) if result.imputed is not None else 0)
     dataset.completed_at = utcnow()
+    if run is not None:
+        run.end_attempt(Status.COMPLETED.value)
+    db.session.flush()
+    # The status last and only if this run is still the dataset's and nobody cancelled it meanwhile (a
+    # conditional update: the database decides, not a read that could be stale by the time we write).
+    claimed = db.session.execute(update(Dataset).where(
+        Dataset.id == dataset.id, Dataset.run == number, Dataset.status == Status.PROCESSING.value)
+        .values(status=Status.COMPLETED.value)).rowcount
+    if not claimed:
+        db.session.rollback()
+        storage.delete_prefix(prefix)
+        log.info("dataset %s run %d was cancelled or replaced meanwhile: its outputs are discarded", dataset.id,
+                 number)
+        return {"dataset_id": dataset.id, "status": Status.CANCELLED.value}
     db.session.commit()
+    publish_state(current_app.extensions["redis"], dataset)
+    announce(current_app.extensions["redis"], dataset, run)
+    _drop_outputs(storage, dataset.id, served, prefix, stale)
     connection, queue = current_app.extensions["redis"], queue_for_mode(dataset.mode)
     record_completion(connection, queue)
     record_outcome(connection, queue, "completed")
@@ -168,19 +186,34 @@ def _replace_records(dataset: Dataset, load_logs: list[dict], result) -> None:
                                       recommendations=report["recommendations"], details=details))
 
 
-def _save_graphs(storage, dataset: Dataset, figures: list[dict]) -> None:
-    """PNGs to storage and one Graph row each; a re-run replaces the previous run's set."""
+def _save_graphs(storage, dataset: Dataset, figures: list[dict], prefix: str) -> list[str]:
+    """PNGs to storage and one Graph row each, replacing the previous set's rows; returns the previous files."""
     stale = [key for (key,) in Graph.query.with_entities(Graph.storage_key).filter_by(dataset_id=dataset.id)]
     Graph.query.filter_by(dataset_id=dataset.id).delete()
-    run = uuid.uuid4().hex[:8]  # new keys per run: cached URLs of an old run never show new images
+    attempt = uuid.uuid4().hex[:8]  # new keys each time: a cached URL never shows another image
     for number, figure in enumerate(figures, 1):
-        key = f"datasets/{dataset.id}/graphs/{run}-{number:03d}-{figure['kind']}.png"
+        key = f"{prefix}/graphs/{attempt}-{number:03d}-{figure['kind']}.png"
         storage.put_stream(key, io.BytesIO(figure["png"]))
         db.session.add(Graph(dataset_id=dataset.id, kind=figure["kind"], column=figure.get("column"),
                              title=figure["title"][:512], storage_key=key, width=figure["width"],
                              height=figure["height"]))
+    return stale
+
+
+def _drop_outputs(storage, dataset_id: str, served: str | None, prefix: str, stale: list[str]) -> None:
+    """Once a run's outputs are served, the previous run's files go (the layout before runs, too)."""
     for key in stale:
         storage.delete(key)
+    if served is None or served.startswith(prefix + "/"):
+        return
+    folder = served.rsplit("/", 1)[0]
+    if folder == f"datasets/{dataset_id}":  # a dataset cleaned before runs kept its outputs beside the raw file
+        for name in LEGACY_OUTPUTS:
+            storage.delete(f"{folder}/{name}")
+            if name.endswith(".csv"):
+                storage.delete(safe_path(f"{folder}/{name}"))
+    else:
+        storage.delete_prefix(folder)
 
 
 def advisor_outcome(mode: str, advisor: dict | None, configured: bool) -> dict | None:
@@ -211,44 +244,6 @@ def done_sentence(summary: dict, filled: int) -> str:
     return sentence + "."
 
 
-IMPUTED_COLUMNS = ["row", "column", "value", "action"]
-
-
-def _imputed_table(imputed) -> pa.Table:
-    """The imputed-cell list as a table; values of mixed types are written as text."""
-    frame = imputed if isinstance(imputed, pd.DataFrame) else pd.DataFrame(columns=IMPUTED_COLUMNS)
-    try:
-        return to_table(frame)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        frame = frame.copy()
-        frame["value"] = [None if pd.api.types.is_scalar(v) and pd.isna(v) else str(v) for v in frame["value"]]
-        return to_table(frame)
-
-
-def _put(storage, key: str, write: Callable[[str], None]) -> None:
-    """Write a file to scratch with `write(path)`, then put it in storage under `key`."""
-    fd, tmp = tempfile.mkstemp(dir=storage.scratch_dir(), suffix=os.path.splitext(key)[1])
-    os.close(fd)
-    try:
-        write(tmp)
-        check_output(tmp, os.path.basename(key), current_app.config["MAX_OUTPUT_MB"])  # before storage holds it
-        storage.put_file(key, tmp)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _put_csv(storage, key: str, table: pa.Table) -> int:
-    """The CSV, and beside it its spreadsheet-safe copy when some cell or header needs one; how many did."""
-    _put(storage, key, lambda tmp: write_csv(table, tmp))
-    safe, count = neutralised(table)
-    if count:
-        _put(storage, safe_path(key), lambda tmp: write_csv(safe, tmp))
-    else:
-        storage.delete(safe_path(key))  # a re-run replaces its outputs: no stale copy
-    return count
-
-
 def _record_failure(dataset_id: str, exc: Exception, job=None) -> None:
     """Record the failure before the exception reaches RQ (which keeps the traceback).
 
@@ -271,13 +266,25 @@ def _record_failure(dataset_id: str, exc: Exception, job=None) -> None:
     else:
         log.warning("dataset %s failed (%s): %s: %s", dataset_id, "will retry" if will_retry else "final",
                     type(exc).__name__, str(exc)[:2000])
+    run = dataset.current_run()
+    if dataset.status == Status.CANCELLED.value:  # the user stopped it: that is the outcome, not this error
+        if run is not None:
+            run.end_attempt(Status.CANCELLED.value, final=False)
+        db.session.commit()
+        return
     dataset.error = message
+    if run is not None:
+        run.end_attempt("retrying" if will_retry else Status.FAILED.value, message, final=not will_retry)
     if will_retry:
         dataset.status, dataset.progress_info = Status.QUEUED.value, f"Failed, will retry: {message[:300]}"
     else:
         dataset.status, dataset.progress_info = Status.FAILED.value, f"Failed: {message[:300]}"
-        dataset.completed_at = utcnow()
+        if dataset.cleaned_key is None:  # else completed_at stays the served (previous) run's
+            dataset.completed_at = utcnow()
     db.session.commit()
+    publish_state(current_app.extensions["redis"], dataset)
+    if not will_retry:
+        announce(current_app.extensions["redis"], dataset, run)
     record_outcome(current_app.extensions["redis"], queue_for_mode(dataset.mode),
                    "retried" if will_retry else "failed")
 
@@ -287,3 +294,18 @@ def record_horse_death(job, signum: int, peak_mb: float | None) -> None:
     dataset_id = dataset_id_from_job(job.id)
     if dataset_id:
         _record_failure(dataset_id, HorseKilled(signum, peak_mb), job=job)
+
+
+def discard_stopped(job, connection) -> None:
+    """RQ's on_stopped callback, in the worker once the cancelled job's horse is gone: what the horse wrote
+    after the cancel (under its own run's prefix, never the served one) is removed, the attempt closed."""
+    dataset_id, run = dataset_id_from_job(job.id), (job.meta or {}).get("run")
+    if not dataset_id or run is None:
+        return
+    with app_context():
+        current_app.extensions["storage"].delete_prefix(run_prefix(dataset_id, run))
+        found = Run.query.filter_by(dataset_id=dataset_id, number=run).one_or_none()  # gone with its dataset
+        if found is not None:
+            found.end_attempt(Status.CANCELLED.value, final=found.outcome is None)
+            db.session.commit()
+        log.info("dataset %s run %s stopped; its partial outputs are removed", dataset_id, run)

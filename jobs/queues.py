@@ -4,14 +4,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from redis import Redis
-from rq import Queue, Retry
+from rq import Callback, Queue, Retry
+from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
 FAST_QUEUE = "eda_fast"
 DEEP_QUEUE = "eda_deep"
 QUEUE_NAMES = (FAST_QUEUE, DEEP_QUEUE)
+# Completion webhooks: every worker also listens here, after the dataset queues (deliveries are short).
+WEBHOOK_QUEUE = "webhooks"
+WEBHOOK_FUNC = "jobs.delivery.deliver"
+WEBHOOK_RETRIES = (10, 30, 120, 600, 1800)  # seconds before each retry of a delivery that failed
 JOB_FUNC = "jobs.process.process_dataset"
+STOPPED_FUNC = "jobs.process.discard_stopped"  # run by the worker once a cancelled job's horse is gone
 
 
 @dataclass(frozen=True)
@@ -37,7 +43,7 @@ MAX_ATTEMPTS = 1 + POLICIES[FAST_QUEUE].retries + 2
 # over a size limit, out of memory or time, its process killed) would fail the same way again: it is
 # failed at once. Named, not imported, so this module stays light for the web tier and the monitor.
 FINAL_FAILURES = frozenset({"LoadError", "OverLimit", "MemoryError", "JobTimeoutException", "HorseKilled",
-                            "JobGaveUp"})
+                            "JobGaveUp", "PlanViolation", "PlanError"})
 LIVE_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
@@ -77,14 +83,15 @@ def get_queue(name: str, connection: Redis) -> Queue:
     return Queue(name, connection=connection)
 
 
-def enqueue_dataset(connection: Redis, dataset_id: str, mode: str, *, at_front: bool = False,
+def enqueue_dataset(connection: Redis, dataset_id: str, mode: str, *, run: int = 1, at_front: bool = False,
                     request_id: str | None = None) -> Job:
-    """Put the dataset's job on its mode's queue; only the id travels through Redis (and, in the job's meta,
-    the id of the request that uploaded it, so the worker's log lines carry it too)."""
+    """Put the dataset's job on its mode's queue; only the id travels through Redis (and, in the job's meta, the
+    run it is for and the id of the request that asked for it, so the worker's log lines carry it too)."""
     policy = POLICIES[queue_for_mode(mode)]
     return get_queue(policy.name, connection).enqueue(
         JOB_FUNC, dataset_id,
-        meta={"request_id": request_id} if request_id else None,
+        meta={"run": run, **({"request_id": request_id} if request_id else {})},
+        on_stopped=Callback(STOPPED_FUNC),
         job_id=job_id_for(dataset_id),
         job_timeout=policy.timeout,
         result_ttl=policy.result_ttl,
@@ -109,3 +116,20 @@ def job_is_live(connection: Redis, dataset_id: str) -> bool:
         entries = connection.zrange(StartedJobRegistry(job.origin, connection=connection).key, 0, -1)
         return any(e.decode().split(":", 1)[0] == job.id for e in entries)
     return status in LIVE_STATUSES
+
+
+def delete_job(job: Job) -> None:
+    """Job.delete() that survives an execution whose hash expired while its registry entry (which RQ keeps a
+    minute longer) still lists it: RQ fetches every listed execution to delete it and raises on a missing one."""
+    registry = job.execution_registry
+    for execution_id in registry.get_execution_ids():
+        if not job.connection.exists(Execution(execution_id, job.id, job.connection).key):
+            job.connection.zrem(registry.key, execution_id)
+    job.delete()
+
+
+def discard_job(connection: Redis, job_id: str) -> None:
+    """Remove a job from its queue, registries and Redis, if Redis still has it."""
+    job = Job.fetch_many([job_id], connection=connection)[0]
+    if job is not None:
+        delete_job(job)

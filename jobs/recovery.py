@@ -15,6 +15,7 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq.utils import parse_composite_key
 
+from app.direct import expire_reservations
 from app.extensions import db
 from app.models import Dataset, Status, utcnow
 
@@ -86,10 +87,10 @@ def reconcile(connection: Redis, grace_seconds: int | None, force_ids: list[str]
                .filter(forced)
                .order_by(Dataset.created_at)
                .all())
-    seen = [(d.id, d.mode, d.updated_at) for d in pending]
+    seen = [(d.id, d.mode, d.run, d.updated_at) for d in pending]
     db.session.rollback()  # nothing held while we talk to Redis
     enqueued = []
-    for dataset_id, mode, updated_at in seen:
+    for dataset_id, mode, run, updated_at in seen:
         if dataset_id not in force_ids and job_is_live(connection, dataset_id):
             continue
         # Only if untouched since we looked: a job that just finished must not be re-queued.
@@ -104,7 +105,7 @@ def reconcile(connection: Redis, grace_seconds: int | None, force_ids: list[str]
         ).rowcount
         db.session.commit()
         if claimed:
-            enqueue_dataset(connection, dataset_id, mode, at_front=dataset_id in force_ids)
+            enqueue_dataset(connection, dataset_id, mode, run=run, at_front=dataset_id in force_ids)
             enqueued.append(dataset_id)
     for dataset_id in enqueued:
         log.warning("re-enqueued dataset %s", dataset_id)
@@ -136,9 +137,10 @@ def recover(connection: Redis, grace_seconds: int, lock_seconds: int = 30, dead_
     try:
         reclaimed = reclaim_abandoned(connection, dead_workers=dead_workers)
         enqueued = reconcile(connection, grace_seconds, force_ids=reclaimed)
+        expired = expire_reservations()
     finally:
         try:
             lock.release()  # token-checked: never releases another process's lock
         except LockError:
             log.warning("recovery pass outlived its %s s lock", lock_seconds)
-    return {"skipped": False, "reclaimed": reclaimed, "enqueued": enqueued}
+    return {"skipped": False, "reclaimed": reclaimed, "enqueued": enqueued, "expired_uploads": expired}

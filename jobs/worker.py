@@ -10,22 +10,25 @@ import threading
 import uuid
 
 from redis.exceptions import RedisError
-from rq import Worker
+from rq import Worker, worker_registration
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.scheduler import RQScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
 from .context import get_app
 from .limits import MB, address_space_bytes, limit_memory
+from .queues import WEBHOOK_QUEUE
 
 log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1
 
 
 def preload() -> None:
-    """Import what every job needs in the parent, so each forked job starts warm."""
+    """Import what every job needs in the parent and run the pipeline once, so each forked job starts warm."""
     import jobs.process  # noqa: F401  (pulls in pandas, pyarrow and the pipeline)
+    from jobs.pipeline.runner import warm_up
     get_app()
+    warm_up()
 
 
 def _die_with_parent() -> None:
@@ -60,6 +63,27 @@ class WranglerWorker(Worker):
         self.shutdown_grace = shutdown_grace
         self.job_memory_mb = job_memory_mb
         self._giving_up = False
+
+    def heartbeat(self, timeout=None, pipeline=None):
+        super().heartbeat(timeout, pipeline)
+        if pipeline is None:
+            self._register_again_if_forgotten()
+
+    def _register_again_if_forgotten(self) -> None:
+        """Redis restarted empty: a worker that only heartbeats stays invisible to the monitor, /health/workers
+        and the autoscaler (its key holds just the heartbeat, it is in no registry), so it registers again."""
+        try:
+            if self.connection.hexists(self.key, "birth"):
+                return
+            with self.connection.pipeline() as pipe:
+                pipe.hset(self.key, mapping=self.serialize())
+                worker_registration.register(self, pipe)
+                pipe.expire(self.key, self.worker_ttl + 60)
+                pipe.execute()
+        except RedisError as exc:
+            log.debug("could not check the worker's registration: %s", exc)
+            return
+        log.warning("worker %s registered again: Redis had forgotten it (restarted empty?)", self.name)
 
     def setup_work_horse_signals(self):
         # Platforms signal every process of a dyno; the horse leaves the decision to its parent.
@@ -174,6 +198,7 @@ def build_worker(queues: list[str], name: str | None = None) -> WranglerWorker:
     if 0 < config["JOB_MEMORY_MB"] * MB < 2 * baseline:
         log.warning("JOB_MEMORY_MB=%s leaves jobs little room: the worker alone maps %.0f MB",
                     config["JOB_MEMORY_MB"], baseline / MB)
+    queues = [*queues, WEBHOOK_QUEUE] if WEBHOOK_QUEUE not in queues else list(queues)  # every worker delivers
     suffix = uuid.uuid4().hex[:6]
     # On Heroku the dyno's name leads (worker.3.<random>): the heroku backend matches workers to dynos by it.
     name = name or (f"{config['DYNO']}.{suffix}" if config["DYNO"] else

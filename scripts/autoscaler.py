@@ -15,6 +15,7 @@ from redis import Redis  # noqa: E402
 from redis.exceptions import RedisError  # noqa: E402
 from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 
+from app.config import shown_url  # noqa: E402
 from jobs.queues import QUEUE_NAMES  # noqa: E402
 from jobs.scaling.autoscaler import Autoscaler  # noqa: E402
 from jobs.scaling.heroku import HerokuBackend, HerokuError, parse_process_types  # noqa: E402
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                                args.scale_up, args.scale_down, args.target_age, args.workers_per_scale,
                                args.up_cooldown, args.down_cooldown) for q in QUEUE_NAMES}
     connection = Redis.from_url(app.config["REDIS_URL"])
+    logging.getLogger("autoscaler").info("reading %s", shown_url(app.config["REDIS_URL"]))
     backend = make_backend(args, app.config, connection)
 
     def recover(dead_workers: list[str]) -> dict:

@@ -22,7 +22,7 @@ if ! pong=$(cli PING 2>&1) || [ "$pong" != "PONG" ]; then
   exit 1
 fi
 info() { cli INFO "$1" | tr -d '\r' | grep -E "^($2):" ; }
-echo "UP    $(info server 'redis_version|uptime_in_seconds' | paste -sd' ')"
+echo "UP    $url $(info server 'redis_version|uptime_in_seconds' | paste -sd' ')"
 echo "mem   $(info memory 'used_memory_human|used_memory_peak_human|maxmemory_human|maxmemory_policy' | paste -sd' ')"
 echo "load  $(info clients 'connected_clients|blocked_clients' | paste -sd' ') $(info stats 'instantaneous_ops_per_sec|keyspace_hits|keyspace_misses|evicted_keys' | paste -sd' ')"
 echo "disk  $(info persistence 'rdb_last_bgsave_status|aof_enabled' | paste -sd' ')"

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from redis import Redis  # noqa: E402
 from redis.exceptions import RedisError  # noqa: E402
 
-from app.config import Config  # noqa: E402
+from app.config import Config, shown_url  # noqa: E402
 from jobs.scaling.monitor import render, snapshot  # noqa: E402
 
 
@@ -25,7 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--watch", action="store_true", help="refresh until interrupted")
     parser.add_argument("--interval", type=float, default=2.0, help="seconds between snapshots with --watch")
     args = parser.parse_args(argv)
-    connection = Redis.from_url(args.url or Config().REDIS_URL, socket_connect_timeout=3)
+    url = args.url or Config().REDIS_URL
+    print(f"reading {shown_url(url)}", file=sys.stderr)  # which Redis: the usual question after a fault
+    connection = Redis.from_url(url, socket_connect_timeout=3)
     try:
         while True:
             data = snapshot(connection)
@@ -39,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             time.sleep(args.interval)
     except RedisError as exc:
-        print(f"Redis unavailable: {exc}", file=sys.stderr)
+        print(f"Redis unavailable at {shown_url(url)}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 0

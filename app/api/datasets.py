@@ -10,8 +10,10 @@ from jobs.pipeline.export import neutralise_csv, safe_path
 
 from ..auth import check_name, load_visible_dataset, principal, requesting_user
 from ..errors import APIError
-from ..models import CleaningReport, Dataset, LogStep, Mode, Status
-from ..options import effective
+from ..models import LOG_STEPS, CleaningReport, Dataset, Mode
+from ..options import effective, shown_options
+from . import schemas as s
+from .openapi import NOT_FOUND, NOT_READY, REDIRECT, UPLOAD_ERRORS, documented
 from ..services import delete_dataset, describe, filtered, iso, links, log_entries, page
 from ..uploads import accept_upload
 
@@ -33,11 +35,16 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
 
 
 @bp.post("/dataset/upload")
+@documented("datasets", {202: s.UploadAccepted}, UPLOAD_ERRORS, form=s.UploadForm, json=s.UploadJSON)
 def upload():
+    """Upload a dataset (a file, or a URL for a worker to download) and queue its cleaning.
+
+    202 with the dataset's id and links; poll `links.status`. Options may come as form fields or, for a URL,
+    in a JSON body. In token mode the token names the owner."""
     dataset, enqueued = accept_upload()
     body = {"dataset_id": dataset.id, "rows": dataset.rows, "columns": dataset.columns,
             "status": dataset.status, "mode": dataset.mode, "job_id": dataset.job_id,
-            "database_name": dataset.database_name, "target": dataset.target, "options": dataset.options,
+            "database_name": dataset.database_name, "target": dataset.target, "options": shown_options(dataset.options),
             "enqueued": enqueued, "links": links(dataset)}
     response = jsonify(body)
     response.status_code = 202
@@ -45,13 +52,27 @@ def upload():
     return response
 
 
-@bp.get("/dataset/<dataset_id>/status")
+def accepted(dataset: Dataset, enqueued: bool) -> Response:
+    """202 for work queued on a dataset (a reprocess, a completed direct upload): its state, Location its status."""
+    body = {**describe(dataset), "enqueued": enqueued}
+    response = jsonify(body)
+    response.status_code = 202
+    response.headers["Location"] = body["links"]["status"]
+    return response
+
+
+@bp.get("/dataset/<dataset:dataset_id>/status")
+@documented("datasets", {200: s.Dataset}, {404: NOT_FOUND}, query=s.Who)
 def status(dataset_id: str):
+    """A dataset's status, progress, stage, summary and links."""
     return jsonify(describe(load_visible_dataset(dataset_id)))
 
 
 @bp.get("/datasets/status")
+@documented("datasets", {200: s.DatasetStatuses}, {400: "invalid_parameter, missing_parameter (open mode: give "
+            "user_id or collaboration_id)"}, query=s.StatusListing)
 def statuses():
+    """The status of the newest datasets, briefly."""
     query = filtered(requesting_user(), check_name(request.args.get("collaboration_id"), "collaboration_id"))
     rows = query.order_by(Dataset.created_at.desc()).limit(_int_arg("limit", 100, 1, MAX_PAGE)).all()
     keys = ("dataset_id", "status", "mode", "database_name", "progress", "stage", "progress_info",
@@ -60,7 +81,10 @@ def statuses():
 
 
 @bp.get("/datasets")
+@documented("datasets", {200: s.DatasetPage}, {400: "invalid_parameter, invalid_cursor, missing_parameter (open "
+            "mode: give user_id or collaboration_id)"}, query=s.Listing)
 def list_datasets():
+    """Datasets, newest first, a page at a time (keyset cursor or offset)."""
     query = filtered(requesting_user(), check_name(request.args.get("collaboration_id"), "collaboration_id"),
                      request.args.get("status"))
     rows, next_cursor = page(query, _int_arg("limit", 50, 1, MAX_PAGE), request.args.get("cursor"),
@@ -114,8 +138,12 @@ def _download_table(dataset: Dataset, csv_key: str, kind: str, fmt: str):
     return serve_file(csv_key.rsplit(".", 1)[0] + ".parquet", "application/vnd.apache.parquet", name)
 
 
-@bp.delete("/dataset/<dataset_id>")
+@bp.delete("/dataset/<dataset:dataset_id>")
+@documented("datasets", {204: None}, {403: "forbidden: not the owner (open mode: give the owner's user_id)",
+                                      404: NOT_FOUND, 409: "busy: the job is running; delete it once it has "
+                                      "finished"}, query=s.Who)
 def delete(dataset_id: str):
+    """Delete a dataset: its rows, files and queued job."""
     dataset = load_visible_dataset(dataset_id)
     who = principal()
     owner = who.user_id if who is not None else requesting_user()  # open mode: the owner must say so
@@ -126,8 +154,13 @@ def delete(dataset_id: str):
     return "", 204
 
 
-@bp.get("/dataset/<dataset_id>/raw")
+@bp.get("/dataset/<dataset:dataset_id>/raw")
+@documented("downloads", {200: (None, "The file as uploaded"), 302: REDIRECT},
+            {404: NOT_FOUND + "; file_missing", 409: "not_ready: a URL upload not downloaded (yet)",
+             410: "purged: removed by the retention setting (details.purged_at)"},
+            files={"200": ["application/octet-stream"]}, query=s.Who)
 def raw(dataset_id: str):
+    """The original file, byte for byte."""
     dataset = load_visible_dataset(dataset_id)
     if dataset.raw_purged_at is not None:
         raise APIError(410, "purged", "The original file was removed by the retention setting; "
@@ -138,8 +171,12 @@ def raw(dataset_id: str):
     return serve_file(dataset.raw_key, "application/octet-stream", dataset.filename)
 
 
-@bp.get("/dataset/<dataset_id>/cleaned")
+@bp.get("/dataset/<dataset:dataset_id>/cleaned")
+@documented("downloads", {200: (None, "The cleaned table"), 302: REDIRECT},
+            {400: "invalid_parameter: format or formulas", 404: NOT_FOUND + "; file_missing", 409: NOT_READY},
+            files={"200": ["text/csv", "application/vnd.apache.parquet"]}, query=s.TableDownload)
 def cleaned(dataset_id: str):
+    """The cleaned table as CSV (formula-like cells escaped unless formulas=keep) or Parquet."""
     dataset = load_visible_dataset(dataset_id)
     fmt = request.args.get("format", "csv").lower()
     if fmt not in ("csv", "parquet"):
@@ -149,14 +186,18 @@ def cleaned(dataset_id: str):
 
 
 def completed(dataset: Dataset, what: str) -> None:
-    """409 unless the dataset's job completed: its outputs are not there yet (or never will be)."""
-    if dataset.status != Status.COMPLETED.value:
+    """409 unless a run completed: its outputs are not there yet (or never will be). While a later run is
+    queued or processing, or after it failed or was cancelled, the last completed run's outputs are served."""
+    if dataset.cleaned_key is None:
         raise APIError(409, "not_ready", f"The dataset is {dataset.status}; the {what} is not ready.",
                        {"status": dataset.status, "progress": dataset.progress})
 
 
-@bp.get("/dataset/<dataset_id>/report")
+@bp.get("/dataset/<dataset:dataset_id>/report")
+@documented("datasets", {200: s.Report}, {404: NOT_FOUND + "; not_found for a fast or smart dataset",
+                                          409: NOT_READY}, query=s.Who)
 def report(dataset_id: str):
+    """Deep mode: the cleaning report (what changed, what was flagged, what was left alone, and why)."""
     dataset = load_visible_dataset(dataset_id)
     if dataset.mode != Mode.DEEP.value:
         raise APIError(404, "not_found", "Reports are written for deep mode only.", {"mode": dataset.mode})
@@ -178,7 +219,10 @@ def _features_on(dataset: Dataset) -> None:
                        {"option": "features", "value": False})
 
 
-@bp.get("/dataset/<dataset_id>/imputed")
+@bp.get("/dataset/<dataset:dataset_id>/imputed")
+@documented("downloads", {200: (None, "CSV: row, column, value, action"), 302: REDIRECT},
+            {400: "invalid_parameter: formulas", 404: NOT_FOUND + "; file_missing", 409: NOT_READY},
+            files={"200": ["text/csv"]}, query=s.CsvDownload)
 def imputed(dataset_id: str):
     """Every cell the pipeline filled in: row (0-based position in the cleaned table), column, value, action."""
     dataset = load_visible_dataset(dataset_id)
@@ -187,8 +231,13 @@ def imputed(dataset_id: str):
                       f"{dataset.database_name}_imputed.csv")
 
 
-@bp.get("/dataset/<dataset_id>/features")
+FEATURES_OFF = "features_disabled: the upload switched features off"
+
+
+@bp.get("/dataset/<dataset:dataset_id>/features")
+@documented("datasets", {200: s.Features}, {404: NOT_FOUND + "; " + FEATURES_OFF, 409: NOT_READY}, query=s.Who)
 def features(dataset_id: str):
+    """The engineered features: each input feature's source columns and transform, the output feature."""
     dataset = load_visible_dataset(dataset_id)
     _features_on(dataset)
     completed(dataset, "feature table")
@@ -201,20 +250,22 @@ def features(dataset_id: str):
                                                  fmt="parquet")}})
 
 
-@bp.get("/dataset/<dataset_id>/features.<fmt>")
+@bp.get("/dataset/<dataset:dataset_id>/features.<any(csv, parquet):fmt>")
+@documented("downloads", {200: (None, "The feature table"), 302: REDIRECT},
+            {400: "invalid_parameter: formulas", 404: NOT_FOUND + "; file_missing; " + FEATURES_OFF, 409: NOT_READY},
+            files={"200": ["text/csv", "application/vnd.apache.parquet"]}, query=s.CsvDownload)
 def features_table(dataset_id: str, fmt: str):
+    """The feature table as CSV or Parquet."""
     dataset = load_visible_dataset(dataset_id)
-    if fmt not in ("csv", "parquet"):
-        raise APIError(404, "not_found", "Use features.csv or features.parquet.")
     _features_on(dataset)
     completed(dataset, "feature table")
     return _download_table(dataset, dataset.features_key, "features", fmt)
 
 
-@bp.get("/dataset/<dataset_id>/logs/<step>")
+@bp.get(f"/dataset/<dataset:dataset_id>/logs/<any({', '.join(LOG_STEPS)}):step>")
+@documented("datasets", {200: s.StepLogs}, {404: NOT_FOUND}, query=s.Who)
 def logs(dataset_id: str, step: str):
-    if step not in {s.value for s in LogStep}:
-        raise APIError(404, "not_found", f"No log {step!r}; use cleaning, outliers or features.")
+    """A step's log: every decision, with its column, action, count, parameters, source and before/after."""
     dataset = load_visible_dataset(dataset_id)
     return jsonify({"dataset_id": dataset.id, "step": step, "status": dataset.status,
                     "entries": log_entries(dataset, step)})

@@ -10,6 +10,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from jobs.queues import QUEUE_NAMES
 
 from ..extensions import db
+from .openapi import documented
+from .schemas import Health
 
 bp = Blueprint("health", __name__)
 
@@ -52,21 +54,29 @@ def _answer(parts: dict, extra: dict | None = None):
 
 
 @bp.get("/health")
+@documented("health", {200: Health, 503: (Health, "A part is failing (named in failing)")})
 def health():
+    """The service: the database and Redis (workers are reported, not required)."""
     # Workers are reported but do not fail the service: jobs wait safely in the queue.
     return _answer({"database": check_database(), "redis": check_redis()}, {"workers": check_workers()})
 
 
 @bp.get("/health/database")
+@documented("health", {200: Health, 503: (Health, "A part is failing (named in failing)")})
 def health_database():
+    """The database alone."""
     return _answer({"database": check_database()})
 
 
 @bp.get("/health/redis")
+@documented("health", {200: Health, 503: (Health, "A part is failing (named in failing)")})
 def health_redis():
+    """Redis alone."""
     return _answer({"redis": check_redis()})
 
 
 @bp.get("/health/workers")
+@documented("health", {200: Health, 503: (Health, "A part is failing (named in failing)")})
 def health_workers():
+    """The workers: how many, per queue, and how many busy."""
     return _answer({"workers": check_workers()})

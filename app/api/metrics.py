@@ -1,9 +1,12 @@
 """GET /metrics: queues, workers, job outcomes and durations, datasets and the autoscaler, for Prometheus."""
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, Response, current_app
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from redis.exceptions import RedisError
 
 from jobs.overview import status_counts
 from jobs.queues import QUEUE_NAMES
@@ -14,8 +17,10 @@ from jobs.scaling.stats import queue_stats
 from ..auth import principal
 from ..errors import APIError
 from ..models import Mode
+from .openapi import documented
 
 bp = Blueprint("metrics", __name__)
+log = logging.getLogger(__name__)
 
 
 class WranglerCollector:
@@ -25,6 +30,22 @@ class WranglerCollector:
         self.connection = connection
 
     def collect(self):
+        try:
+            queued = list(self._from_redis())  # all or nothing: a half-read scrape would mislead
+        except RedisError as exc:
+            log.warning("/metrics without the queue metrics: Redis is unavailable (%s)", exc)
+            queued = []
+        up = GaugeMetricFamily("wrangler_redis_up", "1 when Redis answered this scrape; 0: the queue, worker and "
+                               "job metrics are missing from it.")
+        up.add_metric([], 1 if queued else 0)
+        yield up
+        yield from queued
+        datasets = GaugeMetricFamily("wrangler_datasets", "Datasets by status.", labels=["status"])
+        for status, count in status_counts().items():
+            datasets.add_metric([status], count)
+        yield datasets
+
+    def _from_redis(self):
         depth = GaugeMetricFamily("wrangler_queue_depth", "Jobs waiting in the queue.", labels=["queue"])
         age = GaugeMetricFamily("wrangler_queue_oldest_job_age_seconds", "Wait of the oldest queued job.",
                                 labels=["queue"])
@@ -47,11 +68,6 @@ class WranglerCollector:
             duration.add_metric([mode.value], buckets, total)
         yield duration
 
-        datasets = GaugeMetricFamily("wrangler_datasets", "Datasets by status.", labels=["status"])
-        for status, count in status_counts().items():
-            datasets.add_metric([status], count)
-        yield datasets
-
         target = GaugeMetricFamily("wrangler_autoscaler_target_workers", "The autoscaler's latest target.",
                                    labels=["queue"])
         for decision in (last_decision(self.connection) or {}).get("decisions", []):
@@ -60,7 +76,10 @@ class WranglerCollector:
 
 
 @bp.get("/metrics")
+@documented("operations", {200: (None, "Prometheus text format")}, {403: "forbidden: not an operator token "
+            "(token mode)"}, files={"200": ["text/plain"]})
 def metrics():
+    """Queue, job and dataset metrics for Prometheus (token mode: operator tokens only)."""
     who = principal()  # token mode: every tenant's totals are for operator tokens only
     if who is not None and not who.operator:
         raise APIError(403, "forbidden", "/metrics shows every tenant's totals: it needs an operator token "

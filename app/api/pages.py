@@ -3,10 +3,14 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, make_response, redirect, render_template, request, session, url_for
 
+from jobs.pipeline.cleaning_plan import VALIDATION_FILE
+
 from ..auth import LEGACY_COOKIE, SESSION_KEY, LoginRequired, check_name, load_visible_dataset, principal
 from ..errors import APIError
 from ..options import OUTLIER_CHOICES
-from ..models import LOG_STEPS, CleaningReport, Dataset, Graph, Status
+from ..control import cancel_dataset
+from ..models import FINAL_STATUSES, LOG_STEPS, CleaningReport, Dataset, Graph, Status
+from ..plans import stored_plan
 from ..services import describe, log_entries
 from ..tokens import session_reference
 from ..uploads import MODES, accept_upload
@@ -78,13 +82,27 @@ def upload_form():
     return redirect(url_for("pages.view", dataset_id=dataset.id, user_id=dataset.user_id), code=303)
 
 
-@bp.get("/dataset/<dataset_id>/view")
+@bp.get("/dataset/<dataset:dataset_id>/view")
 def view(dataset_id: str):
     dataset = load_visible_dataset(dataset_id)
     done = dataset.status == Status.COMPLETED.value
     report = CleaningReport.query.filter_by(dataset_id=dataset.id).one_or_none() if done else None
     graphs = Graph.query.filter_by(dataset_id=dataset.id).order_by(Graph.id).all() if done else []
     logs = {step: log_entries(dataset, step) for step in LOG_STEPS} if done else {}
+    applied = done and (dataset.options or {}).get("plan")
+    validation = stored_plan(dataset, VALIDATION_FILE) if applied else None
     return render_template("dataset.html", d=describe(dataset), report=report, graphs=graphs,
                            logs=logs, statistics=dataset.statistics or {}, features=dataset.features or [],
-                           finished=dataset.status in (Status.COMPLETED.value, Status.FAILED.value))
+                           finished=dataset.status in FINAL_STATUSES, validation=validation)
+
+
+@bp.post("/dataset/<dataset:dataset_id>/view/cancel")
+def cancel_form(dataset_id: str):
+    """The page's Cancel button (works without JavaScript): the API's cancel, then back to the page."""
+    dataset = load_visible_dataset(dataset_id)
+    try:
+        cancel_dataset(dataset)
+    except APIError as exc:
+        if exc.status != 409:  # finished meanwhile: the page shows how
+            raise
+    return redirect(url_for("pages.view", dataset_id=dataset.id, user_id=dataset.user_id), code=303)

@@ -8,7 +8,7 @@ from .entries import entry
 
 def drop_duplicates(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
     if frame.empty:
-        return frame.copy(), []
+        return frame.copy(deep=False), []
     # Hash rows first (3-4x faster than comparing them), then confirm exactly among hash collisions.
     hashes = pd.util.hash_pandas_object(frame, index=False)
     suspects = hashes.duplicated(keep=False)
@@ -17,7 +17,7 @@ def drop_duplicates(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
         duplicated[suspects] = frame[suspects].duplicated(keep="first")
     count = int(duplicated.sum())
     if not count:
-        return frame.copy(), []
+        return frame.copy(deep=False), []
     out = frame.loc[~duplicated].reset_index(drop=True)
     return out, [entry("drop_duplicate_rows", count=count, before={"rows": len(frame)}, after={"rows": len(out)},
                        message=f"Removed {count:,} exact duplicate rows.")]
@@ -50,11 +50,11 @@ def drop_sparse_columns(frame: pd.DataFrame, threshold: float, keep: set[str]) -
 def drop_unlabelled(frame: pd.DataFrame, target: str | None) -> tuple[pd.DataFrame, list[dict]]:
     """Rows without the output feature: a guessed label would teach a model our guess."""
     if not target or target not in frame.columns:
-        return frame.copy(), []
+        return frame.copy(deep=False), []
     missing = frame[target].isna()
     count = int(missing.sum())
     if not count or count == len(frame):
-        return frame.copy(), []
+        return frame.copy(deep=False), []
     out = frame.loc[~missing].reset_index(drop=True)
     return out, [entry("drop_rows_missing_target", column=target, count=count,
                        before={"rows": len(frame)}, after={"rows": len(out)},

@@ -1,9 +1,13 @@
 """Type repair step: trim text; numbers, booleans, dates and times written as text; category variants; roles."""
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
+from .background import split
 from .dates import looks_like_dates, looks_like_times, parse_dates, parse_times
+from .distinct import remap
 from .entries import column_stats, entry, plain
 from .export import FORMULA, NUMBER
 from .numbers import bool_share, parse_booleans, parse_numbers
@@ -11,7 +15,10 @@ from .profile import CATEGORY_MAX, code_evidence, role_evidence
 from .typos import repair_typos
 from .units import read_units
 
+PARALLEL_CELLS = 500_000  # cells (text cells for types) from which half the columns go to a forked child
+_SPACES = re.compile(r"\s+")
 SAMPLE = 2000  # values tried first: most text columns are ruled out without a full pass
+MAX_SPELLINGS = 1000  # a category's canonical spellings a log (and so a plan) lists for the next batch
 NEAR_MISS = 0.8  # a column parsing this well but under the threshold gets a log line saying why it stayed text
 _PARSERS = {"boolean": ("convert_boolean", "yes/no words"), "numeric": ("convert_numeric", "numbers"),
             "units": ("convert_unit", "numbers with a unit"),
@@ -125,112 +132,164 @@ def _categorical(stripped: pd.Series) -> bool:
     return distinct <= CATEGORY_MAX or distinct <= 0.2 * len(stripped)
 
 
-def unify_variants(series: pd.Series, col: str) -> tuple[pd.Series, dict] | None:
-    """Map 'paris', ' PARIS' and 'Paris' to the most frequent spelling."""
+def _variant_key(value) -> str:
+    return _SPACES.sub(" ", str(value).casefold())
+
+
+def unify_variants(series: pd.Series, col: str, spellings: list[str] | None = None
+                   ) -> tuple[pd.Series, dict] | None:
+    """Map 'paris', ' PARIS' and 'Paris' to the most frequent spelling, or to one of a plan's `spellings`."""
     counts = series.value_counts()
-    if len(counts) < 2 or len(counts) > max(CATEGORY_MAX, 1000):
+    if len(counts) < 1 + (spellings is None) or len(counts) > max(CATEGORY_MAX, 1000):
         return None
-    keys = pd.Series(counts.index.astype("str"), index=counts.index).str.casefold().str.replace(r"\s+", " ",
-                                                                                                 regex=True)
-    groups = keys.groupby(keys).groups
+    # Plain Python over the distinct values (at most a thousand): counts come most frequent first, so the
+    # first spelling of each group is its canonical one.
+    canonical: dict[str, object] = {_variant_key(s): s for s in spellings or []}
+    fixed = spellings is not None  # a plan's spellings: no new canonical value is chosen
     mapping = {}
-    for members in groups.values():
-        if len(members) > 1:
-            canonical = max(members, key=lambda m: counts[m])
-            mapping.update({m: canonical for m in members if m != canonical})
+    for value in counts.index:
+        key = _variant_key(value)
+        if key in canonical:
+            if canonical[key] != value:
+                mapping[value] = canonical[key]
+        elif not fixed:
+            canonical[key] = value
     if not mapping:
         return None
-    new = series.replace(mapping)
-    changed = int(series.isin(list(mapping)).sum())
+    new = remap(series, mapping)
+    changed = int(counts[list(mapping)].sum())
     examples = {str(k): str(v) for k, v in list(mapping.items())[:5]}
-    return new, entry("unify_category_variants", column=col, count=changed,
-                      params={"variants_merged": len(mapping), "examples": examples},
+    spelled = sorted(str(v) for v in canonical.values()) if len(canonical) <= MAX_SPELLINGS else None
+    return new, entry("unify_category_variants", column=col, count=changed, source="plan" if fixed else "heuristic",
+                      params={"variants_merged": len(mapping), "examples": examples, "spellings": spelled},
                       before={"distinct": len(counts)}, after={"distinct": int(new.nunique())},
                       message=f"Merged {len(mapping)} case/spacing variants into their most frequent spelling "
                               f"({changed:,} values), e.g. {next(iter(examples.items()))[0]!r} → "
                               f"{next(iter(examples.items()))[1]!r}.")
 
 
-def repair_types(frame: pd.DataFrame, *, parse_threshold: float = 0.95, roles: dict[str, str] | None = None
-                 ) -> tuple[pd.DataFrame, list[dict]]:
+def repair_types(frame: pd.DataFrame, *, parse_threshold: float = 0.95, roles: dict[str, str] | None = None,
+                 parallel: bool = False, categories: dict[str, dict] | None = None) -> tuple[pd.DataFrame, list[dict]]:
     """Convert text columns that hold numbers, booleans, dates or times; tidy category spellings.
 
     A column converts when at least `parse_threshold` of its non-missing values parse; the rest
     become missing and the log says how many. `roles` (the user's) force a conversion or forbid one:
-    codes, identifiers and free text keep their text exactly.
+    codes, identifiers and free text keep their text exactly. `categories` (a plan's, per column: its typo
+    mapping and spellings) replace the typo and variant decisions. Each column is repaired on its own, so
+    with `parallel` a forked child takes every other text column of a large frame.
     """
     if not 0 < parse_threshold <= 1:
         raise ValueError(f"parse_threshold must be in (0, 1]; got {parse_threshold!r}")
     roles = roles or {}
-    out = frame.copy()
+    text = [c for c in frame.columns if is_text(frame[c])]
+    theirs = text[1::2] if parallel and len(frame) * len(text) >= PARALLEL_CELLS else []
+    given_away = set(theirs)
+    repaired = split(lambda columns: _repair_columns(frame, columns, parse_threshold, roles, categories or {}),
+                     [c for c in frame.columns if c not in given_away], theirs)
+    out = frame.copy(deep=False)  # copy-on-write: columns are copied only where a value changes
     logs: list[dict] = []
-    for col in out.columns:
-        series = out[col]
-        present = series.dropna()
-        role = roles.get(str(col))
-        if is_text(series) and not present.empty:
-            text = present.astype("str")
-            stripped = text.str.strip()
-            # ' =1+1' is inert in a spreadsheet, '=1+1' is live: keep the leading space that disarms it.
-            armed = stripped.str.match(FORMULA) & ~stripped.str.fullmatch(NUMBER) & ~text.str.match(FORMULA)
-            if armed.any():
-                stripped = stripped.where(~armed, text.str.rstrip())
-            changed = int((stripped != text).sum())
-            if changed:
-                series = out[col] = stripped.reindex(series.index)
-                logs.append(entry("trim_whitespace", column=col, count=changed,
-                                  message=f"Trimmed surrounding whitespace in {changed:,} values."))
-            if role in ("id", "code", "text"):
-                continue
-            coded = code_evidence(stripped.iloc[:: max(1, len(stripped) // SAMPLE)], col) is not None
-            if role != "categorical":
-                new, log, miss = _convert(series, col, stripped, parse_threshold, _FORCED.get(role), coded)
-                if log is not None:
-                    out[col] = new
-                    logs.append(log)
-                    continue
-                if miss is not None:
-                    logs.append(miss)
-            # Typos after conversion failed: a slip in a yes/no or number column is the parser's to report.
-            if not coded and _categorical(stripped) and (fixed := repair_typos(series, col)) is not None:
-                series, log = fixed
-                out[col] = series
-                logs.append(log)
-            if (unified := unify_variants(series, col)) is not None:
-                out[col], log = unified
-                logs.append(log)
-        elif role in ("code", "id") and pd.api.types.is_float_dtype(series) and len(present) and \
-                (present == present.round()).all():
-            out[col] = series.astype("Int64")  # a code read as float because of gaps: exact integers again
+    for col in frame.columns:  # logs in column order, whoever repaired the column
+        new, entries = repaired[col]
+        if new is not None:
+            out[col] = new
+        logs += entries
     return out, logs
 
 
-def detect_roles(frame: pd.DataFrame, given: dict[str, str] | None = None) -> tuple[dict[str, str], list[dict]]:
-    """Every column's role (the user's where given) and a log entry for each decision that restricts cleaning."""
-    given = given or {}
+def _repair_columns(frame: pd.DataFrame, columns: list, parse_threshold: float, roles: dict[str, str],
+                    categories: dict[str, dict]) -> dict:
+    return {col: _repair_column(frame[col], col, parse_threshold, roles.get(str(col)), categories.get(str(col)))
+            for col in columns}
+
+
+def _repair_column(series: pd.Series, col, parse_threshold: float, role: str | None, known: dict | None = None
+                   ) -> tuple[pd.Series | None, list[dict]]:
+    """The repaired column (None: unchanged) and its log entries."""
+    present = series.dropna()
+    logs: list[dict] = []
+    if not is_text(series) or present.empty:
+        if role in ("code", "id") and pd.api.types.is_float_dtype(series) and len(present) and \
+                (present == present.round()).all():
+            return series.astype("Int64"), []  # a code read as float because of gaps: exact integers again
+        return None, []
+    changed_any = False
+    text = present.astype("str")
+    stripped = text.str.strip()
+    # ' =1+1' is inert in a spreadsheet, '=1+1' is live: keep the leading space that disarms it.
+    armed = stripped.str.match(FORMULA) & ~stripped.str.fullmatch(NUMBER) & ~text.str.match(FORMULA)
+    if armed.any():
+        stripped = stripped.where(~armed, text.str.rstrip())
+    changed = int((stripped != text).sum())
+    if changed:
+        series, changed_any = stripped.reindex(series.index), True
+        logs.append(entry("trim_whitespace", column=col, count=changed,
+                          message=f"Trimmed surrounding whitespace in {changed:,} values."))
+    if role in ("id", "code", "text"):
+        return (series if changed_any else None), logs
+    coded = code_evidence(stripped.iloc[:: max(1, len(stripped) // SAMPLE)], col) is not None
+    if role != "categorical":
+        new, log, miss = _convert(series, col, stripped, parse_threshold, _FORCED.get(role), coded)
+        if log is not None:
+            return new, logs + [log]
+        if miss is not None:
+            logs.append(miss)
+    # Typos after conversion failed: a slip in a yes/no or number column is the parser's to report.
+    if not coded and _categorical(stripped) and (fixed := repair_typos(series, col, (known or {}).get("typos"))):
+        (series, log), changed_any = fixed, True
+        logs.append(log)
+    if (unified := unify_variants(series, col, (known or {}).get("spellings"))) is not None:
+        (series, log), changed_any = unified, True
+        logs.append(log)
+    return (series if changed_any else None), logs
+
+
+def detect_roles(frame: pd.DataFrame, given: dict[str, str] | None = None, parallel: bool = False,
+                 planned: dict[str, str] | None = None) -> tuple[dict[str, str], list[dict]]:
+    """Every column's role (the user's where given, else an applied plan's) and a log entry for each decision
+    that restricts cleaning.
+
+    Each column is judged on its own, so with `parallel` a forked child judges every other column of a large frame.
+    """
+    columns = list(frame.columns)
+    theirs = columns[1::2] if parallel and frame.size >= PARALLEL_CELLS else []
+    found = split(lambda part: _roles_of(frame, part, given or {}, planned or {}), columns[::2] if theirs else columns,
+                  theirs)
     roles, notes = {}, []
-    for col in frame.columns:
+    for col in columns:  # in column order, whoever judged them
         name = str(col)
-        if name in given:
-            roles[name] = given[name]
-            notes.append(entry("detect_role", column=name, params={"role": given[name], "evidence": "set by the user"},
-                               message=f"Role {given[name]!r}, set by the user."))
-            continue
-        role, why = role_evidence(frame[col], name)
-        roles[name] = role
-        if role == "id":
-            notes.append(entry("detect_id_like", column=name, params={"role": role, "evidence": why},
-                               message=f"Looks like an identifier ({why}): kept exactly, never imputed, clipped "
-                                       "or used as a feature."))
-        elif role == "code":
-            notes.append(entry("detect_code", column=name, params={"role": role, "evidence": why},
-                               message=f"A code, not a quantity ({why}): kept exactly, never imputed by value, "
-                                       "clipped, scaled or turned into a length."))
-        elif role in ("coordinate", "time", "text"):
-            notes.append(entry("detect_role", column=name, params={"role": role, "evidence": why},
-                               message=f"Role {role!r} ({why})."))
-        elif role == "constant":
-            value = frame[col].dropna().iloc[0] if frame[col].notna().any() else None
-            notes.append(entry("detect_constant", column=name, params={"value": None if value is None else str(value)},
-                               message="Holds a single value: kept in the cleaned data, excluded from features."))
+        roles[name], note = found[name]
+        notes += note
     return roles, notes
+
+
+def _roles_of(frame: pd.DataFrame, columns: list, given: dict[str, str], planned: dict[str, str]
+              ) -> dict[str, tuple[str, list[dict]]]:
+    """Per column: its role and the log entries the decision makes."""
+    return {str(col): _role_of(frame[col], str(col), given, planned) for col in columns}
+
+
+def _role_of(series: pd.Series, name: str, given: dict[str, str], planned: dict[str, str]) -> tuple[str, list[dict]]:
+    if name in given:
+        return given[name], [entry("detect_role", column=name, params={"role": given[name], "evidence": "set by the user"},
+                                   message=f"Role {given[name]!r}, set by the user.")]
+    if name in planned:
+        return planned[name], [entry("detect_role", column=name, source="plan",
+                                     params={"role": planned[name], "evidence": "the applied plan's role"},
+                                     message=f"Role {planned[name]!r}, from the applied plan.")]
+    role, why = role_evidence(series, name)
+    if role == "id":
+        return role, [entry("detect_id_like", column=name, params={"role": role, "evidence": why},
+                            message=f"Looks like an identifier ({why}): kept exactly, never imputed, clipped "
+                                    "or used as a feature.")]
+    if role == "code":
+        return role, [entry("detect_code", column=name, params={"role": role, "evidence": why},
+                            message=f"A code, not a quantity ({why}): kept exactly, never imputed by value, "
+                                    "clipped, scaled or turned into a length.")]
+    if role in ("coordinate", "time", "text"):
+        return role, [entry("detect_role", column=name, params={"role": role, "evidence": why},
+                            message=f"Role {role!r} ({why}).")]
+    if role == "constant":
+        value = series.dropna().iloc[0] if series.notna().any() else None
+        return role, [entry("detect_constant", column=name, params={"value": None if value is None else str(value)},
+                            message="Holds a single value: kept in the cleaned data, excluded from features.")]
+    return role, []

@@ -32,6 +32,19 @@ def pairwise_pearson(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(r, -1.0, 1.0), n
 
 
+def pearson_with(y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pearson r of `y` against each column of `x` over the rows where both are present, and those row
+    counts: one row of pairwise_pearson's matrix at the cost of one column pair per column."""
+    both = np.isfinite(x) & np.isfinite(y)[:, None]
+    x0, y0 = np.where(both, x, 0.0), np.where(both, y[:, None], 0.0)
+    n = both.sum(axis=0).astype(float)
+    sx, sy = x0.sum(axis=0), y0.sum(axis=0)
+    with np.errstate(all="ignore"):
+        cov = n * (x0 * y0).sum(axis=0) - sx * sy
+        r = cov / np.sqrt((n * (x0 * x0).sum(axis=0) - sx * sx) * (n * (y0 * y0).sum(axis=0) - sy * sy))
+    return np.clip(r, -1.0, 1.0), n
+
+
 def _p_r(r: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Two-sided p-value of a correlation coefficient (the t test scipy.stats.pearsonr uses)."""
     with np.errstate(all="ignore"):

@@ -17,6 +17,7 @@ from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator, NullLocator, PercentFormatter
 from PIL import Image
 
+from .background import in_background
 from .correlations import correlations, heatmap_order
 from .eda_stats import (box_statistics, chart_values, check_parameters, clip, column_names, column_note,
                         column_statistics, compact, correlation, count_axis, eda_logs, float_values, histogram_edges,
@@ -30,6 +31,8 @@ MISSING_MAX, ANNOTATE_MAX = 40, 15
 NAME_CHARS, LABEL_CHARS = 50, 26
 SEED = 0
 COLOR, LIGHT, GREY, RED, INK = "#4C72B0", "#C9D5EA", "#A0A0A0", "#C44E52", "#222222"
+PARALLEL_CHARTS = 8  # chartable columns from which a forked child draws about half the charts (when parallel)
+OVERVIEW_COST = 5  # a heatmap or missing-values chart takes about five column charts' time (measured)
 PNG_OPTIONS = {"compress_level": 1}  # zlib level 1: ~60% of the default level's time, files ~10% larger
 CHARTS = {"numeric": ("histogram", "boxplot"), "datetime": ("histogram",), "categorical": ("countplot",),
           "boolean": ("countplot",)}
@@ -223,12 +226,13 @@ class _Painter:
 
 
 def run_eda(frame: pd.DataFrame, roles: dict[str, str] | None = None, *, max_figures: int = 60,
-            sample_rows: int = 20_000, top_k: int = 10, heatmap_max: int = 20, dpi: int = 96
-            ) -> tuple[dict, list[dict], list[dict]]:
+            sample_rows: int = 20_000, top_k: int = 10, heatmap_max: int = 20, dpi: int = 96,
+            parallel: bool = False) -> tuple[dict, list[dict], list[dict]]:
     """(statistics, figures, log entries). figures: [{"kind", "column", "title", "png": bytes, "width", "height"}].
 
     Statistics use all rows. Longer frames draw histograms, box plots and the heatmap from a seeded sample
     of `sample_rows` rows, noted on each such figure; bar charts show exact counts over all rows.
+    `parallel`: a forked child draws about half the column charts (drawing is most of a small file's job).
     """
     check_parameters(frame, roles, max_figures=max_figures, sample_rows=sample_rows, top_k=top_k,
                      heatmap_max=heatmap_max, dpi=dpi)
@@ -280,6 +284,8 @@ def run_eda(frame: pd.DataFrame, roles: dict[str, str] | None = None, *, max_fig
     with warnings.catch_warnings():
         # Names in scripts the bundled font lacks draw as boxes; a warning per glyph is only noise.
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
+        mine, theirs = _shares(chosen, len(overview)) if parallel and len(chosen) >= PARALLEL_CHARTS else (chosen, [])
+        later = in_background(_draw, painter, theirs, columns, values, counts_of, top_k, parallel=bool(theirs))
         if "heatmap" in overview:
             names = list(numeric)
             matrix = np.column_stack([numeric[n] for n in names])
@@ -296,16 +302,17 @@ def run_eda(frame: pd.DataFrame, roles: dict[str, str] | None = None, *, max_fig
         if "missing" in overview:
             shares = pd.Series({n: s["missing"] / rows for n, s in columns.items() if s["missing"]})
             figures.append(painter.missing(shares.sort_values(ascending=False, kind="stable"), len(columns)))
-        for name, kinds in chosen:
-            stats = columns[name]
-            try:
-                drawn = _column_figures(painter, name, kinds, stats, values.get(name), counts_of[name], top_k)
-            except Exception as exc:  # noqa: BLE001 - one odd column must not cost the others their charts
-                stats["note"] = f"No chart: drawing failed ({type(exc).__name__}: {exc})."
+        drawn = _draw(painter, mine, columns, values, counts_of, top_k)
+        drawn.update(later())
+        for name, _ in chosen:  # in frame order, whoever drew them
+            result = drawn[name]
+            if isinstance(result, str):
+                columns[name]["note"] = result
                 skips.setdefault("chart_failed", []).append(name)
                 continue
-            stats["charts"] = [f["kind"] for f in drawn]
-            figures += drawn
+            result, learned = result
+            columns[name].update(learned, charts=[f["kind"] for f in result])
+            figures += result
     rule = (f"At most {max_figures} figures: the correlation heatmap and the missing-values chart first, then each "
             f"column's charts in frame order; {len(capped)} chartable columns beyond the cap have no chart.")
     statistics.update(figures=len(figures), figure_cap={"limit": max_figures, "skipped": capped,
@@ -313,14 +320,37 @@ def run_eda(frame: pd.DataFrame, roles: dict[str, str] | None = None, *, max_fig
     return statistics, figures, eda_logs(figures, skips, statistics, max_figures)
 
 
-def _column_figures(painter: _Painter, name: str, kinds: tuple, stats: dict, values, counts, top_k: int) -> list:
+def _shares(chosen: list, overview: int) -> tuple[list, list]:
+    """The chosen columns split into this process's and a child's, about equal in drawing time: each chart
+    counts one, an overview chart (heatmap, missing values) OVERVIEW_COST, and those are drawn here."""
+    mine, theirs, loads = [], [], [OVERVIEW_COST * overview, 0.0]
+    for name, kinds in chosen:
+        side = 0 if loads[0] <= loads[1] else 1
+        (mine if side == 0 else theirs).append((name, kinds))
+        loads[side] += len(kinds)
+    return mine, theirs
+
+
+def _draw(painter: _Painter, chosen: list, columns: dict, values: dict, counts_of: dict, top_k: int) -> dict:
+    """Per chosen column: (its figures, what drawing adds to its statistics), or the note saying why it failed."""
+    drawn: dict = {}
+    for name, kinds in chosen:
+        try:
+            drawn[name] = _column_figures(painter, name, kinds, columns[name], values.get(name), counts_of[name], top_k)
+        except Exception as exc:  # noqa: BLE001 - one odd column must not cost the others their charts
+            drawn[name] = f"No chart: drawing failed ({type(exc).__name__}: {exc})."
+    return drawn
+
+
+def _column_figures(painter: _Painter, name: str, kinds: tuple, stats: dict, values, counts, top_k: int
+                    ) -> tuple[list, dict]:
     if kinds == ("countplot",):
-        figure, stats["top_k_coverage"] = painter.countplot(name, counts, top_k, stats["missing"])
-        return [figure]
+        figure, coverage = painter.countplot(name, counts, top_k, stats["missing"])
+        return [figure], {"top_k_coverage": coverage}
     array, sampled = values
     if stats["role"] == "datetime":
-        return [painter.timeline(name, array, stats, sampled)]
+        return [painter.timeline(name, array, stats, sampled)], {}
     if not array.size:
         raise ValueError("no finite values")
-    return [painter.histogram(name, array, stats, sampled), painter.boxplot(name, array, stats, sampled)]
+    return [painter.histogram(name, array, stats, sampled), painter.boxplot(name, array, stats, sampled)], {}
 

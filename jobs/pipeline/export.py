@@ -137,8 +137,10 @@ def _escaped(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, int]:
         column = column.cast(column.type.value_type)  # categories
     if not _text(column.type):
         return column, 0  # numbers, booleans and dates are written as what they are
-    live = pc.fill_null(pc.and_(pc.match_substring_regex(column, FORMULA),
-                                pc.invert(pc.match_substring_regex(column, f"^({NUMBER})$"))), False)
+    live = pc.fill_null(pc.match_substring_regex(column, FORMULA), False)
+    if not pc.any(live).as_py():  # most columns: no cell starts like a formula, one scan is enough
+        return column, 0
+    live = pc.and_(live, pc.fill_null(pc.invert(pc.match_substring_regex(column, f"^({NUMBER})$")), True))
     count = pc.sum(live).as_py() or 0
     if not count:
         return column, 0

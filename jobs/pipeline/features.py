@@ -16,9 +16,9 @@ SCALINGS = ("standard", "minmax", "none")
 MISSING = "missing"  # level name given to missing categorical values
 FREQUENCY_TABLE_MAX = 50  # levels stored in a frequency description; more would bloat the JSON log
 CODE_UNIQUE_SHARE = 0.95  # a code with this share of distinct values is dropped, like an id
-_TRUE = {"true", "t", "yes", "y", "1", "1.0", "on"}
-_FALSE = {"false", "f", "no", "n", "0", "0.0", "off"}
-_DATE_PARTS = {"year": "year", "month": "month (1-12)", "day": "day of the month", "dayofweek":
+TRUE_WORDS = {"true", "t", "yes", "y", "1", "1.0", "on"}
+FALSE_WORDS = {"false", "f", "no", "n", "0", "0.0", "off"}
+DATE_PARTS = {"year": "year", "month": "month (1-12)", "day": "day of the month", "dayofweek":
                "day of the week (0 = Monday)", "hour": "hour (0-23)"}
 _UNSAFE = re.compile(r"[^\w]+")  # \w: letters, digits and underscore (Unicode letters included)
 _CLOCK = r"^\s*(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?\s*(?:([AaPp])\.?\s*[Mm]\.?)?\s*$"
@@ -47,7 +47,13 @@ def _slugs(levels: list[str]) -> list[str]:
     return out
 
 
-def _level_keys(series: pd.Series) -> tuple[np.ndarray, list[str]]:
+def whole_numbers(series: pd.Series) -> bool:
+    """A float column holding whole numbers only: a code read as float because of gaps (ZIP 8540.0)."""
+    present = series.dropna()
+    return pd.api.types.is_float_dtype(series) and bool((present == present.round()).all())
+
+
+def level_keys(series: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Integer codes and their level names; missing values form their own level."""
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     names = [str(u) for u in uniques]
@@ -77,7 +83,7 @@ def _frequency(series: pd.Series, col, codes: np.ndarray, names: list[str], oneh
     counts = np.bincount(codes, minlength=len(names))
     shares = counts / max(len(codes), 1)
     top = np.argsort(-counts, kind="stable")[:FREQUENCY_TABLE_MAX]
-    table = {names[i]: plain(shares[i]) for i in top}
+    table = {names[i]: plain(shares[i], None) for i in top}  # exact: a plan encodes the next batch with it
     params = {"frequencies": table, "levels": len(names), "truncated": len(names) > FREQUENCY_TABLE_MAX,
               "unseen": 0.0}
     name = f"{col}_freq"
@@ -91,7 +97,7 @@ def _frequency(series: pd.Series, col, codes: np.ndarray, names: list[str], oneh
 
 
 def _categorical(series: pd.Series, col, onehot_max: int):
-    codes, names = _level_keys(series)
+    codes, names = level_keys(series)
     if len(names) <= onehot_max:
         return _one_hot(series, col, codes, names)
     return _frequency(series, col, codes, names, onehot_max)
@@ -100,7 +106,8 @@ def _categorical(series: pd.Series, col, onehot_max: int):
 def _code(series: pd.Series, col, onehot_max: int):
     """Codes are labels, not quantities: encoded as categories, or dropped when nearly every value differs."""
     present = series.dropna()
-    if pd.api.types.is_float_dtype(series) and (present == present.round()).all():
+    whole = whole_numbers(series)
+    if whole:
         series = series.astype("Int64")  # ZIP 8540.0 (a float because of gaps) is the level "8540"
     distinct = int(present.nunique())
     if len(present) >= 2 and distinct >= CODE_UNIQUE_SHARE * len(present):
@@ -112,6 +119,9 @@ def _code(series: pd.Series, col, onehot_max: int):
                                  f"no signal as a feature.")
     outputs, log = _categorical(series, col, onehot_max)
     log["params"]["role"] = "code"
+    if whole:  # a plan's replay reads the next batch's floats the same way
+        for _, described in outputs.values():
+            described["params"]["whole_numbers"] = True
     return outputs, log
 
 
@@ -123,8 +133,8 @@ def _boolean(series: pd.Series, col, onehot_max: int):
     else:
         text = series.dropna().astype(str).str.strip().str.lower()
         distinct = sorted(text.unique())
-        if set(distinct) <= _TRUE | _FALSE:
-            mapping = {v: int(v in _TRUE) for v in distinct}
+        if set(distinct) <= TRUE_WORDS | FALSE_WORDS:
+            mapping = {v: int(v in TRUE_WORDS) for v in distinct}
         elif len(distinct) <= 2:
             # Two arbitrary labels (say "M"/"F"): alphabetical order decides which is 1, recorded for re-use.
             mapping = {v: i for i, v in enumerate(distinct)}
@@ -151,13 +161,13 @@ def _datetime(series: pd.Series, col):
         values = getattr(dates, "day_of_week" if part == "dayofweek" else part)  # dayofweek is deprecated
         values = values.to_numpy(dtype=np.int32 if not values.isna().any() else float)
         name = f"{col}_{part}"
-        outputs[name] = (values, _describe(name, col, "date_part", f"{_DATE_PARTS[part]} of {col}", {"part": part}))
+        outputs[name] = (values, _describe(name, col, "date_part", f"{DATE_PARTS[part]} of {col}", {"part": part}))
     log = entry("date_parts", column=plain(col), count=len(parts), params={"parts": parts},
                 message=f"Date split into {', '.join(parts)}; original column dropped.")
     return outputs, log
 
 
-def _minutes(series: pd.Series) -> np.ndarray:
+def minutes_of_day(series: pd.Series) -> np.ndarray:
     """Minutes since midnight: 'HH:MM[:SS]' text (a trailing a.m./p.m. allowed), times or timestamps; else NaN."""
     if pd.api.types.is_timedelta64_dtype(series):
         return (series.dt.total_seconds() / 60).to_numpy(dtype=float, na_value=np.nan)
@@ -176,22 +186,31 @@ def _minutes(series: pd.Series) -> np.ndarray:
     return np.where(codes >= 0, found[np.maximum(codes, 0)] if len(found) else np.nan, np.nan)
 
 
+def scaled(values: np.ndarray, params: dict) -> np.ndarray:
+    """`values` through a fitted scaler's parameters (mean/std or min/max; none: unchanged). A column with one
+    value (or one row, or none) carries no spread: 0 keeps it finite instead of NaN."""
+    flat = np.where(np.isnan(values), np.nan, 0.0)
+    if "mean" in params:
+        mean, std = params["mean"], params.get("std")
+        return (values - mean) / std if mean is not None and std is not None and std > 0 else flat
+    if "min" in params:
+        low, high = params["min"], params.get("max")
+        return (values - low) / (high - low) if low is not None and high is not None and high > low else flat
+    return values
+
+
 def _scale(values: np.ndarray, scaling: str, label: str) -> tuple[np.ndarray, dict, str]:
     present = values[~np.isnan(values)]
     if scaling == "standard":
         mean = float(present.mean()) if len(present) else np.nan
         std = float(present.std()) if len(present) else np.nan  # ddof=0, as in common standard scalers
-        # A column with one value (or one row) carries no spread; 0 keeps it finite instead of NaN.
-        values = (values - mean) / std if std > 0 else np.where(np.isnan(values), np.nan, 0.0)
-        return values, {"mean": plain(mean), "std": plain(std), "ddof": 0}, \
-            f"{label}, then standardised (mean {_fmt(mean)}, std {_fmt(std)})"
+        params = {"mean": plain(mean, None), "std": plain(std, None), "ddof": 0}  # exact: a plan reapplies them
+        return scaled(values, params), params, f"{label}, then standardised (mean {_fmt(mean)}, std {_fmt(std)})"
     if scaling == "minmax":
         low = float(present.min()) if len(present) else np.nan
         high = float(present.max()) if len(present) else np.nan
-        span = high - low
-        values = (values - low) / span if span > 0 else np.where(np.isnan(values), np.nan, 0.0)
-        return values, {"min": plain(low), "max": plain(high)}, \
-            f"{label}, then scaled to [0, 1] (min {_fmt(low)}, max {_fmt(high)})"
+        params = {"min": plain(low, None), "max": plain(high, None)}
+        return scaled(values, params), params, f"{label}, then scaled to [0, 1] (min {_fmt(low)}, max {_fmt(high)})"
     return values, {}, label
 
 
@@ -222,7 +241,7 @@ def _numeric(series: pd.Series, col, scaling: str, skew_limit: float, log_allowe
 
 
 def _time(series: pd.Series, col, scaling: str):
-    minutes = _minutes(series)
+    minutes = minutes_of_day(series)
     unparsed = int((series.notna().to_numpy() & np.isnan(minutes)).sum())
     name = f"{col}_minutes"
     values, params, text = _scale(minutes, scaling, f"minutes since midnight of {col}")
@@ -234,9 +253,14 @@ def _time(series: pd.Series, col, scaling: str):
     return {name: (values, _describe(name, col, transform, text, params))}, log
 
 
-def _text(series: pd.Series, col):
+def text_lengths(series: pd.Series) -> np.ndarray:
+    """Characters per value (missing stays missing): integers when no value is missing."""
     lengths = series.astype(str).str.len().where(series.notna())
-    values = lengths.to_numpy(dtype=np.int64 if not lengths.isna().any() else float)
+    return lengths.to_numpy(dtype=np.int64 if not lengths.isna().any() else float)
+
+
+def _text(series: pd.Series, col):
+    values = text_lengths(series)
     name = f"{col}_length"
     described = _describe(name, col, "length", f"number of characters in {col}")
     log = entry("text_length", column=plain(col), count=1,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .correlations import pairwise_pearson
+from .correlations import pearson_with
 from .entries import column_stats, entry, plain
 from .numbers import decimal_places
 
@@ -55,8 +55,8 @@ def _predictor(frame: pd.DataFrame, col: str, target: np.ndarray, sampled: pd.Da
     others = [c for c in sampled.columns if c != col]
     if not others:
         return None
-    r, n = pairwise_pearson(sampled[[col, *others]].to_numpy()[rows])
-    r = np.where(n[0, 1:] >= MIN_VALUES, np.abs(r[0, 1:]), np.nan)
+    r, n = pearson_with(sampled[col].to_numpy()[rows], sampled[others].to_numpy()[rows])
+    r = np.where(n >= MIN_VALUES, np.abs(r), np.nan)
     if not (r >= RELATED).any():
         return None
     other = others[int(np.nanargmax(r))]

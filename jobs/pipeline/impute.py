@@ -11,6 +11,7 @@ from .depend import majority_fill
 
 MAX_LEVELS = 10  # categories used as regression predictors become this many indicator columns at most
 MIN_FIT_ROWS = 30
+LEARNED = ("mean", "median", "mode")  # single fill values a plan carries to the next batch as learned
 
 
 def group_key(frame: pd.DataFrame, by: str) -> pd.Series:
@@ -85,7 +86,10 @@ def fill_column(frame: pd.DataFrame, col: str, plan: dict) -> tuple[pd.Series | 
     action = plan["action"]
     if action == "drop_column":
         return None, None
-    if action == "mean":
+    if action in LEARNED and plan["params"].get("value") is not None:  # a plan replayed: the value it learned
+        value = pd.Timestamp(plan["params"]["value"]) if pd.api.types.is_datetime64_any_dtype(series) else \
+            plan["params"]["value"]
+    elif action == "mean":
         value = values.mean()
     elif action == "median":
         value = values.median() if not pd.api.types.is_datetime64_any_dtype(series) else values.sort_values().iloc[
@@ -154,7 +158,7 @@ def _keep_integers(original: pd.Series, filled: pd.Series) -> pd.Series:
 def apply_decisions(frame: pd.DataFrame, plans: dict[str, dict], *, indicators: bool = False
                     ) -> tuple[pd.DataFrame, list[dict]]:
     """Fill every column named in `plans`; one log entry per column, saying who decided."""
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write: columns are copied only where a value changes
     logs: list[dict] = []
     for col, plan in plans.items():
         series = frame[col]
@@ -180,7 +184,7 @@ def apply_decisions(frame: pd.DataFrame, plans: dict[str, dict], *, indicators: 
             out[f"{col}_was_missing"] = series.isna().astype("int8")
         out[col] = filled
         if value is not None:
-            params["value"] = plain(value)
+            params["value"] = plain(value, digits=None)  # exact: a plan fills the next batch with it
         shown = f" ({plain(value)})" if value is not None else ""
         logs.append(entry(f"impute_{plan['action']}", column=col, count=missing, params=params,
                           source=plan["source"], before=column_stats(series), after=column_stats(filled),

@@ -47,7 +47,8 @@ def _text_columns(path: str | Path, info: FileInfo, na_values: tuple[str, ...] =
     keep = {}
     for col in head.columns:
         values = head[col].dropna().str.strip()
-        if len(values) and looks_like_codes(values):
+        # Only a column of integers can be read as a number and lose its zeros: most are ruled out by a glance.
+        if len(values) and values.iloc[:200].str.fullmatch(r"-?\d+").any() and looks_like_codes(values):
             keep[col] = "str"
     return keep
 
@@ -64,7 +65,7 @@ def normalize_objects(frame: pd.DataFrame) -> pd.DataFrame:
         if series.dtype != object or pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
             continue
         if out is frame:
-            out = frame.copy()
+            out = frame.copy(deep=False)
         out[col] = series.map(lambda v: v if v is None or (isinstance(v, float) and v != v) else
                               json.dumps(v, default=str) if isinstance(v, (list, dict)) else str(v))
     return out
@@ -101,7 +102,7 @@ def _json_frame(path: str | Path, info: FileInfo) -> pd.DataFrame:
 
 def _replace_tokens(frame: pd.DataFrame, na_values: tuple[str, ...] = ()) -> pd.DataFrame:
     """Formats without a na_values option: turn missing tokens in text columns into NA."""
-    out = frame.copy()
+    out = frame.copy(deep=False)
     tokens = {*MISSING_TOKENS, *na_values}
     for col in out.columns:
         series = out[col]

@@ -27,6 +27,8 @@ class PipelineOptions:
     scaling: str = "standard"
     roles: dict[str, str] = field(default_factory=dict)
     na_values: tuple[str, ...] = ()
+    plan: dict | None = None  # a cleaning plan to apply (cleaning_plan.py) instead of deciding afresh
+    strict: bool = False  # with a plan: fail when the batch breaks its expectations or skips a decision
 
     def __post_init__(self):
         if self.mode not in MODES:

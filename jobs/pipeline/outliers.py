@@ -205,7 +205,7 @@ def handle_outliers(frame: pd.DataFrame, *, method: str = "iqr", strategy: str =
             raise ValueError(f"columns not in the frame: {unknown!r}")
     wanted = None if columns is None else set(columns)
     bounds = bounds or {}
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write: columns are copied only where a value changes
     logs: list[dict] = []
     flags: dict = {}
     doomed = np.zeros(len(frame), bool)

@@ -76,8 +76,8 @@ def code_evidence(series: pd.Series, name: str) -> str | None:
         values = values[np.isfinite(values.astype("float64"))]
         if values.empty or not _integral(values) or values.abs().max() >= 2 ** 63:
             return None
-    text = values.astype("int64").astype("str") if numeric else values.astype("str").str.strip()
-    sample = text.head(5000)
+    head = values.head(5000)  # written as text only where it is looked at
+    sample = head.astype("int64").astype("str") if numeric else head.astype("str").str.strip()
     digits = sample.str.match(_DIGITS.pattern)
     if not numeric and sample.str.match(r"^-?\d{16,}$").any():
         return "integers too long for a float (16+ digits)"
@@ -111,7 +111,8 @@ def coordinate_evidence(series: pd.Series, name: str) -> str | None:
 def role_evidence(series: pd.Series, name: str) -> tuple[str, str | None]:
     """The column's role and, for the roles that change what cleaning may do, why."""
     values = series.dropna()
-    if values.nunique() <= 1:
+    distinct = values.nunique()
+    if distinct <= 1:
         return "constant", None
     if pd.api.types.is_bool_dtype(series):
         return "boolean", None
@@ -128,7 +129,6 @@ def role_evidence(series: pd.Series, name: str) -> tuple[str, str | None]:
         if why := coordinate_evidence(series, name):
             return "coordinate", why
         return "numeric", None
-    distinct = values.nunique()
     if distinct <= CATEGORY_MAX or distinct <= 0.2 * len(values):
         return "categorical", None
     return "text", f"{distinct:,} distinct values in {len(values):,}: free text, never guessed"

@@ -1,15 +1,22 @@
 """run_pipeline: types → duplicates → eda → missing values → outliers → features (→ report), with progress."""
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
+from .background import in_background
+from .cleaning_plan import PlanViolation, check_version, pinned_categories, planned_roles, replayed_gaps, users_roles
 from .clean import drop_duplicates, drop_unlabelled, sparse_columns
 from .coerce import detect_roles, repair_types
 from .depend import repair_dependencies
 from .eda import run_eda
+from .expectations import check, learn
+from .feature_replay import replay_features
 from .features import engineer_features
 from .gross import repair_gross_errors
 from .impute import apply_decisions, imputed_cells
@@ -37,6 +44,9 @@ class PipelineResult:
     # Imputed cells (row position in `frame`, column, value, action): the download can be told from the raw.
     imputed: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["row", "column", "value", "action"]))
     formats: dict[str, str] = field(default_factory=dict)  # strftime pattern per date/time column for CSV output
+    expectations: dict = field(default_factory=dict)  # what the next batch should look like (expectations.py)
+    # With a plan applied: what the batch broke of its expectations, and the decisions that could not apply.
+    validation: dict | None = None
 
 
 def _no_progress(stage: str, percent: int, info: str) -> None:
@@ -57,20 +67,40 @@ def _bounds(frame: pd.DataFrame, roles: dict[str, str], columns: list[str]) -> d
 
 
 def run_pipeline(frame: pd.DataFrame, options: PipelineOptions | None = None, progress: Progress | None = None,
-                 advise: Advise | None = None) -> PipelineResult:
-    """Clean a loaded frame. `advise` (smart/deep) is the LLM advisor; its answers are validated here."""
-    options = options or PipelineOptions()
-    report = progress or _no_progress
+                 advise: Advise | None = None, parallel: bool = False) -> PipelineResult:
+    """Clean a loaded frame. `advise` (smart/deep) is the LLM advisor; its answers are validated here.
+
+    `parallel`: forked children repair and judge every other column of a large frame, and EDA (statistics
+    and plots) runs in a forked child while the cleaning goes on: it only reads the frame, and no later step
+    needs what it finds.
+    """
+    # Two processes on two cores: BLAS threads of their own would spin against each other (the missing-value
+    # step up to 2.5 times slower, measured); one thread each.
+    with threadpool_limits(limits=1, user_api="blas") if parallel else nullcontext():
+        return _run(frame, options or PipelineOptions(), progress or _no_progress, advise, parallel)
+
+
+def _run(frame: pd.DataFrame, options: PipelineOptions, report: Progress, advise: Advise | None,
+         parallel: bool) -> PipelineResult:
     keep = {options.target} if options.target else set()
     rows_in, cols_in = frame.shape
+    plan = options.plan
+    if plan is not None:
+        check_version(plan)
+        advise = None  # a plan replays its decisions: nobody is asked again
+    # The type repair sees the roles a user set (now or for the plan's batch), as the plan's batch did; the
+    # plan's detected roles replace detection afterwards.
+    chosen = {**users_roles(plan, frame.columns), **options.roles}
 
     report("cleaning", 15, f"Repairing types in {cols_in} columns")
-    out, type_logs = repair_types(frame, parse_threshold=options.parse_threshold, roles=options.roles)
+    out, type_logs = repair_types(frame, parse_threshold=options.parse_threshold, roles=chosen, parallel=parallel,
+                                  categories=pinned_categories(plan) if plan else None)
     report("cleaning", 30, f"Removing duplicate rows among {rows_in:,}")
     out, dup_logs = drop_duplicates(out)
     sparse, drop_logs = sparse_columns(out, options.drop_threshold, keep)
     out, label_logs = drop_unlabelled(out, options.target)
-    roles, role_logs = detect_roles(out, {c: r for c, r in options.roles.items() if c in out.columns})
+    roles, role_logs = detect_roles(out, {c: r for c, r in chosen.items() if c in out.columns}, parallel,
+                                    planned_roles(plan, out))
     type_logs += role_logs
     asking = " (asking the advisor)" if options.mode != "fast" else ""
     # Stand-ins for missing values (-999) are no data: set missing before anything summarises the column.
@@ -79,11 +109,8 @@ def run_pipeline(frame: pd.DataFrame, options: PipelineOptions | None = None, pr
     out, repair_logs = find_disguised_missing(out, repairable)
     # EDA looks at the data as observed: after type repair, before imputation invents values.
     report("eda", 35, f"Summarising {out.shape[1]} columns and drawing plots")
-    statistics, figures, eda_logs = run_eda(out, {c: EDA_ROLES.get(r, r) for c, r in roles.items()})
-    units = {e["column"]: e["params"]["unit"] for e in type_logs if e["action"] == "convert_unit"}
-    for col, unit in units.items():  # a number read from '12.0 oz' keeps its unit beside its statistics
-        if col in statistics.get("columns", {}):
-            statistics["columns"][col]["unit"] = unit
+    charted = {c: EDA_ROLES.get(r, r) for c, r in roles.items()}
+    eda = in_background(lambda: run_eda(out, charted, parallel=parallel), parallel=parallel)
     report("cleaning", 45, "Checking entity consistency (values determined by other columns)")
     before_fill = out
     out, dependency_logs, rules = repair_dependencies(out, repairable)
@@ -93,9 +120,14 @@ def run_pipeline(frame: pd.DataFrame, options: PipelineOptions | None = None, pr
     repair_logs += dependency_logs + gross_logs
     report("cleaning", 50, f"Planning missing values for {int(out.isna().any().sum())} columns{asking}")
     before_impute = out
-    plans, advisor = plan_missing(out.drop(columns=sparse), roles, options.mode, options.target, advise,
-                                  rules=[r for r in rules if r["dependent"] not in sparse and r["determinant"] not in sparse],
-                                  repairs=type_logs + repair_logs)
+    usable = [r for r in rules if r["dependent"] not in sparse and r["determinant"] not in sparse]
+    skipped: list[dict] = []
+    if plan is not None:
+        plans, skipped = replayed_gaps(plan, out.drop(columns=sparse), roles, options.target, usable, out.columns)
+        advisor = {"asked": [], "used": False, "error": None, "report": None, "model": None}
+    else:
+        plans, advisor = plan_missing(out.drop(columns=sparse), roles, options.mode, options.target, advise,
+                                      rules=usable, repairs=type_logs + repair_logs)
     out, fill_logs = apply_decisions(out, plans, indicators=options.missing_indicators)
     left_out = set(sparse) | {e["column"] for e in fill_logs if e["action"] == "drop_column"}
     imputed = pd.concat([imputed_cells(before_fill, after_dependencies, dependency_logs),
@@ -113,10 +145,27 @@ def run_pipeline(frame: pd.DataFrame, options: PipelineOptions | None = None, pr
     if options.features:
         report("features", 78, "Engineering model-ready features")
         model = out.drop(columns=[c for c in out.columns if c in left_out])
-        features, feature_logs, descriptions = engineer_features(
-            model, target=options.target if options.target in model.columns else None,
-            roles={c: r for c, r in roles.items() if c in model.columns}, scaling=options.scaling)
+        aim = options.target if options.target in model.columns else None
+        if plan is not None and plan.get("features"):  # the plan's columns, encoders and scalers
+            features, feature_logs, descriptions = replay_features(model, plan["features"], aim)
+        else:
+            features, feature_logs, descriptions = engineer_features(
+                model, target=aim, roles={c: r for c, r in roles.items() if c in model.columns},
+                scaling=options.scaling)
 
+    if parallel:
+        report("eda", 88, "Finishing the plots")
+    statistics, figures, eda_logs = eda()
+    validation = None
+    if plan is not None:
+        broken = check(frame, out, plan.get("expectations", {}))
+        validation = {"passed": not broken and not skipped, "violations": broken, "skipped": skipped}
+        if options.strict and (validation["violations"] or skipped):
+            raise PlanViolation(_broken(validation))
+    units = {e["column"]: e["params"]["unit"] for e in type_logs if e["action"] == "convert_unit"}
+    for col, unit in units.items():  # a number read from '12.0 oz' keeps its unit beside its statistics
+        if col in statistics.get("columns", {}):
+            statistics["columns"][col]["unit"] = unit
     summary = {
         "rows_in": rows_in, "columns_in": cols_in, "rows_out": len(out), "columns_out": out.shape[1],
         "missing_in": int(frame.isna().sum().sum()), "missing_out": int(out.isna().sum().sum()),
@@ -137,4 +186,26 @@ def run_pipeline(frame: pd.DataFrame, options: PipelineOptions | None = None, pr
         result_report = merge_advisor_report(base, advisor["report"]) if advisor["used"] else base
     return PipelineResult(frame=out, features=features, feature_descriptions=descriptions, logs=logs,
                           summary=summary, report=result_report, statistics=statistics, figures=figures,
-                          imputed=imputed, formats=_date_formats(type_logs, out))
+                          imputed=imputed, formats=_date_formats(type_logs, out),
+                          expectations=learn(frame, out, roles, usable, statistics), validation=validation)
+
+
+def _broken(validation: dict) -> str:
+    """A strict replay's failure, in a sentence naming the first rules broken."""
+    found = [f"{v['rule']} on {v['column']!r}" for v in validation["violations"]] + \
+            [f"skipped decision on {s['column']!r}" for s in validation["skipped"]]
+    return (f"The file breaks the plan in {len(found)} place{'s' if len(found) != 1 else ''} (strict): "
+            f"{'; '.join(found[:5])}{'...' if len(found) > 5 else ''}.")
+
+
+def warm_up(rows: int = 200) -> None:
+    """Run the pipeline once on a small made-up frame, so a worker's parent has compiled the regexes and loaded
+    the fonts and parsers that every job it forks would otherwise load again (small jobs: 20% more a second)."""
+    rng = np.random.default_rng(0)
+    days = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 400, rows), unit="D")
+    frame = pd.DataFrame({
+        "x": rng.normal(size=rows), "n": rng.integers(0, 9, rows).astype(float),
+        "price": [f"${v:,.2f}" for v in rng.lognormal(3, 1, rows)],
+        "day": np.where(rng.random(rows) < 0.5, days.strftime("%Y-%m-%d"), days.strftime("%d.%m.%Y")),
+        "city": rng.choice(["Paris", "paris ", "Rome"], rows), "ok": rng.choice(["yes", "no"], rows)})
+    run_pipeline(frame)

@@ -8,6 +8,7 @@ import re
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import cdist
 
+from .distinct import remap
 from .entries import entry, short
 
 RARE = 2  # occurrences at most: a spelling seen more often is somebody's real value (unless COPIED)
@@ -85,17 +86,24 @@ def typo_mapping(series: pd.Series) -> tuple[dict[str, str], dict[str, int]]:
     return mapping, {k: int(counts[k]) for k in mapping}
 
 
-def repair_typos(series: pd.Series, col: str) -> tuple[pd.Series, dict] | None:
-    """The column with its typos replaced and the log entry, or None when there are none."""
-    mapping, counts = typo_mapping(series)
+def repair_typos(series: pd.Series, col: str, known: dict[str, str] | None = None) -> tuple[pd.Series, dict] | None:
+    """The column with its typos replaced and the log entry, or None when there are none. `known` (a plan's
+    mapping) is applied instead of finding typos afresh."""
+    if known is None:
+        mapping, counts = typo_mapping(series)
+    else:
+        found = series.value_counts()
+        mapping = {k: v for k, v in known.items() if k in found.index}
+        counts = {k: int(found[k]) for k in mapping}
     if not mapping:
         return None
-    new = series.replace(mapping)
+    new = remap(series, mapping)
     changed = sum(counts.values())
     examples = [{"from": short(k), "to": short(v), "count": counts[k]} for k, v in list(mapping.items())[:10]]
     first = examples[0]
-    return new, entry("repair_typos", column=col, count=changed,
-                      params={"values_mapped": len(mapping), "examples": examples, "max_rare_count": RARE,
+    return new, entry("repair_typos", column=col, count=changed, source="heuristic" if known is None else "plan",
+                      params={"values_mapped": len(mapping), "examples": examples, "mapping": mapping,
+                              "max_rare_count": RARE,
                               "frequency_ratio": RATIO, "edit_share": EDIT_SHARE},
                       message=f"{len(mapping)} rare spellings a few edits from a value at least {RATIO}× as frequent "
                               f"were replaced by it ({changed:,} cells), e.g. {first['from']!r} → {first['to']!r}.")

@@ -14,9 +14,11 @@ from redis import Redis
 from rq import Worker
 
 from bench.generate import write_csv
+from jobs.queues import get_queue
 from jobs.scaling.local import LocalBackend
 from jobs.scaling.monitor import DECISION_KEY
 from rq.job import Job, JobStatus
+from rq.suspension import resume, suspend
 from tests.conftest import wait_until
 from tests.e2e.conftest import upload, wait_for
 
@@ -43,11 +45,17 @@ def test_burst_grows_drains_shrinks_replaces_crashes_and_stops_cleanly(server, e
         csv = tmp_path / "small.csv"
         csv.write_text("a,b\n" + "\n".join(f"{i},{i % 7 or ''}" for i in range(2000)) + "\n")
         ids = []
-        for _ in range(14):
-            with open(csv, "rb") as fh:
-                ids.append(requests.post(server + "/dataset/upload", files={"file": ("small.csv", fh)}).json()
-                           ["dataset_id"])
-        wait_until(lambda: len(ours(connection, "eda_fast")) == 3, 90, "the pool did not grow under the burst")
+        # Suspended (`rq suspend`), the workers take nothing, so the burst cannot drain before the pool has
+        # grown however slowly new workers start on a busy machine; the autoscaler still sees the backlog.
+        suspend(connection)
+        try:
+            for _ in range(14):
+                with open(csv, "rb") as fh:
+                    ids.append(requests.post(server + "/dataset/upload", files={"file": ("small.csv", fh)}).json()
+                               ["dataset_id"])
+            wait_until(lambda: len(ours(connection, "eda_fast")) == 3, 90, "the pool did not grow under the burst")
+        finally:
+            resume(connection)
 
         def all_done():
             return all(requests.get(f"{server}/dataset/{i}/status").json()["status"] == "completed" for i in ids)
@@ -75,23 +83,27 @@ def busy_and_idle(backend: LocalBackend) -> tuple[list[str], list[str]]:
     return [n for n, s in states.items() if s == "busy"], [n for n, s in states.items() if s == "idle"]
 
 
-def test_scale_down_never_stops_a_busy_worker(server, env, tmp_path):
+def test_scale_down_never_stops_a_busy_worker(env):
     connection = Redis.from_url(env["REDIS_URL"])
     backend = LocalBackend(connection, stop_deadline=300, env=env)
     backend.start("eda_fast", 2)
+    release = "test:autoscaler:release"
     try:
         wait_until(lambda: list(backend.states("eda_fast").values()) == ["idle", "idle"], 60,
                    "the two workers never became idle")
-        body = upload(server, write_csv(tmp_path / "long.csv", 200_000, 16))
+        # A job held busy until released: a real dataset job may finish before the check on a fast machine.
+        job = get_queue("eda_fast", connection).enqueue("tests.fakes.jobs.hold", release, job_timeout=300)
         busy, idle = wait_until(lambda: busy_and_idle(backend)[0] and busy_and_idle(backend), 60, "no worker busy")
 
         assert backend.stop_idle("eda_fast", 2) == idle  # asked for two, only the idle one goes
         wait_until(lambda: idle[0] in backend.reap(), 30, "the idle worker did not stop")
-        assert requests.get(f"{server}/dataset/{body['dataset_id']}/status").json()["status"] == "processing"
-        status = wait_for(server, body["dataset_id"], lambda s: s["status"] in ("completed", "failed"), 120)
-        assert (status["status"], status["attempts"]) == ("completed", 1)  # never interrupted
+        assert job.get_status() == JobStatus.STARTED
+        connection.set(release, 1)
+        wait_until(lambda: job.get_status() == JobStatus.FINISHED, 60, "the held job did not finish")
+        assert job.return_value() == "released" and job.retries_left is None  # never interrupted
         assert [w.name for w in backend.workers] == busy
     finally:
+        connection.delete(release)
         backend.stop_all(deadline=30)
 
 

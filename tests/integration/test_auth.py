@@ -9,32 +9,9 @@ import pytest
 from app import create_app
 from app.models import ApiToken
 from tests.conftest import make_config
+from tests.integration.conftest import bearer, make_token
 
 CSV = b"a,b,c\n1,2,x\n3,,y\n5,6,\n7,8,x\n"
-
-
-@pytest.fixture(scope="module")
-def token_app(settings, app, tmp_path_factory):
-    return create_app(make_config(settings, tmp_path_factory.mktemp("token-storage"), AUTH_MODE="token",
-                                  SMART_QUOTA=1))
-
-
-@pytest.fixture()
-def tc(token_app, db):
-    with token_app.app_context():
-        yield token_app.test_client()
-
-
-def make_token(token_app, user: str, *collabs: str, operator: bool = False) -> str:
-    args = ["tokens", "create", user, *[a for c in collabs for a in ("--collaboration", c)],
-            *(["--operator"] if operator else [])]
-    result = token_app.test_cli_runner().invoke(args=args)
-    assert result.exit_code == 0, result.output
-    return result.output.strip().splitlines()[-1].split()[-1]
-
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def upload(tc, token: str, **fields) -> tuple[int, dict]:

@@ -91,6 +91,6 @@ def test_a_recorded_file_missing_from_storage_is_a_clear_404(app, client, db, ru
     body = client.post("/dataset/upload", data={"file": (io.BytesIO(CSV), "d.csv")},
                        content_type="multipart/form-data").json
     run_worker()
-    app.extensions["storage"].delete(f"datasets/{body['dataset_id']}/cleaned.csv")  # someone emptied the disk
+    app.extensions["storage"].delete(f"datasets/{body['dataset_id']}/runs/1/cleaned.csv")  # someone emptied the disk
     response = client.get(f"/dataset/{body['dataset_id']}/cleaned")
     assert response.status_code == 404 and response.json["error"]["code"] == "file_missing"

@@ -12,7 +12,7 @@ import requests
 
 from app.models import Dataset
 from jobs.pipeline.export import safe_path, write_csv
-from tests.integration.test_s3 import raw_s3, run_jobs, s3_app, s3_url  # noqa: F401 - fixtures
+from tests.integration.conftest import run_jobs
 
 PAYLOADS = ["=1+1", "+1", "-1+2", "@SUM(A1)", "\t=1", "\r=1", " =1+1"]
 TRIMMED = ["=1+1", "+1", "-1+2", "@SUM(A1)", "=1", "=1", " =1+1"]  # trimming keeps the inert one inert
@@ -93,7 +93,7 @@ def test_counts_are_recorded_and_bad_choices_refused(client, hostile, app, db):
     assert db.session.get(Dataset, hostile).summary["formulas_neutralised"] == {"cleaned": 107, "imputed": 19,
                                                                                 "features": 1}
     for key in ("cleaned.safe.csv", "imputed.safe.csv", "features.safe.csv"):
-        assert app.extensions["storage"].exists(f"datasets/{hostile}/{key}")
+        assert app.extensions["storage"].exists(f"datasets/{hostile}/runs/1/{key}")
     response = client.get(f"/dataset/{hostile}/cleaned?formulas=run")
     assert response.status_code == 400 and response.json["error"]["details"] == {"field": "formulas"}
 
@@ -102,7 +102,7 @@ def test_a_csv_with_nothing_to_neutralise_is_served_as_stored(client, run_worker
     dataset_id = run(client, run_worker, b"a,b\n1,x\n-2,y\n3,z\n")
     assert db.session.get(Dataset, dataset_id).summary["formulas_neutralised"] == {"cleaned": 0, "imputed": 0,
                                                                                    "features": 0}
-    assert not app.extensions["storage"].exists(f"datasets/{dataset_id}/cleaned.safe.csv")
+    assert not app.extensions["storage"].exists(f"datasets/{dataset_id}/runs/1/cleaned.safe.csv")
     assert client.get(f"/dataset/{dataset_id}/cleaned").data == client.get(
         f"/dataset/{dataset_id}/cleaned?formulas=keep").data
 

@@ -63,7 +63,7 @@ def test_result_over_the_output_cap_fails_and_is_not_stored(app, client, db, red
     assert_failed_once(dataset, job, redis_conn)
     assert re.search(r"The result file cleaned\.csv would be \d MB, over .* 1 MB per result file \(MAX_OUTPUT_MB\)",
                      dataset.error)
-    assert not [f for f in stored_files(app) if f.startswith(f"datasets/{dataset.id}/cleaned")]
+    assert not [f for f in stored_files(app) if f.startswith(f"datasets/{dataset.id}/runs/")]
 
 
 def test_unreadable_file_fails_at_once_and_the_user_sees_no_path(app, client, db, redis_conn, run_worker, caplog):

@@ -7,10 +7,9 @@ import threading
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from app.models import CleaningReport, ModeUsage
-from tests.fakes.gemini import FakeGemini, text_reply
+from tests.fakes.gemini import text_reply
 
 
 def csv_bytes(n: int = 120, seed: int = 2) -> bytes:
@@ -28,15 +27,6 @@ def csv_bytes(n: int = 120, seed: int = 2) -> bytes:
 def upload(client, data: bytes | None = None, **fields):
     form = {"file": (io.BytesIO(data or csv_bytes()), "orders.csv"), **fields}
     return client.post("/dataset/upload", data=form, content_type="multipart/form-data")
-
-
-@pytest.fixture()
-def gemini(app):
-    fake = FakeGemini()
-    app.config.update(GEMINI_API_KEY="test-key", GEMINI_BASE_URL=fake.url, GEMINI_TIMEOUT=5)
-    yield fake
-    app.config.update(GEMINI_API_KEY=None, GEMINI_BASE_URL=None)
-    fake.close()
 
 
 def test_quota_is_429_before_anything_is_stored(client, app):
@@ -61,19 +51,16 @@ def test_rejected_upload_does_not_use_quota(client):
     assert upload(client, user_id="r", mode="deep").status_code == 202
 
 
-def test_quota_window(client, app, db):
-    app.config["QUOTA_WINDOW_HOURS"] = 1
-    try:
-        assert upload(client, user_id="w", mode="deep").status_code == 202
-        usage = ModeUsage.query.filter_by(user_id="w").one()
-        usage.created_at = usage.created_at.replace(year=2000)  # outside the window now
-        db.session.commit()
-        assert upload(client, user_id="w", mode="deep").status_code == 202
-        error = upload(client, user_id="w", mode="deep").json["error"]
-        assert "DEEP_QUOTA=1, QUOTA_WINDOW_HOURS=1" in error["message"]
-        assert (error["details"]["setting"], error["details"]["window_setting"]) == ("DEEP_QUOTA", "QUOTA_WINDOW_HOURS")
-    finally:
-        app.config["QUOTA_WINDOW_HOURS"] = 0
+def test_quota_window(client, app, db, monkeypatch):
+    monkeypatch.setitem(app.config, "QUOTA_WINDOW_HOURS", 1)
+    assert upload(client, user_id="w", mode="deep").status_code == 202
+    usage = ModeUsage.query.filter_by(user_id="w").one()
+    usage.created_at = usage.created_at.replace(year=2000)  # outside the window now
+    db.session.commit()
+    assert upload(client, user_id="w", mode="deep").status_code == 202
+    error = upload(client, user_id="w", mode="deep").json["error"]
+    assert "DEEP_QUOTA=1, QUOTA_WINDOW_HOURS=1" in error["message"]
+    assert (error["details"]["setting"], error["details"]["window_setting"]) == ("DEEP_QUOTA", "QUOTA_WINDOW_HOURS")
 
 
 def test_concurrent_uploads_cannot_exceed_the_quota(app, db):

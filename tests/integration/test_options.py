@@ -66,10 +66,9 @@ def server():
 
 
 @pytest.fixture()
-def url_client(app, db):
-    app.config.update(ALLOW_PRIVATE_URLS=True)
-    yield app.test_client()
-    app.config.update(ALLOW_PRIVATE_URLS=False)
+def url_client(app, db, monkeypatch):
+    monkeypatch.setitem(app.config, "ALLOW_PRIVATE_URLS", True)
+    return app.test_client()
 
 
 # -- accepted and stored ---------------------------------------------------------------------------

@@ -3,54 +3,17 @@ from __future__ import annotations
 
 import io
 import os
-import socket
 from pathlib import Path
 
-import boto3
 import pytest
 import requests
-from moto.server import ThreadedMotoServer
 
 from app import create_app
 from app.storage import MissingObject, S3Storage
 from tests.conftest import make_config
+from tests.integration.conftest import BUCKET, keys, run_jobs
 
-BUCKET = "wrangler-test"
 CSV = b"a,b,c\n1,2,x\n3,,y\n5,6,\n7,8,x\n9,10,y\n"
-
-
-@pytest.fixture(scope="module")
-def s3_url():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    keys = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ.update(keys)
-    url = f"http://127.0.0.1:{port}"
-    boto3.client("s3", endpoint_url=url, region_name="us-east-1").create_bucket(Bucket=BUCKET)
-    yield url
-    server.stop()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-
-
-@pytest.fixture()
-def raw_s3(s3_url):
-    client = boto3.client("s3", endpoint_url=s3_url, region_name="us-east-1")
-    yield client
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
-        for item in page.get("Contents", []):
-            client.delete_object(Bucket=BUCKET, Key=item["Key"])
-
-
-def keys(client) -> list[str]:
-    return sorted(o["Key"] for o in client.list_objects_v2(Bucket=BUCKET).get("Contents", []))
 
 
 def test_objects_round_trip_under_the_prefix(s3_url, raw_s3, tmp_path):
@@ -112,22 +75,6 @@ def test_presigned_urls_use_signature_v4_and_name_the_download(s3_url, raw_s3, t
     assert S3Storage(BUCKET, endpoint_url=s3_url, scratch_root=tmp_path, redirect=False).url("datasets/d/x") is None
 
 
-@pytest.fixture()
-def s3_app(settings, s3_url, raw_s3, db, tmp_path):
-    def build(**values):
-        return create_app(make_config(settings, tmp_path, STORAGE_BACKEND="s3", S3_BUCKET=BUCKET, S3_PREFIX="w",
-                                      S3_ENDPOINT_URL=s3_url, AWS_REGION="us-east-1", **values))
-    return build
-
-
-def run_jobs(application, redis_conn) -> None:
-    from rq import SimpleWorker
-
-    from jobs.queues import QUEUE_NAMES
-    with application.app_context():
-        SimpleWorker(list(QUEUE_NAMES), connection=redis_conn).work(burst=True)
-
-
 def test_the_service_on_s3_uploads_processes_redirects_and_deletes(s3_app, raw_s3, redis_conn, tmp_path):
     application = s3_app()
     client = application.test_client()
@@ -137,7 +84,7 @@ def test_the_service_on_s3_uploads_processes_redirects_and_deletes(s3_app, raw_s
     assert keys(raw_s3) == [f"w/datasets/{dataset_id}/raw.csv"]
     run_jobs(application, redis_conn)
     stored = keys(raw_s3)
-    assert f"w/datasets/{dataset_id}/cleaned.parquet" in stored and any("/graphs/" in k for k in stored)
+    assert f"w/datasets/{dataset_id}/runs/1/cleaned.parquet" in stored and any("/graphs/" in k for k in stored)
 
     cleaned = client.get(f"/dataset/{dataset_id}/cleaned")
     assert cleaned.status_code == 302 and "X-Amz-Signature=" in cleaned.headers["Location"]

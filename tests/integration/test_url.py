@@ -67,11 +67,11 @@ def server():
 
 
 @pytest.fixture()
-def url_client(app, db):
-    app.config.update(ALLOW_PRIVATE_URLS=True, MAX_UPLOAD_MB=1, MAX_COLUMNS=20)
+def url_client(app, db, monkeypatch):
+    for key, value in {"ALLOW_PRIVATE_URLS": True, "MAX_UPLOAD_MB": 1, "MAX_COLUMNS": 20}.items():
+        monkeypatch.setitem(app.config, key, value)  # put back as they were, whatever they were
     Handler.hits.clear()
-    yield app.test_client()
-    app.config.update(ALLOW_PRIVATE_URLS=False, MAX_UPLOAD_MB=200, MAX_COLUMNS=500)
+    return app.test_client()
 
 
 def status_of(client, dataset_id: str) -> dict:
@@ -119,10 +119,10 @@ def test_refusals_at_download_fail_with_the_uploads_code(url_client, server, app
     assert ModeUsage.query.count() == 0  # like a refused upload, it cost no quota
 
 
-def test_the_worker_checks_the_address_again(url_client, server, app, run_worker):
+def test_the_worker_checks_the_address_again(url_client, server, app, run_worker, monkeypatch):
     """What the name resolves to when the worker connects counts, not what it was at upload."""
     response = url_client.post("/dataset/upload", json={"dataset_url": server + "/data.csv"})
-    app.config["ALLOW_PRIVATE_URLS"] = False  # as if the name now pointed somewhere private
+    monkeypatch.setitem(app.config, "ALLOW_PRIVATE_URLS", False)  # as if the name now pointed somewhere private
     run_worker()
     status = status_of(url_client, response.json["dataset_id"])
     assert status["status"] == "failed" and status["error"].startswith("forbidden_url: ")
@@ -152,17 +152,14 @@ def test_loopback_refused_by_default(client, server, app):
     assert response.status_code == 400 and response.json["error"]["code"] == "forbidden_url"
 
 
-def test_slow_download_is_cut_at_the_time_limit(url_client, server, app, run_worker):
-    app.config["URL_FETCH_TIMEOUT"] = 1
-    try:
-        response = url_client.post("/dataset/upload", data={"dataset_url": server + "/trickle.csv"})
-        assert response.status_code == 202  # the request did not wait for the trickle
-        run_worker()
-        status = status_of(url_client, response.json["dataset_id"])
-        assert status["status"] == "failed" and status["error"] == "fetch_failed: The download took longer than 1 s."
-        assert stored_files(app) == []
-    finally:
-        app.config["URL_FETCH_TIMEOUT"] = 60
+def test_slow_download_is_cut_at_the_time_limit(url_client, server, app, run_worker, monkeypatch):
+    monkeypatch.setitem(app.config, "URL_FETCH_TIMEOUT", 1)
+    response = url_client.post("/dataset/upload", data={"dataset_url": server + "/trickle.csv"})
+    assert response.status_code == 202  # the request did not wait for the trickle
+    run_worker()
+    status = status_of(url_client, response.json["dataset_id"])
+    assert status["status"] == "failed" and status["error"] == "fetch_failed: The download took longer than 1 s."
+    assert stored_files(app) == []
 
 
 def test_connections_are_checked_where_they_land(server):

@@ -284,3 +284,14 @@ def test_drawing_uses_no_pyplot_and_writes_no_files(tmp_path):
                          check=True)
     assert out.stdout.strip() == "False"
     assert [p.name for p in tmp_path.iterdir() if p.name != "mpl"] == []
+
+
+def test_charts_drawn_by_a_forked_child_are_the_same_charts_in_the_same_order():
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({**{f"x{i}": rng.normal(i, 1, 400) for i in range(6)},
+                          **{f"c{i}": rng.choice(["a", "b", "c"], 400) for i in range(4)}})
+    alone, together = run_eda(frame), run_eda(frame, parallel=True)
+    assert [(f["kind"], f["column"], f["png"]) for f in alone[1]] == \
+        [(f["kind"], f["column"], f["png"]) for f in together[1]]
+    assert alone[0] == together[0]  # the child's charts and top-k coverage are in the statistics too
+    assert "top_k_coverage" in together[0]["columns"]["c3"]
