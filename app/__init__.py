@@ -41,10 +41,10 @@ def create_app(config: Config | None = None) -> Flask:
     init_limiter(app)  # the per-user upload rate limit, counted in the same Redis
 
     from . import models  # noqa: F401  (register tables with the metadata)
-    from .api import datasets, direct, docs, events, graphs, health, metrics, pages, plans, runs
+    from .api import changes, datasets, direct, docs, events, graphs, health, metrics, pages, plans, runs
     app.url_map.converters["dataset"] = DatasetId
-    for blueprint in (datasets.bp, direct.bp, docs.bp, events.bp, graphs.bp, health.bp, metrics.bp, pages.bp,
-                      plans.bp, runs.bp):
+    for blueprint in (changes.bp, datasets.bp, direct.bp, docs.bp, events.bp, graphs.bp, health.bp, metrics.bp,
+                      pages.bp, plans.bp, runs.bp):
         app.register_blueprint(blueprint)
     from .errors import register_error_handlers
     register_error_handlers(app)

@@ -72,7 +72,7 @@ def _stop_job(dataset: Dataset) -> None:
         job = Job.fetch_many([dataset.job_id], connection=connection)[0]
         if job is None:
             return
-        if job.get_status() == JobStatus.STARTED:
+        if job.get_status(refresh=False) == JobStatus.STARTED:
             try:
                 send_stop_job_command(connection, job.id)  # the worker kills the horse within a second
             except InvalidJobOperation:  # taken but not yet executing: the job finds the dataset cancelled

@@ -131,6 +131,7 @@ def links(dataset: Dataset) -> dict:
         "reprocess": url_for("runs.reprocess", **kw),
         "logs": {step: url_for("datasets.logs", step=step, **kw) for step in LOG_STEPS},
         "plan": url_for("plans.plan", **kw),
+        "diff": url_for("changes.diff", **kw),
         **({"validation": url_for("plans.validation", **kw)} if (dataset.options or {}).get("plan") else {}),
         **(features if effective(dataset.options)["features"] else {}),  # features=false: no feature table
         **({"report": url_for("datasets.report", **kw)} if dataset.mode == "deep" else {}),

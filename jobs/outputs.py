@@ -1,4 +1,4 @@
-"""A run's result files (cleaned, imputed, features; CSV and Parquet), written to storage side by side."""
+"""A run's result files (cleaned, imputed, features; CSV and Parquet; the changed cells), written side by side."""
 from __future__ import annotations
 
 import json
@@ -17,6 +17,7 @@ from .limits import check_output
 
 SAVE_THREADS = min(4, os.cpu_count() or 1)  # files written at once: one per core (3 on 2 cores took 25% longer)
 IMPUTED_COLUMNS = ["row", "column", "value", "action"]
+CHANGES_FILE = "changes.parquet"  # every changed or filled cell (jobs/pipeline/diff.py), read a page at a time
 
 
 def save_outputs(storage, prefix: str, result, headers: dict | None, limit_mb: int,
@@ -47,6 +48,8 @@ def save_outputs(storage, prefix: str, result, headers: dict | None, limit_mb: i
     writes.update({"cleaned": lambda: put_csv("cleaned.csv", csv_table(cleaned, result.formats, headers)),
                    "cleaned.parquet": lambda: put("cleaned.parquet", lambda tmp: write_parquet(cleaned, tmp)),
                    "imputed": lambda: put_csv("imputed.csv", csv_table(imputed_table(result.imputed)))})
+    if result.changes is not None:
+        writes[CHANGES_FILE] = lambda: put(CHANGES_FILE, lambda tmp: write_parquet(result.changes, tmp))
     for name, document in (documents or {}).items():
         writes[name] = partial(put, name, partial(_write_json, document))
     with ThreadPoolExecutor(max_workers=SAVE_THREADS, thread_name_prefix="save") as pool:

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from redis import Redis
 from rq import Callback, Queue, Retry
+from rq.exceptions import InvalidJobOperation
 from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
@@ -120,12 +121,17 @@ def job_is_live(connection: Redis, dataset_id: str) -> bool:
 
 def delete_job(job: Job) -> None:
     """Job.delete() that survives an execution whose hash expired while its registry entry (which RQ keeps a
-    minute longer) still lists it: RQ fetches every listed execution to delete it and raises on a missing one."""
+    minute longer) still lists it (RQ fetches every listed execution to delete it and raises on a missing one), and
+    a job that vanished since it was fetched."""
     registry = job.execution_registry
     for execution_id in registry.get_execution_ids():
         if not job.connection.exists(Execution(execution_id, job.id, job.connection).key):
             job.connection.zrem(registry.key, execution_id)
-    job.delete()
+    try:
+        job.delete()
+    except InvalidJobOperation:  # its hash went meanwhile (a worker finished it: no result kept): nothing to do
+        if job.connection.exists(job.key):
+            raise
 
 
 def discard_job(connection: Redis, job_id: str) -> None:

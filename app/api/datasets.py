@@ -21,7 +21,7 @@ bp = Blueprint("datasets", __name__)
 MAX_PAGE = 200
 
 
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
+def int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
@@ -74,7 +74,7 @@ def status(dataset_id: str):
 def statuses():
     """The status of the newest datasets, briefly."""
     query = filtered(requesting_user(), check_name(request.args.get("collaboration_id"), "collaboration_id"))
-    rows = query.order_by(Dataset.created_at.desc()).limit(_int_arg("limit", 100, 1, MAX_PAGE)).all()
+    rows = query.order_by(Dataset.created_at.desc()).limit(int_arg("limit", 100, 1, MAX_PAGE)).all()
     keys = ("dataset_id", "status", "mode", "database_name", "progress", "stage", "progress_info",
             "error", "attempts", "advisor", "updated_at")
     return jsonify({"datasets": [{k: d[k] for k in keys} for d in map(describe, rows)]})
@@ -87,8 +87,8 @@ def list_datasets():
     """Datasets, newest first, a page at a time (keyset cursor or offset)."""
     query = filtered(requesting_user(), check_name(request.args.get("collaboration_id"), "collaboration_id"),
                      request.args.get("status"))
-    rows, next_cursor = page(query, _int_arg("limit", 50, 1, MAX_PAGE), request.args.get("cursor"),
-                             _int_arg("offset", 0, 0, 10**9))
+    rows, next_cursor = page(query, int_arg("limit", 50, 1, MAX_PAGE), request.args.get("cursor"),
+                             int_arg("offset", 0, 0, 10**9))
     return jsonify({"datasets": [describe(d) for d in rows], "next_cursor": next_cursor, "count": len(rows)})
 
 

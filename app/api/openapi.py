@@ -109,7 +109,9 @@ def build_document(app: Flask) -> dict:
         for operation in operations.values():
             responses = operation["responses"]
             for status, media in FILES.get(operation["operationId"], {}).items():
-                responses[status]["content"] = {kind: SSE if kind == "text/event-stream" else BINARY for kind in media}
+                given = responses[status].get("content", {})  # a model's JSON schema stays
+                responses[status]["content"] = {kind: given.get(kind) or (SSE if kind == "text/event-stream" else BINARY)
+                                                for kind in media}
             public = operation["tags"] == ["health"] or operation["operationId"] in PUBLIC_OPERATIONS
             if token and not public:
                 responses["401"] = {"description": UNAUTHORIZED,

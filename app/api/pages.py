@@ -8,6 +8,7 @@ from jobs.pipeline.cleaning_plan import VALIDATION_FILE
 from ..auth import LEGACY_COOKIE, SESSION_KEY, LoginRequired, check_name, load_visible_dataset, principal
 from ..errors import APIError
 from ..options import OUTLIER_CHOICES
+from ..changes import counts_by_column, preview
 from ..control import cancel_dataset
 from ..models import FINAL_STATUSES, LOG_STEPS, CleaningReport, Dataset, Graph, Status
 from ..plans import stored_plan
@@ -91,9 +92,15 @@ def view(dataset_id: str):
     logs = {step: log_entries(dataset, step) for step in LOG_STEPS} if done else {}
     applied = done and (dataset.options or {}).get("plan")
     validation = stored_plan(dataset, VALIDATION_FILE) if applied else None
+    header, rows, marks = preview(dataset) if done else ([], [], {})
+    thumbnails = {}
+    for graph in graphs:  # each column's first plot, shown beside its statistics
+        thumbnails.setdefault(graph.column, graph)
     return render_template("dataset.html", d=describe(dataset), report=report, graphs=graphs,
                            logs=logs, statistics=dataset.statistics or {}, features=dataset.features or [],
-                           finished=dataset.status in FINAL_STATUSES, validation=validation)
+                           finished=dataset.status in FINAL_STATUSES, validation=validation,
+                           preview_header=header, preview_rows=rows, marks=marks, thumbnails=thumbnails,
+                           changed=counts_by_column(dataset) if done else {})
 
 
 @bp.post("/dataset/<dataset:dataset_id>/view/cancel")

@@ -172,6 +172,8 @@ class Links(Model):
     runs: str
     cancel: str
     reprocess: str
+    plan: str
+    diff: str = Field(description="Every changed or filled cell, a page at a time.")
     logs: dict[str, str] = Field(description=f"One per step: {', '.join(LOG_STEPS)}.")
     features: str | None = Field(None, description="Absent when the upload switched features off.")
     features_csv: str | None = None
@@ -629,6 +631,41 @@ class Validation(Model):
     passed: bool
     violations: list[Violation]
     skipped: list[dict[str, Any]] = Field(description="Decisions of the plan that could not apply, and why.")
+
+
+class DiffQuery(Who):
+    format: Literal["json", "csv"] | None = Field(None, description="json (default) or csv (the same page).")
+    offset: int | None = Field(None, ge=0, le=10**9, description="Skip this many changed cells (default 0).")
+    limit: int | None = Field(None, ge=1, le=10_000, description="At most this many (default 500).")
+    column: str | None = Field(None, description="Only this column's cells.")
+    kind: Literal["filled", "changed", "cleared"] | None = Field(None, description="Only cells filled in, changed, "
+                                                                  "or set missing.")
+    formulas: Literal["escape", "keep"] | None = TableDownload.model_fields["formulas"]
+
+
+class ChangedCell(Model):
+    row: int = Field(description="1-based data row of the original file.")
+    cleaned_row: int = Field(description="1-based data row of the cleaned table.")
+    column: str
+    before: str | None = Field(description="The value as read (missing tokens already missing).")
+    after: str | None = Field(description="The value in the cleaned table, written as its CSV writes it.")
+    kind: Literal["filled", "changed", "cleared"]
+    step: str = Field(description="The pipeline stage that last changed the cell: types, disguised_missing, "
+                      "dependencies, gross_errors, missing_values, outliers.")
+    rule: str = Field(description="The step's action (the log's), e.g. impute_median, repair_typos.")
+    why: str = Field(description="The step's own explanation, as its log entry gives it.")
+
+
+class Diff(Model):
+    dataset_id: str
+    run: int | None = Field(description="The served run the cells belong to.")
+    total: int = Field(description="Cells matching the filters in the stored list.")
+    cells_changed: int | None = Field(description="Cells the run changed in all (the list keeps the first "
+                                      "million).")
+    offset: int
+    limit: int
+    cells: list[ChangedCell]
+    next: str | None = Field(description="The next page, while there is one.")
 
 
 class SavePlan(Who):

@@ -18,7 +18,7 @@ def drop_duplicates(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
     count = int(duplicated.sum())
     if not count:
         return frame.copy(deep=False), []
-    out = frame.loc[~duplicated].reset_index(drop=True)
+    out = frame.loc[~duplicated]  # the kept rows keep their labels: the caller can tell which they were
     return out, [entry("drop_duplicate_rows", count=count, before={"rows": len(frame)}, after={"rows": len(out)},
                        message=f"Removed {count:,} exact duplicate rows.")]
 
@@ -55,7 +55,7 @@ def drop_unlabelled(frame: pd.DataFrame, target: str | None) -> tuple[pd.DataFra
     count = int(missing.sum())
     if not count or count == len(frame):
         return frame.copy(deep=False), []
-    out = frame.loc[~missing].reset_index(drop=True)
+    out = frame.loc[~missing]
     return out, [entry("drop_rows_missing_target", column=target, count=count,
                        before={"rows": len(frame)}, after={"rows": len(out)},
                        message=f"Removed {count:,} rows whose output feature {target!r} is missing: "

@@ -223,7 +223,7 @@ def _repair_column(series: pd.Series, col, parse_threshold: float, role: str | N
     if changed:
         series, changed_any = stripped.reindex(series.index), True
         logs.append(entry("trim_whitespace", column=col, count=changed,
-                          message=f"Trimmed surrounding whitespace in {changed:,} values."))
+                          message=f"Trimmed surrounding whitespace in {changed:,} value{'s' if changed != 1 else ''}."))
     if role in ("id", "code", "text"):
         return (series if changed_any else None), logs
     coded = code_evidence(stripped.iloc[:: max(1, len(stripped) // SAMPLE)], col) is not None

@@ -7,6 +7,7 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
 from .background import in_background
@@ -14,6 +15,7 @@ from .cleaning_plan import PlanViolation, check_version, pinned_categories, plan
 from .clean import drop_duplicates, drop_unlabelled, sparse_columns
 from .coerce import detect_roles, repair_types
 from .depend import repair_dependencies
+from .diff import Trail, cell_changes
 from .eda import run_eda
 from .expectations import check, learn
 from .feature_replay import replay_features
@@ -47,6 +49,7 @@ class PipelineResult:
     expectations: dict = field(default_factory=dict)  # what the next batch should look like (expectations.py)
     # With a plan applied: what the batch broke of its expectations, and the decisions that could not apply.
     validation: dict | None = None
+    changes: pa.Table | None = None  # every changed or filled cell (diff.py), the first diff.MAX_CELLS
 
 
 def _no_progress(stage: str, percent: int, info: str) -> None:
@@ -96,9 +99,12 @@ def _run(frame: pd.DataFrame, options: PipelineOptions, report: Progress, advise
     out, type_logs = repair_types(frame, parse_threshold=options.parse_threshold, roles=chosen, parallel=parallel,
                                   categories=pinned_categories(plan) if plan else None)
     report("cleaning", 30, f"Removing duplicate rows among {rows_in:,}")
+    trail = Trail.start(frame)
     out, dup_logs = drop_duplicates(out)
+    out = trail.keep(out)
     sparse, drop_logs = sparse_columns(out, options.drop_threshold, keep)
     out, label_logs = drop_unlabelled(out, options.target)
+    out = trail.keep(out)
     roles, role_logs = detect_roles(out, {c: r for c, r in chosen.items() if c in out.columns}, parallel,
                                     planned_roles(plan, out))
     type_logs += role_logs
@@ -106,7 +112,9 @@ def _run(frame: pd.DataFrame, options: PipelineOptions, report: Progress, advise
     # Stand-ins for missing values (-999) are no data: set missing before anything summarises the column.
     # The output feature is what a model learns: no step here changes or guesses its values.
     repairable = {c: r for c, r in roles.items() if c != options.target}
+    unmasked = out
     out, repair_logs = find_disguised_missing(out, repairable)
+    trail.record("disguised_missing", unmasked, out, repair_logs)
     # EDA looks at the data as observed: after type repair, before imputation invents values.
     report("eda", 35, f"Summarising {out.shape[1]} columns and drawing plots")
     charted = {c: EDA_ROLES.get(r, r) for c, r in roles.items()}
@@ -115,8 +123,10 @@ def _run(frame: pd.DataFrame, options: PipelineOptions, report: Progress, advise
     before_fill = out
     out, dependency_logs, rules = repair_dependencies(out, repairable)
     after_dependencies = out
+    trail.record("dependencies", before_fill, out, dependency_logs)
     measured = [c for c, r in repairable.items() if r in QUANTITIES and c in out.columns]
     out, gross_logs = repair_gross_errors(out, measured, _bounds(out, roles, measured))
+    trail.record("gross_errors", after_dependencies, out, gross_logs)
     repair_logs += dependency_logs + gross_logs
     report("cleaning", 50, f"Planning missing values for {int(out.isna().any().sum())} columns{asking}")
     before_impute = out
@@ -129,6 +139,7 @@ def _run(frame: pd.DataFrame, options: PipelineOptions, report: Progress, advise
         plans, advisor = plan_missing(out.drop(columns=sparse), roles, options.mode, options.target, advise,
                                       rules=usable, repairs=type_logs + repair_logs)
     out, fill_logs = apply_decisions(out, plans, indicators=options.missing_indicators)
+    trail.record("missing_values", before_impute, out, fill_logs)
     left_out = set(sparse) | {e["column"] for e in fill_logs if e["action"] == "drop_column"}
     imputed = pd.concat([imputed_cells(before_fill, after_dependencies, dependency_logs),
                          imputed_cells(before_impute, out, fill_logs)], ignore_index=True)
@@ -138,9 +149,11 @@ def _run(frame: pd.DataFrame, options: PipelineOptions, report: Progress, advise
     outlier_logs: list[dict] = []
     if options.outliers != "off":
         report("outliers", 65, f"Checking {len(quantities)} numeric columns for outliers")
+        checked = out
         out, outlier_logs = handle_outliers(out, method=options.outlier_method, strategy=options.outliers,
                                             columns=quantities, flag_columns=options.outlier_columns,
                                             bounds=_bounds(out, roles, quantities))
+        trail.record("outliers", checked, out, outlier_logs)
     features, feature_logs, descriptions = None, [], []
     if options.features:
         report("features", 78, "Engineering model-ready features")
@@ -166,10 +179,12 @@ def _run(frame: pd.DataFrame, options: PipelineOptions, report: Progress, advise
     for col, unit in units.items():  # a number read from '12.0 oz' keeps its unit beside its statistics
         if col in statistics.get("columns", {}):
             statistics["columns"][col]["unit"] = unit
+    formats = _date_formats(type_logs, out)
+    changes, changed = cell_changes(frame, out, trail, type_logs, formats)
     summary = {
         "rows_in": rows_in, "columns_in": cols_in, "rows_out": len(out), "columns_out": out.shape[1],
         "missing_in": int(frame.isna().sum().sum()), "missing_out": int(out.isna().sum().sum()),
-        "cells_imputed": len(imputed),
+        "cells_imputed": len(imputed), "cells_changed": changed, "changes_listed": len(changes),
         "columns_converted": sum(e["action"].startswith("convert_") for e in type_logs),
         "duplicates_removed": sum(e["count"] for e in dup_logs),
         "columns_dropped": sorted(left_out, key=list(out.columns).index),  # from the features only
@@ -186,7 +201,7 @@ def _run(frame: pd.DataFrame, options: PipelineOptions, report: Progress, advise
         result_report = merge_advisor_report(base, advisor["report"]) if advisor["used"] else base
     return PipelineResult(frame=out, features=features, feature_descriptions=descriptions, logs=logs,
                           summary=summary, report=result_report, statistics=statistics, figures=figures,
-                          imputed=imputed, formats=_date_formats(type_logs, out),
+                          imputed=imputed, formats=formats, changes=changes,
                           expectations=learn(frame, out, roles, usable, statistics), validation=validation)
 
 

@@ -93,6 +93,13 @@ def test_upload_watch_progress_and_read_results(server, workers, browser, tmp_pa
         30, "some plots did not load")
     rows = browser.find_elements(By.CSS_SELECTOR, "#statistics tbody tr")
     assert len(rows) == 12
+    thumbs = browser.find_elements(By.CSS_SELECTOR, "#statistics img.thumb")
+    assert len(thumbs) >= 6 and all(t.size["width"] >= 250 for t in thumbs)  # readable where they are
+    browser.find_element(By.CSS_SELECTOR, "nav.jump a[href='#column-3']").click()
+    assert browser.execute_script("return location.hash") == "#column-3"
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#preview tbody tr")) == 20
+    marked = browser.find_elements(By.CSS_SELECTOR, "#preview td[title]")  # the generator's gaps, filled
+    assert marked and all(m.get_attribute("title").startswith("Before: ") for m in marked)
     assert browser.find_elements(By.CSS_SELECTOR, "#log-cleaning tbody tr")
     assert "Cleaned CSV" in browser.find_element(By.CSS_SELECTOR, ".downloads").text
     shoot(browser, "completed")

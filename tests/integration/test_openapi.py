@@ -59,6 +59,8 @@ def test_file_routes_name_their_media_types(client):
     assert set(cleaned["200"]["content"]) == {"text/csv", "application/vnd.apache.parquet"}
     assert "302" in cleaned
     assert set(ops[("GET", "/dataset/{dataset_id}/graph/{graph_id}")]["responses"]["200"]["content"]) == {"image/png"}
+    diff = ops[("GET", "/dataset/{dataset_id}/diff")]["responses"]["200"]["content"]
+    assert diff["application/json"]["schema"]["$ref"].endswith("/Diff") and "text/csv" in diff
 
 
 def test_token_mode_requires_bearer_except_health_and_docs(token_client):

@@ -10,7 +10,7 @@ from rq.job import Job
 from app import create_app
 from app.models import Dataset, Graph, ModeUsage, Run
 from app.tokens import create_token
-from jobs.queues import FAST_QUEUE, job_id_for
+from jobs.queues import FAST_QUEUE, delete_job, job_id_for
 from tests.conftest import make_config
 from tests.integration.test_modes import upload
 
@@ -92,6 +92,15 @@ def test_reprocess_while_an_expired_execution_is_still_listed(client, db, redis_
     assert response.status_code == 202, response.json
     run_worker()
     assert _status(client, dataset_id)["status"] == "completed"
+
+
+def test_deleting_a_job_that_vanished_since_it_was_fetched(client, redis_conn):
+    """A worker finishing a job deletes it (no result kept): one fetched just before is gone, not an error."""
+    dataset_id = upload(client, user_id="y").json["dataset_id"]
+    job = Job.fetch(job_id_for(dataset_id), connection=redis_conn)
+    redis_conn.delete(job.key)
+    delete_job(job)
+    assert not redis_conn.exists(job.key)
 
 
 def test_reprocess_checks_mode_columns_and_quota(client, db):

@@ -1,0 +1,64 @@
+"""A served run's changed cells, a page at a time, and the cleaned table's first rows with their changes marked."""
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from flask import current_app
+
+from jobs.outputs import CHANGES_FILE
+from jobs.pipeline.diff import DIFF_COLUMNS
+
+from .errors import APIError
+from .models import Dataset
+from .plans import run_file
+
+KINDS = ("filled", "changed", "cleared")
+PREVIEW_ROWS = 20
+
+
+def _changes(dataset: Dataset, filters: list | None = None, columns: list[str] | None = None) -> pa.Table:
+    key = run_file(dataset, CHANGES_FILE)
+    storage = current_app.extensions["storage"]
+    if key is None or not storage.exists(key):
+        raise APIError(404, "not_found", "The dataset's changes were not recorded (it was cleaned before they "
+                       "were); reprocess it to list them.", {"status": dataset.status})
+    with storage.local_path(key) as path:
+        return pq.read_table(path, columns=columns, filters=filters or None)
+
+
+def changes_page(dataset: Dataset, offset: int, limit: int, column: str | None = None,
+                 kind: str | None = None) -> tuple[pa.Table, int]:
+    """The changed cells from `offset` (in the cleaned table's column order, then row), at most `limit`, and how
+    many match in all; `column` and `kind` narrow them."""
+    if kind is not None and kind not in KINDS:
+        raise APIError(400, "invalid_parameter", f"kind must be one of {', '.join(KINDS)}.",
+                       {"field": "kind", "allowed": list(KINDS)})
+    filters = [(name, "==", value) for name, value in (("column", column), ("kind", kind)) if value is not None]
+    table = _changes(dataset, filters)
+    return table.slice(offset, limit), table.num_rows
+
+
+def counts_by_column(dataset: Dataset) -> dict[str, int]:
+    """How many cells of each column the served run changed (empty when changes were not recorded)."""
+    try:
+        found = _changes(dataset, columns=["column"]).column("column")
+    except APIError:
+        return {}
+    return {entry["values"]: entry["counts"] for entry in found.value_counts().to_pylist()}
+
+
+def preview(dataset: Dataset, rows: int = PREVIEW_ROWS) -> tuple[list[str], list[list], dict]:
+    """The cleaned table's first `rows` rows (header, cells as text) and their changes by (row, column)."""
+    storage = current_app.extensions["storage"]
+    with storage.local_path(run_file(dataset, "cleaned.parquet")) as path:
+        head = next(pq.ParquetFile(path).iter_batches(batch_size=rows), None)
+    if head is None:
+        return [], [], {}
+    names = head.schema.names
+    cells = [[None if v is None else str(v) for v in column.to_pylist()] for column in head.columns]
+    try:
+        found = _changes(dataset, [("cleaned_row", "<=", rows)], DIFF_COLUMNS)
+    except APIError:  # cleaned before changes were recorded: the table without marks
+        found = pa.table({name: [] for name in DIFF_COLUMNS})
+    marks = {(r["cleaned_row"] - 1, r["column"]): r for r in found.to_pylist()}
+    return names, [list(row) for row in zip(*cells)], marks
