@@ -597,6 +597,26 @@ class FeatureSpec(Strict):
         return self
 
 
+class Fence(Strict):
+    lower: float = Field(allow_inf_nan=False)
+    upper: float = Field(allow_inf_nan=False)
+    zeros_kept: bool = Field(False, description="Zeros are a state of the column (dry days), never outliers.")
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.lower > self.upper:
+            raise ValueError("a fence's lower bound must not exceed its upper bound")
+        return self
+
+
+class OutlierPlan(Strict):
+    method: Literal["iqr", "zscore", "mad"] | None = None
+    strategy: Literal["flag", "clip", "null", "remove", "median", "off"] | None = None
+    fences: Annotated[dict[Name, Fence], Field(max_length=MAX_PLAN_COLUMNS)] = Field(
+        {}, description="Per numeric column, the fences learned: the next batch is judged by them (tighten to "
+        "catch more).")
+
+
 class PlanDocument(Strict):
     """A cleaning plan: what a run decided (import, options, each column's role and parse rule, each gap's
     fill as learned, every step's decision with its evidence) and what it learned to expect of the next batch.
@@ -607,6 +627,7 @@ class PlanDocument(Strict):
     options: PlanOptions = PlanOptions()
     columns: Annotated[dict[Name, PlanColumn], Field(max_length=MAX_PLAN_COLUMNS)] = {}
     missing: Annotated[dict[Name, GapDecision], Field(max_length=MAX_PLAN_COLUMNS)] = {}
+    outliers: OutlierPlan = OutlierPlan()
     expectations: Expectations = Expectations()
     features: Annotated[list[FeatureSpec], Field(max_length=20_000)] = Field(
         [], description="The feature table's columns as built: a plan builds the same ones on the next batch.")

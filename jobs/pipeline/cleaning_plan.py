@@ -93,12 +93,24 @@ def build_plan(load_entry: dict, options, result) -> dict:
                     ((k, getattr(options, k)) for k in CARRIED)},
         "columns": columns,
         "missing": _missing_decisions(cleaning),
+        "outliers": _outliers(logs.get("outliers", [])),
         "expectations": result.expectations,
         "features": result.feature_descriptions,
         "decisions": [{"step": step, **bounded({k: e[k] for k in ("action", "column", "source", "count", "params",
                                                                     "message")})}
                       for step, entries in logs.items() for e in entries],
     }
+
+
+def _outliers(outlier_logs: list[dict]) -> dict:
+    """The outlier step's method, strategy and every checked column's fences, exact."""
+    found = next((e["params"] for e in outlier_logs if e["action"] == "outlier_fences"), None)
+    return dict(found) if found else {}
+
+
+def pinned_fences(plan: dict) -> dict[str, dict]:
+    """The plan's outlier fences per column: the next batch's values are judged by them, not by its own spread."""
+    return (plan.get("outliers") or {}).get("fences") or {}
 
 
 def check_version(plan: dict) -> None:

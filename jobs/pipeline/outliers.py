@@ -20,6 +20,7 @@ LOG_IQR_K = 2.0
 MIN_VALUES = 8
 SKEW_LIMIT = 1.0
 EXAMPLES = 5
+MAX_FLAGGED_SHARE = 0.10  # more flagged than this is a feature of the data, not an error
 _LABELS = {"iqr": ("IQR", "k={:g}"), "zscore": ("z-score", "{:g} sigma"), "mad": ("MAD", "modified z {:g}")}
 
 
@@ -153,6 +154,8 @@ def _pct(share: float) -> str:
 def _describe(params: dict) -> str:
     if params["method"] == "domain":
         return "outside the range the quantity can take"
+    if params["method"] == "plan":
+        return "the applied plan's fences, learned on its batch"
     name, threshold = _LABELS[params["method"]]
     text = f"{name}, {threshold.format(params['threshold'])}, {params['scale']} scale"
     return text + (", mean-deviation fallback" if params["spread"] == "mean_absolute_deviation" else "")
@@ -172,20 +175,24 @@ def domain_bounds(series: pd.Series, words: list[str], role: str) -> tuple[float
     return None
 
 
-def _out_of_domain(series: pd.Series, bounds: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, dict, float, tuple]:
+def _out_of_domain(series: pd.Series, bounds: tuple[float, float], method: str = "domain", zeros_kept: bool = False
+                   ) -> tuple[np.ndarray, np.ndarray, dict, float, tuple]:
+    """Values outside given bounds: a quantity's domain, or the fences a plan learned on its batch."""
     raw = series.to_numpy(dtype="float64", na_value=np.nan)
     lower, upper = bounds
     flagged = (raw < lower) | (raw > upper)
+    if zeros_kept:
+        flagged &= raw != 0
     present = int((~np.isnan(raw)).sum())
     count = int(flagged.sum())
-    params = {"method": "domain", "threshold": None, "scale": "bounded", "spread": "domain", "skew": None,
+    params = {"method": method, "threshold": None, "scale": "bounded", "spread": method, "skew": None,
               "lower": lower, "upper": upper, "flagged": count, "flagged_share": round(count / present, 4) if present
               else 0.0, "examples": [plain(v) for v in series[flagged].head(EXAMPLES)]}
     return flagged, raw, params, count / present if present else 0.0, bounds
 
 
 def handle_outliers(frame: pd.DataFrame, *, method: str = "iqr", strategy: str = "flag",
-                    threshold: float | None = None, max_flagged_share: float = 0.10,
+                    threshold: float | None = None, max_flagged_share: float = MAX_FLAGGED_SHARE,
                     columns: list[str] | None = None, flag_columns: bool = False,
                     bounds: dict[str, tuple[float, float]] | None = None) -> tuple[pd.DataFrame, list[dict]]:
     """Detect outliers in each numeric column and flag (default: log only), clip, null, remove or replace them.
@@ -193,6 +200,27 @@ def handle_outliers(frame: pd.DataFrame, *, method: str = "iqr", strategy: str =
     `bounds` gives bounded columns (coordinates, percentages) their domain: only values outside it count.
     The input is not changed.
     """
+    out, logs, _ = _handle(frame, method, strategy, threshold, max_flagged_share, columns, flag_columns, bounds, {})
+    return out, logs
+
+
+def outliers_and_fences(frame: pd.DataFrame, *, method: str = "iqr", strategy: str = "flag",
+                        columns: list[str] | None = None, flag_columns: bool = False,
+                        bounds: dict[str, tuple[float, float]] | None = None,
+                        fences: dict[str, dict] | None = None) -> tuple[pd.DataFrame, list[dict]]:
+    """`handle_outliers`, its log ending with `outlier_fences`: every checked column's fences, as a plan keeps
+    them for the next batch. `fences` are a plan's (`lower`, `upper`, `zeros_kept`): they replace detection."""
+    out, logs, learned = _handle(frame, method, strategy, None, MAX_FLAGGED_SHARE, columns, flag_columns, bounds,
+                                 fences or {})
+    if learned:
+        logs.append(entry("outlier_fences", params={"method": method, "strategy": strategy, "fences": learned},
+                          message=f"The fences of the {len(learned)} numeric column{'s' if len(learned) != 1 else ''}"
+                                  f" checked{' (as the plan gave them)' if fences else ''}: values outside them are "
+                                  "outliers. A plan applies them to the next batch."))
+    return out, logs
+
+
+def _handle(frame, method, strategy, threshold, max_flagged_share, columns, flag_columns, bounds, fences):
     t = _check_method(method, threshold)
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; got {strategy!r}")
@@ -204,7 +232,7 @@ def handle_outliers(frame: pd.DataFrame, *, method: str = "iqr", strategy: str =
         if unknown:
             raise ValueError(f"columns not in the frame: {unknown!r}")
     wanted = None if columns is None else set(columns)
-    bounds = bounds or {}
+    bounds, pinned, learned = bounds or {}, fences, {}
     out = frame.copy(deep=False)  # copy-on-write: columns are copied only where a value changes
     logs: list[dict] = []
     flags: dict = {}
@@ -215,13 +243,20 @@ def handle_outliers(frame: pd.DataFrame, *, method: str = "iqr", strategy: str =
         if wanted is not None and name not in wanted:
             continue
         series = frame.iloc[:, position]
-        if name in bounds:
-            flagged, raw, params, share, fences = _out_of_domain(series, bounds[name])
+        if str(name) in pinned and _numeric(series):
+            fence = pinned[str(name)]
+            flagged, raw, params, share, found = _out_of_domain(series, (fence["lower"], fence["upper"]), "plan",
+                                                                fence.get("zeros_kept", False))
+        elif name in bounds:
+            flagged, raw, params, share, found = _out_of_domain(series, bounds[name])
         else:
-            flagged, raw, params, share, fences = _detect(series, method, t, explicit=threshold is not None)
+            flagged, raw, params, share, found = _detect(series, method, t, explicit=threshold is not None)
+        if found:  # exact: a plan judges the next batch by these
+            learned[str(name)] = {"lower": float(found[0]), "upper": float(found[1]), "zeros_kept": bool(
+                params.get("zero_share") is not None or (pinned.get(str(name)) or {}).get("zeros_kept", False))}
         if "skipped" in params or not params["flagged"]:
             continue
-        lower, upper = fences
+        lower, upper = found
         count, span, how = params["flagged"], f"[{_num(lower)}, {_num(upper)}]", _describe(params)
         if share > max_flagged_share or share == 1:  # fences that exclude everything describe nothing
             logs.append(entry("outliers_reported", column=str(name), params={
@@ -284,4 +319,4 @@ def handle_outliers(frame: pd.DataFrame, *, method: str = "iqr", strategy: str =
                           before={"rows": len(frame)}, after={"rows": len(out)},
                           message=f"Removed {total:,} rows with an outlier in at least one of "
                                   f"{len(removed)} columns."))
-    return out, logs
+    return out, logs, learned

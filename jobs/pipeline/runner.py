@@ -11,7 +11,8 @@ import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
 from .background import in_background
-from .cleaning_plan import PlanViolation, check_version, pinned_categories, planned_roles, replayed_gaps, users_roles
+from .cleaning_plan import (PlanViolation, check_version, pinned_categories, pinned_fences, planned_roles,
+                            replayed_gaps, users_roles)
 from .clean import drop_duplicates, drop_unlabelled, sparse_columns
 from .coerce import detect_roles, repair_types
 from .depend import repair_dependencies
@@ -23,7 +24,7 @@ from .features import engineer_features
 from .gross import repair_gross_errors
 from .impute import apply_decisions, imputed_cells
 from .options import PipelineOptions
-from .outliers import domain_bounds, handle_outliers
+from .outliers import domain_bounds, outliers_and_fences
 from .plan import Advise, plan_missing
 from .profile import QUANTITIES, name_words
 from .report import merge_advisor_report, rule_based_report
@@ -150,9 +151,10 @@ def _run(frame: pd.DataFrame, options: PipelineOptions, report: Progress, advise
     if options.outliers != "off":
         report("outliers", 65, f"Checking {len(quantities)} numeric columns for outliers")
         checked = out
-        out, outlier_logs = handle_outliers(out, method=options.outlier_method, strategy=options.outliers,
-                                            columns=quantities, flag_columns=options.outlier_columns,
-                                            bounds=_bounds(out, roles, quantities))
+        out, outlier_logs = outliers_and_fences(out, method=options.outlier_method, strategy=options.outliers,
+                                                columns=quantities, flag_columns=options.outlier_columns,
+                                                bounds=_bounds(out, roles, quantities),
+                                                fences=pinned_fences(plan) if plan else None)
         trail.record("outliers", checked, out, outlier_logs)
     features, feature_logs, descriptions = None, [], []
     if options.features:

@@ -1,0 +1,53 @@
+"""What a plan pins for the next batch: the outlier fences learned on its own batch."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from jobs.pipeline.cleaning_plan import build_plan
+from jobs.pipeline.options import PipelineOptions
+from jobs.pipeline.runner import run_pipeline
+
+LOADED = {"params": {"format": "csv", "encoding": "utf-8", "delimiter": ",", "missing_tokens": [""]}}
+
+
+def batch(spread: float, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"x": rng.normal(100, spread, 300).round(2), "y": rng.normal(5, 1, 300).round(2)})
+
+
+def _clipped(result) -> dict:
+    return {e["column"]: e for e in result.logs["outliers"] if e["action"] == "outliers_clip"}
+
+
+def test_the_next_batch_is_judged_by_the_plans_fences_not_its_own_spread():
+    options = PipelineOptions(outliers="clip", features=False)
+    first = run_pipeline(batch(5, 1), options)
+    plan = json.loads(json.dumps(build_plan(LOADED, options, first)))  # as stored and sent back
+    fences = plan["outliers"]["fences"]
+    assert plan["outliers"]["strategy"] == "clip" and set(fences) == {"x", "y"}
+    assert fences["x"]["lower"] < 100 < fences["x"]["upper"] < 140
+
+    wide = batch(9, 2)  # a wider spread: its own fences are far wider than the plan's
+    wide.loc[7, "x"] = 135.0  # inside this batch's own fences, outside the plan's
+    alone = run_pipeline(wide, options)
+    assert alone.frame.loc[7, "x"] == 135.0 and "x" not in _clipped(alone)
+    replayed = run_pipeline(wide, PipelineOptions(outliers="clip", features=False, plan=plan))
+    assert replayed.frame.loc[7, "x"] == fences["x"]["upper"]
+    assert _clipped(replayed)["x"]["params"]["method"] == "plan"
+    assert replayed.frame["x"].between(fences["x"]["lower"], fences["x"]["upper"]).all()
+    # The replayed run keeps the plan's fences, so a plan made from it judges the batch after alike.
+    again = build_plan(LOADED, PipelineOptions(outliers="clip", features=False, plan=plan), replayed)
+    assert again["outliers"]["fences"] == fences
+
+
+def test_a_plan_replayed_on_its_own_batch_changes_nothing():
+    options = PipelineOptions(outliers="clip", features=False)
+    frame = batch(5, 3)
+    frame.loc[[4, 9], "x"] = [400.0, -300.0]
+    first = run_pipeline(frame, options)
+    plan = json.loads(json.dumps(build_plan(LOADED, options, first)))
+    replayed = run_pipeline(frame, PipelineOptions(outliers="clip", features=False, plan=plan))
+    assert replayed.frame.equals(first.frame) and set(_clipped(replayed)) == set(_clipped(first)) == {"x"}
