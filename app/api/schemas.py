@@ -497,8 +497,25 @@ class PlanColumn(Strict):
     type: Kind | None = None
     decided_by: Literal["heuristic", "advisor", "user", "plan"] | None = None
     parse: dict[str, dict[str, Any]] | None = Field(None, description="How the text was read: the conversion and "
-                                                    "its learned parameters (date format, unit...).")
+                                                    "its learned parameters (date format, unit...). A date's "
+                                                    "`dayfirst` and `format` are applied to the next batch.")
     categories: Categories | None = None
+
+    @model_validator(mode="after")
+    def _date_reading(self):  # what a replay applies: a day/month order and a strftime pattern that writes
+        dates = (self.parse or {}).get("datetime") or {}
+        if "dayfirst" in dates and not isinstance(dates["dayfirst"], bool):
+            raise ValueError("parse.datetime.dayfirst must be true or false")
+        pattern = dates.get("format")
+        if pattern is not None:
+            try:
+                ok = isinstance(pattern, str) and len(pattern) <= 64 and "%" in pattern and \
+                    pd.Timestamp("2024-01-31 13:45:30").strftime(pattern) != pattern
+            except ValueError:
+                ok = False
+            if not ok or formula_like(pattern):
+                raise ValueError("parse.datetime.format must be a strftime pattern such as %d/%m/%Y")
+        return self
 
 
 class GapDecision(Strict):

@@ -160,9 +160,18 @@ def _learned_value(value, series: pd.Series):
     return value
 
 
-def pinned_categories(plan: dict) -> dict[str, dict]:
-    """Per column, the plan's typo mapping and canonical spellings, which the type repair applies as they are."""
-    return {c: spec["categories"] for c, spec in plan.get("columns", {}).items() if spec.get("categories")}
+def pinned_columns(plan: dict) -> dict[str, dict]:
+    """Per column, what the type repair applies as the plan has it: the typo mapping and canonical spellings,
+    and for dates the day/month order and the format they are written back in."""
+    pinned: dict[str, dict] = {}
+    for col, spec in plan.get("columns", {}).items():
+        found = dict(spec.get("categories") or {})
+        dates = (spec.get("parse") or {}).get("datetime")
+        if dates is not None:
+            found["dates"] = {k: dates[k] for k in ("dayfirst", "format") if k in dates}
+        if found:
+            pinned[col] = found
+    return pinned
 
 
 def replayed_gaps(plan: dict, frame: pd.DataFrame, roles: dict[str, str], target: str | None,

@@ -46,7 +46,7 @@ def _converted(action: str, col: str, series: pd.Series, new: pd.Series, share: 
                          + ": converted" + (f"; {lost:,} unparseable values set to missing." if lost else "."))
 
 
-def _parse(kind: str, series: pd.Series) -> tuple[pd.Series, dict]:
+def _parse(kind: str, series: pd.Series, dates: dict | None = None) -> tuple[pd.Series, dict]:
     if kind == "boolean":
         return parse_booleans(series), {}
     if kind == "numeric":
@@ -55,7 +55,7 @@ def _parse(kind: str, series: pd.Series) -> tuple[pd.Series, dict]:
         read = read_units(series)
         return read if read is not None else (pd.Series(float("nan"), index=series.index), {})
     if kind == "datetime":
-        return parse_dates(series)
+        return parse_dates(series, dates)
     return parse_times(series)
 
 
@@ -89,14 +89,15 @@ def _near_miss(kind: str, col: str, series: pd.Series, new: pd.Series, share: fl
 
 
 def _convert(series: pd.Series, col: str, stripped: pd.Series, threshold: float,
-             forced: str | None = None, coded: bool = False) -> tuple[pd.Series, dict | None, dict | None]:
+             forced: str | None = None, coded: bool = False, dates: dict | None = None
+             ) -> tuple[pd.Series, dict | None, dict | None]:
     """Try booleans, then numbers, times and dates; the first that parses well enough wins.
 
     Returns (column, conversion log or None, near-miss log or None). A `forced` kind (the user's role)
-    converts whatever share parses; codes are never parsed as numbers.
+    converts whatever share parses; codes are never parsed as numbers. `dates`: a plan's date reading.
     """
     if forced is not None:
-        new, evidence = _parse(forced, series)
+        new, evidence = _parse(forced, series, dates)
         share = float(new.notna().sum()) / len(stripped)
         action, what = _PARSERS[forced]
         return new, _converted(action, col, series, new, share, what, {**evidence, "role": "set by the user"}), None
@@ -114,7 +115,7 @@ def _convert(series: pd.Series, col: str, stripped: pd.Series, threshold: float,
         guess = shape(sample)
         if guess < NEAR_MISS - 0.05:
             continue
-        new, evidence = _parse(kind, series)
+        new, evidence = _parse(kind, series, dates)
         if evidence.get("mixed"):
             return series, None, _mixed_units(col, evidence)
         share = float(new.notna().sum()) / len(stripped)
@@ -169,13 +170,13 @@ def unify_variants(series: pd.Series, col: str, spellings: list[str] | None = No
 
 
 def repair_types(frame: pd.DataFrame, *, parse_threshold: float = 0.95, roles: dict[str, str] | None = None,
-                 parallel: bool = False, categories: dict[str, dict] | None = None) -> tuple[pd.DataFrame, list[dict]]:
+                 parallel: bool = False, pinned: dict[str, dict] | None = None) -> tuple[pd.DataFrame, list[dict]]:
     """Convert text columns that hold numbers, booleans, dates or times; tidy category spellings.
 
     A column converts when at least `parse_threshold` of its non-missing values parse; the rest
     become missing and the log says how many. `roles` (the user's) force a conversion or forbid one:
-    codes, identifiers and free text keep their text exactly. `categories` (a plan's, per column: its typo
-    mapping and spellings) replace the typo and variant decisions. Each column is repaired on its own, so
+    codes, identifiers and free text keep their text exactly. `pinned` (a plan's, per column: its typo
+    mapping and spellings, its date reading) replace those decisions. Each column is repaired on its own, so
     with `parallel` a forked child takes every other text column of a large frame.
     """
     if not 0 < parse_threshold <= 1:
@@ -184,7 +185,7 @@ def repair_types(frame: pd.DataFrame, *, parse_threshold: float = 0.95, roles: d
     text = [c for c in frame.columns if is_text(frame[c])]
     theirs = text[1::2] if parallel and len(frame) * len(text) >= PARALLEL_CELLS else []
     given_away = set(theirs)
-    repaired = split(lambda columns: _repair_columns(frame, columns, parse_threshold, roles, categories or {}),
+    repaired = split(lambda columns: _repair_columns(frame, columns, parse_threshold, roles, pinned or {}),
                      [c for c in frame.columns if c not in given_away], theirs)
     out = frame.copy(deep=False)  # copy-on-write: columns are copied only where a value changes
     logs: list[dict] = []
@@ -197,8 +198,8 @@ def repair_types(frame: pd.DataFrame, *, parse_threshold: float = 0.95, roles: d
 
 
 def _repair_columns(frame: pd.DataFrame, columns: list, parse_threshold: float, roles: dict[str, str],
-                    categories: dict[str, dict]) -> dict:
-    return {col: _repair_column(frame[col], col, parse_threshold, roles.get(str(col)), categories.get(str(col)))
+                    pinned: dict[str, dict]) -> dict:
+    return {col: _repair_column(frame[col], col, parse_threshold, roles.get(str(col)), pinned.get(str(col)))
             for col in columns}
 
 
@@ -228,7 +229,8 @@ def _repair_column(series: pd.Series, col, parse_threshold: float, role: str | N
         return (series if changed_any else None), logs
     coded = code_evidence(stripped.iloc[:: max(1, len(stripped) // SAMPLE)], col) is not None
     if role != "categorical":
-        new, log, miss = _convert(series, col, stripped, parse_threshold, _FORCED.get(role), coded)
+        new, log, miss = _convert(series, col, stripped, parse_threshold, _FORCED.get(role), coded,
+                                  (known or {}).get("dates"))
         if log is not None:
             return new, logs + [log]
         if miss is not None:

@@ -172,14 +172,16 @@ def _take(out: pd.Series, left: pd.Series, pattern: str) -> pd.Series:
     return left[~hit]
 
 
-def parse_dates(values: pd.Series) -> tuple[pd.Series, dict]:
+def parse_dates(values: pd.Series, pinned: dict | None = None) -> tuple[pd.Series, dict]:
     """Datetimes (NaT where unparseable) and the evidence: formats seen, day-first or not.
 
-    Decided on the distinct values (dates repeat), each format parsed vectorised, then mapped back.
+    Decided on the distinct values (dates repeat), each format parsed vectorised, then mapped back. `pinned`
+    (a plan's: `dayfirst`, `format`) settles what this batch's values leave open: the day/month order where
+    no part is above 12, and the format the dates are written back in.
     """
     text = values.astype("str").str.strip()
     unique = pd.Series(text.dropna().unique())
-    dayfirst = day_first(unique)
+    dayfirst = day_first(unique) if pinned is None or "dayfirst" not in pinned else bool(pinned["dayfirst"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "could not infer format" is expected here
         parsed = pd.to_datetime(unique, format="ISO8601", errors="coerce", utc=True)
@@ -193,5 +195,6 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, dict]:
         result = pd.to_datetime(text.map(mapping))
         has_time = bool((result.dropna().dt.normalize() != result.dropna()).any())
         distinct = pd.Series(mapping.index, dtype="str")
-        shown = output_format(distinct, pd.Series(mapping.to_numpy()), dayfirst, text.value_counts().reindex(distinct))
+        shown = pinned["format"] if pinned is not None and "format" in pinned else \
+            output_format(distinct, pd.Series(mapping.to_numpy()), dayfirst, text.value_counts().reindex(distinct))
     return result, {"dayfirst": dayfirst, "has_time": has_time, "distinct_dates": int(len(unique)), "format": shown}

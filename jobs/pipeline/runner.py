@@ -11,7 +11,7 @@ import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
 from .background import in_background
-from .cleaning_plan import (PlanViolation, check_version, pinned_categories, pinned_fences, planned_roles,
+from .cleaning_plan import (PlanViolation, check_version, pinned_columns, pinned_fences, planned_roles,
                             replayed_gaps, users_roles)
 from .clean import drop_duplicates, drop_unlabelled, sparse_columns
 from .coerce import detect_roles, repair_types
@@ -98,7 +98,7 @@ def _run(frame: pd.DataFrame, options: PipelineOptions, report: Progress, advise
 
     report("cleaning", 15, f"Repairing types in {cols_in} columns")
     out, type_logs = repair_types(frame, parse_threshold=options.parse_threshold, roles=chosen, parallel=parallel,
-                                  categories=pinned_categories(plan) if plan else None)
+                                  pinned=pinned_columns(plan) if plan else None)
     report("cleaning", 30, f"Removing duplicate rows among {rows_in:,}")
     trail = Trail.start(frame)
     out, dup_logs = drop_duplicates(out)

@@ -162,6 +162,11 @@ def test_the_next_batch_is_cleaned_the_same_way_and_its_drift_reported_with_rows
      422, "invalid_plan"),
     (json.dumps({"plan_version": 1, "columns": {"city": {"categories": {"typos": {"Oslo": "=HYPERLINK(1)"}}}}}),
      422, "invalid_plan"),
+    (json.dumps({"plan_version": 1, "columns": {"when": {"parse": {"datetime": {"format": "no directives"}}}}}),
+     422, "invalid_plan"),
+    (json.dumps({"plan_version": 1, "columns": {"when": {"parse": {"datetime": {"dayfirst": "yes"}}}}}),
+     422, "invalid_plan"),
+    (json.dumps({"plan_version": 1, "outliers": {"fences": {"x": {"lower": 5, "upper": 1}}}}), 422, "invalid_plan"),
 ])
 def test_an_untrusted_plan_is_refused_before_anything_is_stored(client, app, plan, status, code):
     response = upload(client, csv(batch()), plan=plan)

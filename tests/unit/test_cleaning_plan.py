@@ -51,3 +51,17 @@ def test_a_plan_replayed_on_its_own_batch_changes_nothing():
     plan = json.loads(json.dumps(build_plan(LOADED, options, first)))
     replayed = run_pipeline(frame, PipelineOptions(outliers="clip", features=False, plan=plan))
     assert replayed.frame.equals(first.frame) and set(_clipped(replayed)) == set(_clipped(first)) == {"x"}
+
+
+def test_dates_of_the_next_batch_are_read_the_way_the_plan_read_them():
+    """Week 1 shows day-first dates (28/02); week 2's are all ambiguous: the plan says how to read them."""
+    options = PipelineOptions(features=False)
+    week1 = pd.DataFrame({"when": [f"{d:02d}/02/2024" for d in range(1, 29)] * 3, "n": range(84)})
+    plan = json.loads(json.dumps(build_plan(LOADED, options, run_pipeline(week1, options))))
+    assert plan["columns"]["when"]["parse"]["datetime"]["dayfirst"] is True
+    week2 = pd.DataFrame({"when": [f"{d:02d}/03/2024" for d in range(1, 13)] * 7, "n": range(84)})
+    alone = run_pipeline(week2, options)
+    assert alone.frame["when"].iloc[0] == pd.Timestamp("2024-01-03")  # month first, by its own evidence
+    replayed = run_pipeline(week2, PipelineOptions(features=False, plan=plan))
+    assert replayed.frame["when"].iloc[0] == pd.Timestamp("2024-03-01")
+    assert replayed.formats["when"] == plan["columns"]["when"]["parse"]["datetime"]["format"] == "%d/%m/%Y"
