@@ -1,6 +1,10 @@
 """A served run's changed cells, a page at a time, and the cleaned table's first rows with their changes marked."""
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 from flask import current_app
@@ -11,31 +15,50 @@ from jobs.pipeline.diff import DIFF_COLUMNS
 from .errors import APIError
 from .models import Dataset
 from .plans import run_file
+from .storage import StorageError
 
+log = logging.getLogger(__name__)
 KINDS = ("filled", "changed", "cleared")
 PREVIEW_ROWS = 20
 
 
-def _changes(dataset: Dataset, filters: list | None = None, columns: list[str] | None = None) -> pa.Table:
+@contextmanager
+def _changes_file(dataset: Dataset) -> Iterator[str]:
     key = run_file(dataset, CHANGES_FILE)
     storage = current_app.extensions["storage"]
     if key is None or not storage.exists(key):
         raise APIError(404, "not_found", "The dataset's changes were not recorded (it was cleaned before they "
                        "were); reprocess it to list them.", {"status": dataset.status})
     with storage.local_path(key) as path:
+        yield path
+
+
+def _changes(dataset: Dataset, filters: list | None = None, columns: list[str] | None = None) -> pa.Table:
+    with _changes_file(dataset) as path:
         return pq.read_table(path, columns=columns, filters=filters or None)
 
 
 def changes_page(dataset: Dataset, offset: int, limit: int, column: str | None = None,
                  kind: str | None = None) -> tuple[pa.Table, int]:
     """The changed cells from `offset` (in the cleaned table's column order, then row), at most `limit`, and how
-    many match in all; `column` and `kind` narrow them."""
+    many match in all; `column` and `kind` narrow them. Unfiltered, only the row groups of the page are read."""
     if kind is not None and kind not in KINDS:
         raise APIError(400, "invalid_parameter", f"kind must be one of {', '.join(KINDS)}.",
                        {"field": "kind", "allowed": list(KINDS)})
     filters = [(name, "==", value) for name, value in (("column", column), ("kind", kind)) if value is not None]
-    table = _changes(dataset, filters)
-    return table.slice(offset, limit), table.num_rows
+    if filters:
+        table = _changes(dataset, filters)
+        return table.slice(offset, limit), table.num_rows
+    with _changes_file(dataset) as path:
+        source = pq.ParquetFile(path)
+        sizes = [source.metadata.row_group(i).num_rows for i in range(source.num_row_groups)]
+        starts = [sum(sizes[:i]) for i in range(len(sizes))]
+        groups = [i for i, (start, size) in enumerate(zip(starts, sizes)) if start < offset + limit and
+                  start + size > offset]
+        if not groups:
+            return source.schema_arrow.empty_table(), source.metadata.num_rows
+        table = source.read_row_groups(groups)
+        return table.slice(offset - starts[groups[0]], limit), source.metadata.num_rows
 
 
 def counts_by_column(dataset: Dataset) -> dict[str, int]:
@@ -48,10 +71,15 @@ def counts_by_column(dataset: Dataset) -> dict[str, int]:
 
 
 def preview(dataset: Dataset, rows: int = PREVIEW_ROWS) -> tuple[list[str], list[list], dict]:
-    """The cleaned table's first `rows` rows (header, cells as text) and their changes by (row, column)."""
+    """The cleaned table's first `rows` rows (header, cells as text) and their changes by (row, column); nothing
+    when the file cannot be read (the page shows the rest)."""
     storage = current_app.extensions["storage"]
-    with storage.local_path(run_file(dataset, "cleaned.parquet")) as path:
-        head = next(pq.ParquetFile(path).iter_batches(batch_size=rows), None)
+    try:
+        with storage.local_path(run_file(dataset, "cleaned.parquet")) as path:
+            head = next(pq.ParquetFile(path).iter_batches(batch_size=rows), None)
+    except StorageError as exc:
+        log.warning("no preview of dataset %s: %s", dataset.id, exc)
+        return [], [], {}
     if head is None:
         return [], [], {}
     names = head.schema.names

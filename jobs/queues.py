@@ -129,9 +129,10 @@ def delete_job(job: Job) -> None:
             job.connection.zrem(registry.key, execution_id)
     try:
         job.delete()
-    except InvalidJobOperation:  # its hash went meanwhile (a worker finished it: no result kept): nothing to do
+    except InvalidJobOperation:  # its hash went meanwhile (a worker finished it, keeping no result)
         if job.connection.exists(job.key):
             raise
+        job.connection.delete(registry.key, job.dependents_key, job.dependencies_key)  # what delete() had left
 
 
 def discard_job(connection: Redis, job_id: str) -> None:

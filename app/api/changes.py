@@ -17,6 +17,7 @@ from .datasets import completed, int_arg
 from .openapi import NOT_FOUND, NOT_READY, documented
 
 bp = Blueprint("changes", __name__)
+PASSED_ON = ("format", "limit", "column", "kind", "formulas", "user_id", "collaboration_id")  # into the next link
 
 
 @bp.get("/dataset/<dataset:dataset_id>/diff")
@@ -42,8 +43,8 @@ def diff(dataset_id: str):
     cells, total = changes_page(dataset, offset, limit, column, kind)
     following = None
     if offset + cells.num_rows < total:
-        following = url_for("changes.diff", dataset_id=dataset.id, _external=False,
-                            **{k: v for k, v in request.args.items() if k != "offset"}, offset=offset + limit)
+        kept = {k: v for k, v in request.args.items() if k in PASSED_ON}
+        following = url_for("changes.diff", dataset_id=dataset.id, **kept, offset=offset + limit)
     headers = {"X-Total-Count": str(total)}
     if shape == "csv":
         if formulas == "escape":  # `before` holds the file's own text, which may start like a formula

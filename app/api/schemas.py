@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated, Any, Literal
 
 import pandas as pd
@@ -20,7 +21,8 @@ from ..models import LOG_STEPS, Mode, Stage, Status
 from ..options import BOOLEANS, MAX_NA_LENGTH, MAX_NA_TOKENS, NA_VALUES_RULE
 
 # Values are matched case-insensitively and trimmed; the enums name the canonical spellings.
-OPTIONAL_NAME = "^$|" + NAME_PATTERN  # an empty value counts as not given (HTML forms send empty fields)
+OPTIONAL_NAME = "^$|" + NAME_PATTERN
+DATE_FIELD = r"(?<!%)%-?[YymdbBHIMSpj]"  # a plan's date format writes some field of the date  # an empty value counts as not given (HTML forms send empty fields)
 ModeName = Literal[tuple(m.value for m in Mode)]
 StatusName = Literal[tuple(s.value for s in Status)]
 StageName = Literal[tuple(s.value for s in Stage)]
@@ -509,8 +511,8 @@ class PlanColumn(Strict):
         pattern = dates.get("format")
         if pattern is not None:
             try:
-                ok = isinstance(pattern, str) and len(pattern) <= 64 and "%" in pattern and \
-                    pd.Timestamp("2024-01-31 13:45:30").strftime(pattern) != pattern
+                ok = isinstance(pattern, str) and len(pattern) <= 64 and re.search(DATE_FIELD, pattern) is not None \
+                    and bool(pd.Timestamp("2024-01-31 13:45:30").strftime(pattern))
             except ValueError:
                 ok = False
             if not ok or formula_like(pattern):
@@ -627,8 +629,7 @@ class Fence(Strict):
 
 
 class OutlierPlan(Strict):
-    method: Literal["iqr", "zscore", "mad"] | None = None
-    strategy: Literal["flag", "clip", "null", "remove", "median", "off"] | None = None
+    """What the outlier step learned; how it treats outliers is the plan's `options.outliers`."""
     fences: Annotated[dict[Name, Fence], Field(max_length=MAX_PLAN_COLUMNS)] = Field(
         {}, description="Per numeric column, the fences learned: the next batch is judged by them (tighten to "
         "catch more).")

@@ -98,14 +98,15 @@ def build_plan(load_entry: dict, options, result) -> dict:
         "features": result.feature_descriptions,
         "decisions": [{"step": step, **bounded({k: e[k] for k in ("action", "column", "source", "count", "params",
                                                                     "message")})}
-                      for step, entries in logs.items() for e in entries],
+                      for step, entries in logs.items() for e in entries
+                      if e["action"] != "outlier_fences"],  # kept whole in "outliers"
     }
 
 
 def _outliers(outlier_logs: list[dict]) -> dict:
-    """The outlier step's method, strategy and every checked column's fences, exact."""
+    """Every checked column's outlier fences, exact (the strategy is among the plan's options)."""
     found = next((e["params"] for e in outlier_logs if e["action"] == "outlier_fences"), None)
-    return dict(found) if found else {}
+    return {"fences": found["fences"]} if found else {}
 
 
 def pinned_fences(plan: dict) -> dict[str, dict]:
@@ -168,7 +169,7 @@ def pinned_columns(plan: dict) -> dict[str, dict]:
         found = dict(spec.get("categories") or {})
         dates = (spec.get("parse") or {}).get("datetime")
         if dates is not None:
-            found["dates"] = {k: dates[k] for k in ("dayfirst", "format") if k in dates}
+            found["dates"] = {k: dates[k] for k in ("dayfirst", "format") if dates.get(k) is not None}
         if found:
             pinned[col] = found
     return pinned

@@ -20,6 +20,7 @@ FORMAT_SAMPLE = 200  # distinct values each candidate output format is tried on
 GUESSES = 20  # distinct values whose format pandas guesses (0.2 ms each)
 CHECK_SAMPLE = 2_000  # distinct values the chosen output format is checked on
 _UNPADDED = (("%m", "%-m"), ("%d", "%-d"), ("%H", "%-H"), ("%I", "%-I"))
+_CLOCK_FIELDS = ("%H", "%-H", "%I", "%-I")
 
 
 def looks_like_times(values: pd.Series) -> float:
@@ -195,6 +196,10 @@ def parse_dates(values: pd.Series, pinned: dict | None = None) -> tuple[pd.Serie
         result = pd.to_datetime(text.map(mapping))
         has_time = bool((result.dropna().dt.normalize() != result.dropna()).any())
         distinct = pd.Series(mapping.index, dtype="str")
-        shown = pinned["format"] if pinned is not None and "format" in pinned else \
-            output_format(distinct, pd.Series(mapping.to_numpy()), dayfirst, text.value_counts().reindex(distinct))
+        kept = (pinned or {}).get("format")
+        if kept and (not has_time or any(d in kept for d in _CLOCK_FIELDS)):  # a plan's format, if it loses nothing
+            shown = kept
+        else:
+            shown = output_format(distinct, pd.Series(mapping.to_numpy()), dayfirst,
+                                  text.value_counts().reindex(distinct))
     return result, {"dayfirst": dayfirst, "has_time": has_time, "distinct_dates": int(len(unique)), "format": shown}

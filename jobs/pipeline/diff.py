@@ -61,11 +61,14 @@ def _compare(before: pd.Series, after: pd.Series, formats: dict[str, str] | None
     """`differs`, and both sides as the CSV writes them when they were compared as text: numbers with numbers,
     everything else as written, so '3.50' read as 3.5 is no change but '1,200' → 1200 is."""
     if _numeric(before) and _numeric(after):
-        b, a = before.to_numpy(dtype=float, na_value=np.nan), after.to_numpy(dtype=float, na_value=np.nan)
-        gone, there = np.isnan(b), np.isnan(a)
+        gone, there = before.isna().to_numpy(), after.isna().to_numpy()
+        kind = "int64" if _integer(before) and _integer(after) else float  # exact beyond 2**53
+        b, a = before.to_numpy(dtype=kind, na_value=0), after.to_numpy(dtype=kind, na_value=0)
         return (gone != there) | (~gone & ~there & (b != a)), None, None
     shown_before, shown_after = _text(before), _text(after, formats)
-    unequal = pc.fill_null(pc.not_equal(shown_before, shown_after), False).to_numpy(zero_copy_only=False)
+    # 'True' read as a boolean is written 'true': the same value (yes → true is a conversion, and listed).
+    read = pc.utf8_lower(shown_before) if pd.api.types.is_bool_dtype(after) else shown_before
+    unequal = pc.fill_null(pc.not_equal(read, shown_after), False).to_numpy(zero_copy_only=False)
     out = pc.xor(pc.is_null(shown_before), pc.is_null(shown_after)).to_numpy(zero_copy_only=False) | unequal
     if _numeric(after) and unequal.any():  # a number read from text is the same number written plainly
         where = np.flatnonzero(unequal)
@@ -76,6 +79,10 @@ def _compare(before: pd.Series, after: pd.Series, formats: dict[str, str] | None
 
 def _numeric(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+def _integer(series: pd.Series) -> bool:
+    return pd.api.types.is_integer_dtype(series)
 
 
 def _text(series: pd.Series, formats: dict[str, str] | None = None) -> pa.Array:

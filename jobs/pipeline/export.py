@@ -177,9 +177,10 @@ def neutralise_csv(source: str | Path, target: str | Path) -> int:
     return changed
 
 
-def write_parquet(frame: pd.DataFrame | pa.Table, path: str | Path) -> None:
+def write_parquet(frame: pd.DataFrame | pa.Table, path: str | Path, row_group_size: int | None = None) -> None:
     """Parquet with date-only columns as date32 and other datetimes as timestamps."""
-    pq.write_table(to_table(frame) if isinstance(frame, pd.DataFrame) else _with_dates(frame), str(path))
+    pq.write_table(to_table(frame) if isinstance(frame, pd.DataFrame) else _with_dates(frame), str(path),
+                   row_group_size=row_group_size)
 
 
 def safe_path(path: str) -> str:

@@ -263,7 +263,9 @@ def _handle(frame, method, strategy, threshold, max_flagged_share, columns, flag
                 **params, "max_flagged_share": plain(max_flagged_share)},
                 before=column_stats(series), after=column_stats(series),
                 message=f"{_pct(share)} of values lie outside the fences {span} ({how}); more than "
-                        f"{_pct(max_flagged_share)} is a feature of the data, not an error: left unchanged."))
+                        f"{_pct(max_flagged_share)} is " + ("drift from the plan's batch" if params["method"] == "plan"
+                                                           else "a feature of the data") + ", not an error: left "
+                        "unchanged."))
             continue
         after = None
         if strategy == "remove":

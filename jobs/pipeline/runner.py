@@ -87,6 +87,7 @@ def run_pipeline(frame: pd.DataFrame, options: PipelineOptions | None = None, pr
 def _run(frame: pd.DataFrame, options: PipelineOptions, report: Progress, advise: Advise | None,
          parallel: bool) -> PipelineResult:
     keep = {options.target} if options.target else set()
+    frame = frame.reset_index(drop=True)  # rows are followed by position (diff.Trail), whatever the caller's labels
     rows_in, cols_in = frame.shape
     plan = options.plan
     if plan is not None:

@@ -46,7 +46,8 @@ def _all_cells(client, dataset_id: str, limit: int, **query) -> list[dict]:
     return cells
 
 
-def test_every_changed_cell_is_listed_with_its_step_and_nothing_else(client, run_worker):
+def test_every_changed_cell_is_listed_with_its_step_and_nothing_else(client, run_worker, monkeypatch):
+    monkeypatch.setattr("jobs.outputs.CHANGES_GROUP", 9)  # pages then span row groups of the stored list
     frame = dirty()
     dataset_id, status = cleaned(client, run_worker, csv(frame))
     assert status["status"] == "completed"
@@ -98,6 +99,8 @@ def test_the_csv_pages_and_bad_parameters(client, run_worker):
                                         for c in get(client, f"/dataset/{dataset_id}/diff?limit=5").json["cells"]]
     last = get(client, f"/dataset/{dataset_id}/diff?format=csv&offset={total - 1}")
     assert "Link" not in last.headers and len(pd.read_csv(io.BytesIO(last.data))) == 1
+    odd = get(client, f"/dataset/{dataset_id}/diff?limit=2&dataset_id=x&_external=1&_anchor=zz&_scheme=ftp")
+    assert odd.status_code == 200 and odd.json["next"] == f"/dataset/{dataset_id}/diff?limit=2&user_id=feed&offset=2"
     for query in ("format=xml", "limit=0", "offset=-1", "kind=gone", "formulas=run"):
         bad = get(client, f"/dataset/{dataset_id}/diff?{query}")
         assert bad.status_code == 400 and bad.json["error"]["code"] == "invalid_parameter", query

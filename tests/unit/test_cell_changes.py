@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from jobs.pipeline import diff
 
@@ -15,6 +16,11 @@ def test_a_value_written_another_way_is_no_change_but_a_repair_is():
     parsed = pd.to_datetime(pd.Series(["2024-05-01", "2024-06-02"], name="d"))
     assert diff.differs(dates, parsed, {"d": "%-m/%-d/%y"}).tolist() == [False, True]
     assert not diff.differs(pd.Series([np.nan, 1.0]), pd.Series([np.nan, 1.0])).any()
+    words = pd.Series(["True", "false", "yes", None], dtype=object, name="b")
+    assert diff.differs(words, pd.Series([True, False, True, None], dtype="boolean", name="b")).tolist() == [
+        False, False, True, False]
+    big = pd.Series([2**53 + 1, None], dtype="Int64")
+    assert diff.differs(big, pd.Series([2**53, None], dtype="Int64")).tolist() == [True, False]
 
 
 def test_rows_are_followed_through_removals_and_later_steps_win():
@@ -48,3 +54,12 @@ def test_a_cell_of_several_type_repairs_names_the_one_that_explains_it():
     assert total == 3 and changes.column("rule").to_pylist() == [
         "repair_typos", "trim_whitespace", "unify_category_variants"]
     assert changes.column("why").to_pylist() == ["Typos.", "Trimmed.", "Unified."]
+
+
+def test_a_frame_labelled_otherwise_is_followed_by_position():
+    from jobs.pipeline.options import PipelineOptions
+    from jobs.pipeline.runner import run_pipeline
+    frame = pd.DataFrame({"x": [1.0, 1.0, np.nan, 4.0] * 5, "y": list("abcd") * 5}, index=range(1000, 1020))
+    result = run_pipeline(frame, PipelineOptions(features=False))
+    filled = result.changes.filter(pc.equal(result.changes.column("kind"), "filled")).to_pylist()
+    assert [c["row"] for c in filled] == [3]  # the one gap left after the duplicates went: input row 3

@@ -27,7 +27,7 @@ def test_the_next_batch_is_judged_by_the_plans_fences_not_its_own_spread():
     first = run_pipeline(batch(5, 1), options)
     plan = json.loads(json.dumps(build_plan(LOADED, options, first)))  # as stored and sent back
     fences = plan["outliers"]["fences"]
-    assert plan["outliers"]["strategy"] == "clip" and set(fences) == {"x", "y"}
+    assert plan["options"]["outliers"] == "clip" and set(fences) == {"x", "y"}
     assert fences["x"]["lower"] < 100 < fences["x"]["upper"] < 140
 
     wide = batch(9, 2)  # a wider spread: its own fences are far wider than the plan's
@@ -65,3 +65,13 @@ def test_dates_of_the_next_batch_are_read_the_way_the_plan_read_them():
     replayed = run_pipeline(week2, PipelineOptions(features=False, plan=plan))
     assert replayed.frame["when"].iloc[0] == pd.Timestamp("2024-03-01")
     assert replayed.formats["when"] == plan["columns"]["when"]["parse"]["datetime"]["format"] == "%d/%m/%Y"
+
+
+def test_a_pinned_date_format_never_drops_the_times_of_the_batch():
+    options = PipelineOptions(features=False)
+    week1 = pd.DataFrame({"when": [f"2024-02-{d:02d}" for d in range(1, 29)] * 2, "n": range(56)})
+    plan = json.loads(json.dumps(build_plan(LOADED, options, run_pipeline(week1, options))))
+    assert plan["columns"]["when"]["parse"]["datetime"]["format"] == "%Y-%m-%d"
+    week2 = pd.DataFrame({"when": [f"2024-03-{d:02d} 10:{d:02d}" for d in range(1, 29)] * 2, "n": range(56)})
+    replayed = run_pipeline(week2, PipelineOptions(features=False, plan=plan))
+    assert replayed.formats["when"] == "%Y-%m-%d %H:%M"  # its own: the plan's would lose the times
