@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .entries import column_stats, entry, plain
+from .numbers import decimal_places
 from .profile import skewness
 
 METHODS = ("iqr", "zscore", "mad")
@@ -287,9 +288,12 @@ def _handle(frame, method, strategy, threshold, max_flagged_share, columns, flag
             fixed = raw.copy()
             if strategy == "clip":
                 low, high = lower, upper
-                if pd.api.types.is_integer_dtype(series.dtype) and math.ceil(lower) <= math.floor(upper):
-                    # Inward rounding keeps clipped integers inside the fences, so a rerun flags nothing.
-                    low, high = math.ceil(lower), math.floor(upper)
+                # Inward rounding to the column's own decimals: clipped values look like the data (170.4, not
+                # 170.42500000000004) and stay inside the fences, so a rerun flags nothing.
+                scale = 10.0 ** (0 if pd.api.types.is_integer_dtype(series.dtype)
+                                 else decimal_places(raw[~flagged & np.isfinite(raw)]))
+                if math.ceil(lower * scale) <= math.floor(upper * scale):
+                    low, high = math.ceil(lower * scale) / scale, math.floor(upper * scale) / scale
                 fixed[flagged] = np.clip(raw[flagged], low, high)
                 message = f"Clipped {count:,} values outside {span} ({how})."
             elif strategy == "null":

@@ -283,3 +283,13 @@ def test_bounded_columns_only_flag_values_outside_their_domain():
     out, logs = handle_outliers(pd.DataFrame({"lat": lat}), strategy="clip", bounds={"lat": (-90.0, 90.0)})
     assert out["lat"].iloc[-3:].tolist()[:2] == [68.1, 71.3]  # far from the rest, but real places
     assert logs[0]["count"] == 1 and logs[0]["params"]["method"] == "domain"
+
+
+def test_clipped_values_keep_the_columns_decimals():
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"x": np.r_[rng.normal(100, 15, 300).round(1), 900.0, -500.0]})
+    out, logs = handle_outliers(frame, strategy="clip")
+    lower, upper = logs[0]["params"]["lower"], logs[0]["params"]["upper"]
+    clipped = out["x"].iloc[-2:].tolist()
+    assert clipped == [round(v, 1) for v in clipped] and lower <= clipped[1] < clipped[0] <= upper
+    assert upper - clipped[0] < 0.1 and clipped[1] - lower < 0.1
