@@ -1,6 +1,9 @@
 """A served run's changed cells, a page at a time, and the cleaned table's first rows with their changes marked."""
 from __future__ import annotations
 
+import csv
+import io
+import itertools
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -71,22 +74,20 @@ def counts_by_column(dataset: Dataset) -> dict[str, int]:
 
 
 def preview(dataset: Dataset, rows: int = PREVIEW_ROWS) -> tuple[list[str], list[list], dict]:
-    """The cleaned table's first `rows` rows (header, cells as text) and their changes by (row, column); nothing
-    when the file cannot be read (the page shows the rest)."""
+    """The cleaned CSV's header and first `rows` rows as the download writes them (read streaming: a few KB, also
+    from S3), and their changes by (row, column); nothing when the file cannot be read (the page shows the rest)."""
     storage = current_app.extensions["storage"]
     try:
-        with storage.local_path(run_file(dataset, "cleaned.parquet")) as path:
-            head = next(pq.ParquetFile(path).iter_batches(batch_size=rows), None)
-    except StorageError as exc:
+        with io.TextIOWrapper(storage.open(dataset.cleaned_key), encoding="utf-8", newline="") as handle:
+            head = list(itertools.islice(csv.reader(handle), rows + 1))
+    except (StorageError, UnicodeDecodeError, csv.Error) as exc:
         log.warning("no preview of dataset %s: %s", dataset.id, exc)
         return [], [], {}
-    if head is None:
+    if not head:
         return [], [], {}
-    names = head.schema.names
-    cells = [[None if v is None else str(v) for v in column.to_pylist()] for column in head.columns]
     try:
         found = _changes(dataset, [("cleaned_row", "<=", rows)], DIFF_COLUMNS)
     except APIError:  # cleaned before changes were recorded: the table without marks
         found = pa.table({name: [] for name in DIFF_COLUMNS})
     marks = {(r["cleaned_row"] - 1, r["column"]): r for r in found.to_pylist()}
-    return names, [list(row) for row in zip(*cells)], marks
+    return head[0], head[1:], marks

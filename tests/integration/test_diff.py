@@ -111,6 +111,9 @@ def test_the_page_marks_the_changed_cells_of_its_preview(client, run_worker):
     page = get(client, f"/dataset/{dataset_id}/view").get_data(as_text=True)
     preview = page[page.index('id="preview"'):page.index('id="plots"')]
     assert preview.count("<tr>") == 1 + 20  # the header and the first 20 rows
+    out = pd.read_csv(io.BytesIO(get(client, f"/dataset/{dataset_id}/cleaned").data), dtype=str, keep_default_na=False)
+    first = preview.split("<tr>")[2]
+    assert all(f">{out.at[0, col]}</td>" in first for col in out.columns)  # written as the download writes it
     # Row 4 of the file (0-based 3) had no qty: filled, and the mark says what it was and why.
     filled = preview.split("<tr>")[1 + 4]
     assert 'class="cell-filled" title="Before: (missing)&#10;missing values: impute_' in filled
