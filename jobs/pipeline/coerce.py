@@ -19,6 +19,9 @@ PARALLEL_CELLS = 500_000  # cells (text cells for types) from which half the col
 _SPACES = re.compile(r"\s+")
 SAMPLE = 2000  # values tried first: most text columns are ruled out without a full pass
 MAX_SPELLINGS = 1000  # a category's canonical spellings a log (and so a plan) lists for the next batch
+ASSUMED_ORDER = (" No value shows whether the day or the month comes first (no part is above 12): read month "
+                 "first ('/' and '-'), day first ('.'). If that is wrong, apply a plan with parse.datetime.dayfirst "
+                 "set to the right order.")
 NEAR_MISS = 0.8  # a column parsing this well but under the threshold gets a log line saying why it stayed text
 _PARSERS = {"boolean": ("convert_boolean", "yes/no words"), "numeric": ("convert_numeric", "numbers"),
             "units": ("convert_unit", "numbers with a unit"),
@@ -43,7 +46,8 @@ def _converted(action: str, col: str, series: pd.Series, new: pd.Series, share: 
                  params={"share_parsed": round(share, 4), "unparseable_to_missing": lost, **evidence},
                  before=column_stats(series), after=column_stats(new),
                  message=f"{share:.0%} of values parse as {what}" + (f" ({kinds})" if kinds else "")
-                         + ": converted" + (f"; {lost:,} unparseable values set to missing." if lost else "."))
+                         + ": converted" + (f"; {lost:,} unparseable values set to missing." if lost else ".")
+                         + (ASSUMED_ORDER if evidence.get("day_month_order") == "assumed" else ""))
 
 
 def _parse(kind: str, series: pd.Series, dates: dict | None = None) -> tuple[pd.Series, dict]:

@@ -118,12 +118,25 @@ def looks_like_dates(values: pd.Series) -> float:
     return float(values.astype("str").str.match(_DATE_SHAPE).mean()) if len(values) else 0.0
 
 
+def _day_month(values: pd.Series) -> pd.DataFrame:
+    return values.astype("str").str.extract(r"^\s*(\d{1,2})[-/.](\d{1,2})[-/.]\d{2,4}").dropna().astype(int)
+
+
 def day_first(values: pd.Series) -> bool:
     """Whether 'a/b/yyyy' dates put the day first: some first part is above 12, no second part is."""
-    parts = values.astype("str").str.extract(r"^\s*(\d{1,2})[-/.](\d{1,2})[-/.]\d{2,4}").dropna().astype(int)
+    parts = _day_month(values)
     if parts.empty:
         return False
     return bool((parts[0] > 12).any() and not (parts[1] > 12).any())
+
+
+def day_month_order(values: pd.Series, pinned: bool) -> str | None:
+    """How the day/month order of 'a/b/yyyy' dates was settled: `shown` by a part above 12, given by the `plan`,
+    or `assumed` (every value could be read either way, '01/02/2024'); None when no value is of that shape."""
+    parts = _day_month(values)
+    if parts.empty or not (parts[0] != parts[1]).any():
+        return None
+    return "plan" if pinned else "shown" if bool((parts > 12).any().any()) else "assumed"
 
 
 def _orders(values: pd.Series, dayfirst: bool) -> dict[str, bool]:
@@ -197,9 +210,13 @@ def parse_dates(values: pd.Series, pinned: dict | None = None) -> tuple[pd.Serie
         has_time = bool((result.dropna().dt.normalize() != result.dropna()).any())
         distinct = pd.Series(mapping.index, dtype="str")
         kept = (pinned or {}).get("format")
-        if kept and (not has_time or any(d in kept for d in _CLOCK_FIELDS)):  # a plan's format, if it loses nothing
+        # A plan's format, if it loses nothing and reads day and month as this batch is read (an edited dayfirst).
+        if kept and (not has_time or any(d in kept for d in _CLOCK_FIELDS)) and \
+                not _out_of_order(kept.replace("%-", "%"), _orders(unique, dayfirst)):
             shown = kept
         else:
             shown = output_format(distinct, pd.Series(mapping.to_numpy()), dayfirst,
                                   text.value_counts().reindex(distinct))
-    return result, {"dayfirst": dayfirst, "has_time": has_time, "distinct_dates": int(len(unique)), "format": shown}
+    order = day_month_order(unique, pinned is not None and "dayfirst" in pinned)
+    return result, {"dayfirst": dayfirst, "has_time": has_time, "distinct_dates": int(len(unique)), "format": shown,
+                    **({"day_month_order": order} if order else {})}

@@ -76,3 +76,19 @@ def test_a_pinned_date_format_never_drops_the_times_of_the_batch():
     week2 = pd.DataFrame({"when": [f"2024-03-{d:02d} 10:{d:02d}" for d in range(1, 29)] * 2, "n": range(56)})
     replayed = run_pipeline(week2, PipelineOptions(features=False, plan=plan))
     assert replayed.formats["when"] == "%Y-%m-%d %H:%M"  # its own: the plan's would lose the times
+
+
+def test_an_assumed_day_month_order_is_reported_and_an_edited_plan_sets_it():
+    options = PipelineOptions(features=False)
+    week = pd.DataFrame({"when": [f"{d:02d}/03/2024" for d in range(1, 13)] * 5, "n": range(60)})
+    first = run_pipeline(week, options)
+    read = next(e for e in first.logs["cleaning"] if e["action"] == "convert_datetime")
+    assert read["params"]["day_month_order"] == "assumed" and "parse.datetime.dayfirst" in read["message"]
+    assert first.frame["when"].iloc[0] == pd.Timestamp("2024-01-03")
+    plan = json.loads(json.dumps(build_plan(LOADED, options, first)))
+    plan["columns"]["when"]["parse"]["datetime"]["dayfirst"] = True  # the user knows the feed is day-first
+    replayed = run_pipeline(week, PipelineOptions(features=False, plan=plan))
+    assert replayed.frame["when"].iloc[0] == pd.Timestamp("2024-03-01")
+    assert replayed.formats["when"] == "%d/%m/%Y"  # written as the file writes them, not in the old order
+    assert next(e for e in replayed.logs["cleaning"] if e["action"] == "convert_datetime")["params"][
+        "day_month_order"] == "plan"
