@@ -269,6 +269,7 @@ class SavedPlan(db.Model):
     source_dataset_id = db.Column(db.String(32), nullable=True)  # no foreign key: the plan outlives its dataset
     document = db.Column(JSON, nullable=False)
     created_at = db.Column(TZ, nullable=False, default=utcnow)
+    deleted_at = db.Column(TZ, nullable=True)  # a deleted version keeps its row (emptied): numbers are not reused
 
     __table_args__ = (db.UniqueConstraint("user_id", "name", "version", name="uq_plans_user_name_version"),)
 

@@ -3,6 +3,7 @@ stored plan; named, versioned plans owned like datasets."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 
 from flask import current_app, request
@@ -17,9 +18,10 @@ from .auth import check_name, load_visible_dataset, owner_for_upload, principal,
     requesting_user
 from .errors import APIError
 from .extensions import db
-from .models import Dataset, SavedPlan, Status, iso, served_run
+from .models import Dataset, SavedPlan, Status, iso, served_run, utcnow
 from .options import parse_boolean
 
+log = logging.getLogger(__name__)
 DATASET_ID = re.compile(r"[0-9a-f]{32}")
 MAX_PLAN_BYTES = 2 * 2**20  # a plan is kilobytes; this bounds what a request can make us parse
 APPLIED_WITHOUT = ("decisions",)  # shown in GET /plan, not needed to apply it: not stored with each upload
@@ -174,7 +176,7 @@ def _version(raw) -> int | None:
 def _visible_plans(name: str | None = None, default_user: str | None = None):
     """Saved plans the asking user may see: their own and their collaborations' (open mode: the user_id or
     collaboration_id the request names, else `default_user`)."""
-    query = SavedPlan.query
+    query = SavedPlan.query.filter(SavedPlan.deleted_at.is_(None))
     who, user = principal(), requesting_user() or (default_user if principal() is None else None)
     collab = check_name(request_value("collaboration_id"), "collaboration_id")
     if who is not None:  # the token decides; user_id and collaboration_id only narrow
@@ -220,6 +222,26 @@ def save_plan(name: str, document: dict, source: str | None) -> SavedPlan:
         except IntegrityError:
             db.session.rollback()
     raise APIError(409, "busy", f"Plan {name!r} is being saved by another request; try again.")
+
+
+def delete_plans(name: str, version: int | None = None) -> int:
+    """Delete a saved plan's version (every version when None): the owner's only. The rows stay, emptied, so a
+    later save of the name takes the next number; datasets that applied a version keep the document they used."""
+    query = _visible_plans(name, default_user="anonymous")
+    if version is not None:
+        query = query.filter(SavedPlan.version == version)
+    found = query.all()
+    if not found:
+        raise APIError(404, "not_found", f"No plan {name!r}" + (f" version {version}." if version else "."),
+                       {"plan_name": name, "plan_version": version})
+    owner = owner_for_upload()[0]
+    if any(p.user_id != owner for p in found):
+        raise APIError(403, "forbidden", "Only the plan's owner may delete it.", {"plan_name": name})
+    for saved in found:
+        saved.deleted_at, saved.document = utcnow(), {}
+    db.session.commit()
+    log.info("plan %r of %s deleted (%d version%s)", name, owner, len(found), "" if len(found) == 1 else "s")
+    return len(found)
 
 
 def plan_from_request() -> tuple[dict, str | None]:

@@ -8,7 +8,7 @@ from jobs.pipeline.cleaning_plan import VALIDATION_FILE
 from ..auth import NAME, check_name, load_visible_dataset, request_value
 from ..models import served_run
 from ..errors import APIError
-from ..plans import describe_plan, find_plan, latest_plans, plan_from_request, save_plan, stored_plan
+from ..plans import delete_plans, describe_plan, find_plan, latest_plans, plan_from_request, save_plan, stored_plan
 from . import schemas as s
 from .openapi import NOT_FOUND, NOT_READY, documented
 
@@ -72,9 +72,33 @@ def list_plans():
             query=s.Who)
 def plan_version(name: str, version: int):
     """One version of a saved plan: the document an upload with `plan_name` and `plan_version` applies."""
-    if not NAME.fullmatch(name):
-        raise APIError(404, "not_found", "No plan of that name: names are 1-128 letters, digits or _ . @ : -.")
+    _plan_name(name)
     saved = find_plan(name, version)
     return jsonify({**saved.document, "origin": {"plan_name": saved.name, "plan_version": saved.version,
                                                  "source_dataset_id": saved.source_dataset_id}})
 
+
+
+@bp.delete("/plans/<name>/versions/<int:version>")
+@documented("plans", {204: None}, {400: "missing_parameter", 403: "forbidden: not the plan's owner", 404: NOT_FOUND},
+            query=s.Who)
+def delete_plan_version(name: str, version: int):
+    """Delete one version of a saved plan (its owner only). Its number is not reused; datasets that applied it
+    keep the document they were cleaned with."""
+    delete_plans(_plan_name(name), version)
+    return "", 204
+
+
+@bp.delete("/plans/<name>")
+@documented("plans", {204: None}, {400: "missing_parameter", 403: "forbidden: not the plan's owner", 404: NOT_FOUND},
+            query=s.Who)
+def delete_plan(name: str):
+    """Delete every version of a saved plan (its owner only); a later save of the name takes the next number."""
+    delete_plans(_plan_name(name))
+    return "", 204
+
+
+def _plan_name(name: str) -> str:
+    if not NAME.fullmatch(name):
+        raise APIError(404, "not_found", "No plan of that name: names are 1-128 letters, digits or _ . @ : -.")
+    return name

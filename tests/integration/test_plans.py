@@ -235,6 +235,33 @@ def test_saved_plans_are_owned_like_datasets_in_token_mode(token_app, tc):
     assert stranger.status_code == 404
 
 
+def test_a_deleted_version_is_gone_and_its_number_not_reused(client):
+    document = {"plan_version": 1, "expectations": {"columns": {"x": {"range": [0, 1]}}}}
+    for _ in range(2):
+        assert client.post("/plans", json={"name": "old", "plan": document, "user_id": "feed"}).status_code == 201
+    assert client.delete("/plans/old/versions/2?user_id=feed").status_code == 204
+    assert get(client, "/plans/old/versions/2").status_code == 404
+    assert [(p["version"], p["versions"]) for p in get(client, "/plans").json["plans"]] == [(1, 1)]
+    again = client.post("/plans", json={"name": "old", "plan": document, "user_id": "feed"})
+    assert again.json["version"] == 3  # version 2 stays what it was: deleted
+    assert client.delete("/plans/old/versions/2?user_id=feed").status_code == 404
+    assert client.delete("/plans/old?user_id=someone").status_code == 404  # not theirs to see
+    assert client.delete("/plans/old?user_id=feed").status_code == 204
+    assert get(client, "/plans").json["plans"] == []
+    assert upload(client, csv(batch()), plan_name="old").status_code == 404
+
+
+def test_only_the_owner_deletes_a_shared_plan(token_app, tc):
+    alice, carol = make_token(token_app, "alice", "lab"), make_token(token_app, "carol", "lab")
+    document = {"plan_version": 1}
+    tc.post("/plans", json={"name": "shared", "plan": document, "collaboration_id": "lab"}, headers=bearer(alice))
+    refused = tc.delete("/plans/shared", headers=bearer(carol))
+    assert refused.status_code == 403 and refused.json["error"]["code"] == "forbidden"
+    assert tc.get("/plans/shared/versions/1", headers=bearer(carol)).status_code == 200
+    assert tc.delete("/plans/shared/versions/1", headers=bearer(alice)).status_code == 204
+    assert tc.get("/plans/shared/versions/1", headers=bearer(carol)).status_code == 404
+
+
 def test_a_batch_whose_column_no_longer_parses_is_reported_not_crashed(client, run_worker):
     first, _ = cleaned(client, run_worker, csv(batch()))
     week2 = batch(seed=3).assign(x=lambda f: f.x.map(lambda v: f"about {v}"))  # the numbers came as text
