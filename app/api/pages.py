@@ -93,13 +93,16 @@ def view(dataset_id: str):
     applied = done and (dataset.options or {}).get("plan")
     validation = stored_plan(dataset, VALIDATION_FILE) if applied else None
     header, rows, marks = preview(dataset) if done else ([], [], {})
+    violated = {(row - 1, v["column"]): v["message"] for v in (validation or {}).get("violations", [])
+                if v.get("table") == "cleaned" for row in v.get("rows", [])}
     thumbnails = {}
     for graph in graphs:  # each column's first plot, shown beside its statistics
         thumbnails.setdefault(graph.column, graph)
     return render_template("dataset.html", d=describe(dataset), report=report, graphs=graphs,
                            logs=logs, statistics=dataset.statistics or {}, features=dataset.features or [],
                            finished=dataset.status in FINAL_STATUSES, validation=validation,
-                           preview_header=header, preview_rows=rows, marks=marks, thumbnails=thumbnails,
+                           preview_header=header, preview_rows=rows, marks=marks, violated=violated,
+                           thumbnails=thumbnails,
                            changed=counts_by_column(dataset) if done else {})
 
 

@@ -137,6 +137,9 @@ def test_the_next_batch_is_cleaned_the_same_way_and_its_drift_reported_with_rows
     assert 'id="validation"' in page and f"of dataset {first}" in page and "Paris" in page
     assert drifted.order_id[4] in page  # the offending rows' ids, as the report gives them
     assert 'id="plan-link"' in page and 'id="validation-passed"' not in page
+    preview = page[page.index('id="preview"'):page.index('id="plots"')]
+    paris = preview.split("<tr>")[1 + 5]  # the 5th data row (0-based 4): its city is outlined with the reason
+    assert 'cell-violation" title="Breaks the plan: 2 values of &#39;city&#39;' in paris and ">Paris</td>" in paris
     assert 'id="validation-passed"' in get(client, f"/dataset/{second}/view").get_data(as_text=True) or \
         violations(client, second)
 
