@@ -520,11 +520,41 @@ class PlanColumn(Strict):
         return self
 
 
+class RegressionFit(Strict):
+    predictors: Annotated[list[Name], Field(max_length=5)]
+    terms: Annotated[list[tuple[Name, Name | None]], Field(max_length=60)] = Field(
+        description="Each predictor as a number ([column, null]) or one of its levels ([column, level]).")
+    coefficients: Annotated[list[Annotated[float, Field(allow_inf_nan=False)]], Field(max_length=61)] = Field(
+        description="The intercept, then one per term.")
+
+    @model_validator(mode="after")
+    def _one_per_term(self):
+        if len(self.coefficients) != len(self.terms) + 1 or any(t[0] not in self.predictors for t in self.terms):
+            raise ValueError("a fit has an intercept and one coefficient per term, each term one of its predictors")
+        return self
+
+
+class RegressionModel(Strict):
+    """What a regression fill learned: applied to the next batch as it is, nothing fitted again."""
+    fits: Annotated[list[RegressionFit], Field(max_length=32)] = Field(
+        description="One fit per pattern of missing predictors.")
+    range: tuple[Annotated[float, Field(allow_inf_nan=False)], Annotated[float, Field(allow_inf_nan=False)]]
+    decimals: int = Field(ge=0, le=6)
+    fallback: float = Field(allow_inf_nan=False, description="For rows no fit covers: the median learned.")
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.range[0] > self.range[1]:
+            raise ValueError("a regression's range must be ordered")
+        return self
+
+
 class GapDecision(Strict):
     action: Literal[tuple(sorted({a for actions in ALLOWED.values() for a in actions}))]
     params: dict[Name, Scalar | Annotated[list[Name], Field(max_length=20)]] = {}
     source: Name | None = None
     reasoning: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    model: RegressionModel | None = None
 
 
 class ColumnExpectation(Strict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import pickle
+import weakref
 from typing import Callable, TypeVar
 
 T = TypeVar("T")
@@ -58,7 +59,17 @@ def in_background(func: Callable[..., T], *args, parallel: bool = True) -> Calla
         if not ok:
             raise value
         return value
+    # A caller that fails before it waits never reads the result: the child, blocked sending it, would hold
+    # the process at exit (multiprocessing joins its children). Once `wait` is dropped, the child goes.
+    weakref.finalize(wait, _stop, child, receiver)
     return wait
+
+
+def _stop(child, receiver) -> None:
+    receiver.close()
+    if child.is_alive():
+        child.kill()
+    child.join()
 
 
 def split(func: Callable[[list], dict], mine: list, theirs: list) -> dict:

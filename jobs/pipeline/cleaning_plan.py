@@ -20,6 +20,7 @@ CARRIED = ("target", "drop_threshold", "parse_threshold", "missing_indicators", 
 FILLS = ("leave_missing", "drop_column")  # gap decisions logged without the impute_ prefix
 MAX_TEXT = 4096  # characters of a learned text fill value (a category's most frequent value)
 MAX_REASONING = 1000
+MAX_FITS = 32  # a regression fits one model per pattern of missing predictors (at most 5 predictors)
 
 
 class PlanError(ValueError):
@@ -38,9 +39,10 @@ def _missing_decisions(fill_logs: list[dict]) -> dict[str, dict]:
         if not (e["action"].startswith(FILL_PREFIX) or action in FILLS) or e["column"] is None \
                 or "reasoning" not in e["params"]:  # a sparse column's drop_column is no gap decision
             continue
-        params = {k: v for k, v in e["params"].items() if k not in ("reasoning", "confidence", "reason")}
+        params = {k: v for k, v in e["params"].items() if k not in ("reasoning", "confidence", "reason", "model")}
         out[e["column"]] = {"action": action, "params": params, "source": e["source"],
-                            "reasoning": e["params"].get("reasoning")}
+                            "reasoning": e["params"].get("reasoning"),
+                            **({"model": e["params"]["model"]} if "model" in e["params"] else {})}
     return out
 
 
@@ -161,6 +163,29 @@ def _learned_value(value, series: pd.Series):
     return value
 
 
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _learned_model(model, predictors: list[str]) -> dict:
+    """A regression a plan carries (its fits, range, decimals and fallback), checked like any untrusted input:
+    it may only use the decision's predictors, and every number must be finite."""
+    fits = model.get("fits") if isinstance(model, dict) else None
+    ok = isinstance(fits, list) and len(fits) <= MAX_FITS and isinstance(model.get("range"), (list, tuple)) \
+        and len(model["range"]) == 2 and all(map(_finite, model["range"])) and model["range"][0] <= model["range"][1] \
+        and isinstance(model.get("decimals"), int) and 0 <= model["decimals"] <= 6 and _finite(model.get("fallback"))
+    for fit in fits if ok else []:
+        terms = fit.get("terms") if isinstance(fit, dict) else None
+        ok = ok and isinstance(fit.get("predictors"), list) and set(fit["predictors"]) <= set(predictors) \
+            and isinstance(terms, (list, tuple)) and all(isinstance(t, (list, tuple)) and len(t) == 2 and t[0] in fit["predictors"]
+                                                and (t[1] is None or isinstance(t[1], str)) for t in terms) \
+            and isinstance(fit.get("coefficients"), list) and len(fit["coefficients"]) == len(terms) + 1 \
+            and all(map(_finite, fit["coefficients"]))
+    if not ok:
+        raise DecisionError("the plan's regression model is not one this pipeline can apply")
+    return {"fits": fits, "range": model["range"], "decimals": model["decimals"], "fallback": model["fallback"]}
+
+
 def pinned_columns(plan: dict) -> dict[str, dict]:
     """Per column, what the type repair applies as the plan has it: the typo mapping and canonical spellings,
     and for dates the day/month order and the format they are written back in."""
@@ -195,6 +220,8 @@ def replayed_gaps(plan: dict, frame: pd.DataFrame, roles: dict[str, str], target
                                         target=target, series_by=series_by, determinants=determinants)
             if checked["action"] in LEARNED and known.get("params", {}).get("value") is not None:
                 checked["params"]["value"] = _learned_value(known["params"]["value"], frame[col])
+            if checked["action"] == "regression" and known.get("model") is not None:
+                checked["model"] = _learned_model(known["model"], checked["params"]["predictors"])
         except DecisionError as exc:
             skipped.append({"column": col, "reason": f"{exc}: its gaps are left missing"})
             checked = decision("leave_missing", "", source="plan")

@@ -34,19 +34,25 @@ def interpolated(frame: pd.DataFrame, col: str, by: str) -> pd.Series:
     return pd.Series(filled, index=ordered.index).reindex(frame.index)
 
 
+def _number(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
 def _design(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Numbers as they are, categories as indicator columns."""
     parts = []
     for c in columns:
         series = frame[c]
-        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        if _number(series):
             parts.append(series.astype("float64").rename(c))
         else:
             parts.append(pd.get_dummies(series.astype("str"), prefix=c, dtype="float64").iloc[:, :MAX_LEVELS])
     return pd.concat(parts, axis=1)
 
 
-def _fit_predict(frame: pd.DataFrame, y: pd.Series, columns: list[str], rows: pd.Index) -> np.ndarray | None:
+def _fit(frame: pd.DataFrame, y: pd.Series, columns: list[str], rows: pd.Index) -> dict | None:
+    """A ridge fit of `y` on `columns` (categories as indicators of the levels seen), as its terms and
+    coefficients: what a plan keeps to fill the next batch's gaps the same way."""
     fit = y.notna() & frame[columns].notna().all(axis=1)
     x = _design(frame.loc[fit | y.index.isin(rows), columns], columns)
     if fit.sum() < max(MIN_FIT_ROWS, 3 * x.shape[1]):
@@ -55,37 +61,61 @@ def _fit_predict(frame: pd.DataFrame, y: pd.Series, columns: list[str], rows: pd
     # A little ridge keeps near-duplicate predictors from producing wild coefficients.
     gram = design.T @ design + 1e-6 * len(design) * np.eye(design.shape[1])
     coef = np.linalg.solve(gram, design.T @ y[fit].to_numpy())
-    return np.column_stack([np.ones(len(rows)), x.loc[rows].to_numpy()]) @ coef
+    numeric = {c for c in columns if _number(frame[c])}
+    terms = [[str(name), None] if name in numeric else [c, str(name)[len(c) + 1:]]
+             for name in x.columns for c in [next(c for c in columns if name == c or str(name).startswith(f"{c}_"))]]
+    return {"predictors": list(columns), "terms": terms, "coefficients": [float(v) for v in coef]}
 
 
-def regress(frame: pd.DataFrame, col: str, chosen: list[str]) -> pd.Series | None:
-    """Predict the gaps from the predictors; each pattern of missing predictors gets its own fit."""
+def _predict(frame: pd.DataFrame, rows: pd.Index, model: dict) -> np.ndarray:
+    """A fit's predictions for `rows`: a level it never saw counts as none of its levels."""
+    part = frame.loc[rows]
+    columns = [part[c].astype("float64").to_numpy() if level is None else
+               (part[c].astype("str") == level).to_numpy(dtype="float64") for c, level in model["terms"]]
+    return np.column_stack([np.ones(len(rows)), *columns]) @ np.asarray(model["coefficients"], dtype="float64")
+
+
+def fit_regression(frame: pd.DataFrame, col: str, chosen: list[str], fits: list[dict] | None = None
+                   ) -> tuple[pd.Series | None, list[dict]]:
+    """Predict the gaps from the predictors, each pattern of missing predictors with its own fit (a plan's
+    `fits`, when given: nothing is fitted again); the predictions and the fits used."""
     usable = [c for c in chosen if c in frame.columns and c != col]
     if not usable:
-        return None
+        return None, []
     y = frame[col].astype("float64")
     gaps = y.isna()
     bits = 1 << np.arange(len(usable))
     patterns = pd.Series(frame.loc[gaps, usable].notna().to_numpy() @ bits, index=y.index[gaps])
-    predictions = []
+    known = None if fits is None else {tuple(f["predictors"]): f for f in fits}
+    predictions, used = [], []
     for pattern, rows in patterns.groupby(patterns).groups.items():
         available = [c for c, bit in zip(usable, bits) if pattern & bit]
-        predicted = _fit_predict(frame, y, available, rows) if available else None
-        if predicted is not None:
-            predictions.append(pd.Series(predicted, index=rows))
-    if not predictions:
-        return None
-    observed = y.dropna()
-    return pd.concat(predictions).clip(observed.min(), observed.max())
+        if not available:
+            continue
+        model = _fit(frame, y, available, rows) if known is None else known.get(tuple(available))
+        if model is not None and not all(level is not None or _number(frame[c]) for c, level in model["terms"]):
+            model = None  # a plan's fit on a predictor that is no longer a number: those rows get the fallback
+        if model is not None:
+            used.append(model)
+            predictions.append(pd.Series(_predict(frame, rows, model), index=rows))
+    return (pd.concat(predictions) if predictions else None), used
 
 
-def fill_column(frame: pd.DataFrame, col: str, plan: dict) -> tuple[pd.Series | None, object]:
-    """The filled column (None when dropped) and the value used, if a single one."""
+def regress(frame: pd.DataFrame, col: str, chosen: list[str]) -> pd.Series | None:
+    """Predicted gaps, within the range of the values observed."""
+    predicted, _ = fit_regression(frame, col, chosen)
+    observed = frame[col].astype("float64").dropna()
+    return None if predicted is None else predicted.clip(observed.min(), observed.max())
+
+
+def fill_column(frame: pd.DataFrame, col: str, plan: dict) -> tuple[pd.Series | None, dict]:
+    """The filled column (None when dropped) and what was learned to fill it: the `value`, if a single one, or
+    a regression's `model`."""
     series = frame[col]
     values = series.dropna()
     action = plan["action"]
     if action == "drop_column":
-        return None, None
+        return None, {}
     if action in LEARNED and plan["params"].get("value") is not None:  # a plan replayed: the value it learned
         value = pd.Timestamp(plan["params"]["value"]) if pd.api.types.is_datetime64_any_dtype(series) else \
             plan["params"]["value"]
@@ -95,7 +125,7 @@ def fill_column(frame: pd.DataFrame, col: str, plan: dict) -> tuple[pd.Series | 
         value = values.median() if not pd.api.types.is_datetime64_any_dtype(series) else values.sort_values().iloc[
             len(values) // 2]
     elif action == "leave_missing":
-        return series, None
+        return series, {}
     elif action == "mode":
         value = mode_of(values)
     elif action == "group_mode":
@@ -103,9 +133,9 @@ def fill_column(frame: pd.DataFrame, col: str, plan: dict) -> tuple[pd.Series | 
         modes = series.groupby(keys, observed=True).agg(lambda v: mode_of(v.dropna()) if v.notna().any() else None)
         value = mode_of(values)  # rows whose group is unknown or never seen
         guess = keys.map(modes)
-        return _keep_integers(series, series.fillna(guess).fillna(value).astype(series.dtype)), None
+        return _keep_integers(series, series.fillna(guess).fillna(value).astype(series.dtype)), {}
     elif action == "dependency":
-        return _keep_integers(series, majority_fill(frame, col, plan["params"]["by"])), None
+        return _keep_integers(series, majority_fill(frame, col, plan["params"]["by"])), {}
     elif action == "constant":
         value = plan["params"]["value"]
     elif action == "interpolate":
@@ -115,22 +145,17 @@ def fill_column(frame: pd.DataFrame, col: str, plan: dict) -> tuple[pd.Series | 
                                if by != col else _dates_between(series), index=series.index)
         else:
             filled = interpolated(frame, col, by).round(decimal_places(values))
-        return _keep_integers(series, filled), None
+        return _keep_integers(series, filled), {}
     elif action == "regression":
-        predicted = regress(frame, col, plan["params"]["predictors"])
-        if predicted is not None:
-            filled = series.astype("float64").copy()
-            filled[predicted.index] = predicted.round(decimal_places(values))
-            # Rows with no usable predictor get the median, robust whatever the shape.
-            return _keep_integers(series, filled.fillna(round(values.median(), decimal_places(values)))), None
-        value = values.median()
+        filled, model = _regression(frame, col, plan)
+        return filled, {"model": model}
     else:
         raise DecisionError(f"unknown action {action!r}")
     if pd.api.types.is_float_dtype(series) and isinstance(value, float):
         value = round(value, decimal_places(values))
     if pd.api.types.is_integer_dtype(series) and isinstance(value, float) and not value.is_integer():
         series = series.astype("Float64")  # a nullable integer column takes a mean of 40.8 as a float column
-    return _keep_integers(series, series.fillna(value)), value
+    return _keep_integers(series, series.fillna(value)), {"value": value}
 
 
 def mode_of(values: pd.Series):
@@ -145,6 +170,23 @@ def _dates_between(series: pd.Series) -> pd.Series:
     order = series.sort_values(kind="stable", na_position="last")
     numbers = order.astype("int64").where(order.notna()).astype("float64")
     return pd.to_datetime(numbers.interpolate(limit_direction="both").round(), unit="ns").reindex(series.index)
+
+
+def _regression(frame: pd.DataFrame, col: str, plan: dict) -> tuple[pd.Series, dict]:
+    """Gaps predicted, within the observed range, rounded like the data; rows no fit covers get the median.
+    A plan's `model` (fits, range, decimals, fallback) fills the next batch without fitting again."""
+    series, values, pinned = frame[col], frame[col].dropna(), plan.get("model")
+    predicted, fits = fit_regression(frame, col, plan["params"]["predictors"], pinned and pinned["fits"])
+    if pinned:
+        low, high, places, fallback = *pinned["range"], pinned["decimals"], pinned["fallback"]
+    else:
+        low, high, places = float(values.min()), float(values.max()), decimal_places(values)
+        fallback = float(round(values.median(), places))
+    filled = series.astype("float64").copy()
+    if predicted is not None:
+        filled[predicted.index] = predicted.clip(low, high).round(places)
+    model = {"fits": fits, "range": [low, high], "decimals": places, "fallback": fallback}
+    return _keep_integers(series, filled.fillna(fallback)), model
 
 
 def _keep_integers(original: pd.Series, filled: pd.Series) -> pd.Series:
@@ -163,7 +205,8 @@ def apply_decisions(frame: pd.DataFrame, plans: dict[str, dict], *, indicators: 
     for col, plan in plans.items():
         series = frame[col]
         missing = int(series.isna().sum())
-        filled, value = fill_column(frame, col, plan)
+        filled, learned = fill_column(frame, col, plan)
+        value = learned.get("value")
         params = {**{k: plain(v) if not isinstance(v, list) else v for k, v in plan["params"].items()},
                   "reasoning": plan["reasoning"], "confidence": plan.get("confidence")}
         if plan.get("advisor_error"):
@@ -185,6 +228,8 @@ def apply_decisions(frame: pd.DataFrame, plans: dict[str, dict], *, indicators: 
         out[col] = filled
         if value is not None:
             params["value"] = plain(value, digits=None)  # exact: a plan fills the next batch with it
+        if "model" in learned:
+            params["model"] = learned["model"]  # exact, likewise: fits, range, decimals, fallback
         shown = f" ({plain(value)})" if value is not None else ""
         logs.append(entry(f"impute_{plan['action']}", column=col, count=missing, params=params,
                           source=plan["source"], before=column_stats(series), after=column_stats(filled),

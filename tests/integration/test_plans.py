@@ -170,6 +170,9 @@ def test_the_next_batch_is_cleaned_the_same_way_and_its_drift_reported_with_rows
     (json.dumps({"plan_version": 1, "columns": {"when": {"parse": {"datetime": {"dayfirst": "yes"}}}}}),
      422, "invalid_plan"),
     (json.dumps({"plan_version": 1, "outliers": {"fences": {"x": {"lower": 5, "upper": 1}}}}), 422, "invalid_plan"),
+    (json.dumps({"plan_version": 1, "missing": {"price": {"action": "regression", "params": {"predictors": ["x"]},
+                 "model": {"fits": [{"predictors": ["x"], "terms": [["x", None]], "coefficients": [1.0]}],
+                           "range": [0, 1], "decimals": 1, "fallback": 0.5}}}}), 422, "invalid_plan"),
 ])
 def test_an_untrusted_plan_is_refused_before_anything_is_stored(client, app, plan, status, code):
     response = upload(client, csv(batch()), plan=plan)

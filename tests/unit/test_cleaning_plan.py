@@ -92,3 +92,30 @@ def test_an_assumed_day_month_order_is_reported_and_an_edited_plan_sets_it():
     assert replayed.formats["when"] == "%d/%m/%Y"  # written as the file writes them, not in the old order
     assert next(e for e in replayed.logs["cleaning"] if e["action"] == "convert_datetime")["params"][
         "day_month_order"] == "plan"
+
+
+def test_a_regression_fill_is_replayed_with_the_plans_coefficients():
+    def week(slope: float, seed: int) -> pd.DataFrame:
+        r = np.random.default_rng(seed)
+        x = r.normal(50, 10, 400).round(1)
+        frame = pd.DataFrame({"n": range(400), "x": x, "y": (slope * x + r.normal(0, 1, 400)).round(1),
+                              "kind": r.choice(["a", "b"], 400)})
+        frame.loc[r.random(400) < 0.1, "y"] = np.nan
+        return frame
+    options = PipelineOptions(features=False)
+    first = run_pipeline(week(2.0, 1), options)
+    plan = json.loads(json.dumps(build_plan(LOADED, options, first)))
+    decision = plan["missing"]["y"]
+    assert decision["action"] == "regression" and decision["model"]["fits"][0]["coefficients"]
+    slope = dict(zip([t[0] for t in decision["model"]["fits"][0]["terms"]],
+                     decision["model"]["fits"][0]["coefficients"][1:]))["x"]
+    assert abs(slope - 2.0) < 0.05
+    steeper = week(5.0, 2)  # the next batch's own fit would be 5 x: the plan's is 2 x
+    gaps = steeper["y"].isna()
+    replayed = run_pipeline(steeper, PipelineOptions(features=False, plan=plan))
+    filled = replayed.frame.loc[gaps, "y"]
+    assert len(filled) and (filled <= decision["model"]["range"][1]).all()
+    assert np.allclose(filled, (decision["model"]["fits"][0]["coefficients"][0] + slope * steeper.loc[gaps, "x"])
+                       .clip(*decision["model"]["range"]).round(1), atol=0.051)  # the plan's line, not refitted
+    again = run_pipeline(week(2.0, 1), PipelineOptions(features=False, plan=plan))
+    assert again.frame.equals(first.frame)  # its own batch: byte for byte
