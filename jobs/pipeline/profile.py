@@ -24,6 +24,7 @@ _LAT, _LON = frozenset({"lat", "latitude"}), frozenset({"lon", "lng", "long", "l
 _DIGITS = re.compile(r"^\d+$")
 # Digits in groups with separators: phones "(205) 555-1234", "+1 205.555.1234", ISSN "0035-9157", "12-345-678".
 _GROUPED = re.compile(r"^\+?\(?\d{1,4}\)?([\s.-]\(?\d{2,4}\)?)+[\dXx]?$")
+_INTERNATIONAL = re.compile(r"^\+\d{1,3}[\s.-]?\(?\d{1,4}\)?([\s.-]?\d{2,8})+$")  # '+47 70096565'; '+12' is not
 
 
 def id_evidence(series: pd.Series, name: str) -> str | None:
@@ -88,10 +89,13 @@ def code_evidence(series: pd.Series, name: str) -> str | None:
     arbitrary = len(width) and sample[digits].str.endswith("0").mean() < 0.3
     if digits.mean() >= 0.95 and len(width) >= 20 and width.min() >= 5 and width.nunique() == 1 and arbitrary:
         return f"every value has exactly {int(width.iloc[0])} digits, ending in any digit (a fixed-width code)"
-    if not numeric and sample.str.match(_GROUPED.pattern).mean() >= 0.95 and not digits.all():
+    grouped = digits & False if numeric else sample.str.match(_GROUPED.pattern)
+    if not numeric and grouped.mean() >= 0.95 and not digits.all():
         return "digits in separated groups (phone, ISSN or account number format)"
-    # A name alone is not enough: 'education_num' counts years; codes run to four digits or more.
-    if hinted and (digits.mean() >= 0.95 and width.median() >= 4 or sample.str.match(_GROUPED.pattern).mean() >= 0.95):
+    # A name alone is not enough: 'education_num' counts years; codes run to four digits or more. Under a code's
+    # name, plain, grouped and international digits may mix ('0365590131', '+47 70096565').
+    written = digits | grouped | (digits & False if numeric else sample.str.match(_INTERNATIONAL.pattern))
+    if hinted and written.mean() >= 0.95 and (not digits.any() or width.median() >= 4):
         return f"name {name!r} names a code and the values are whole numbers of {int(width.median())}+ digits"
     return None
 

@@ -144,6 +144,13 @@ def test_codes_written_with_digits_are_never_numbers(values, evidence):
     assert roles["c"] == "code" and evidence in notes[0]["params"]["evidence"]
 
 
+def test_a_phone_column_mixing_plain_and_international_numbers_stays_as_written():
+    values = ["0365590131", "+47 70096565", "+47 69909145", "+4791234567", "22334455"] * 10
+    out, _ = repair_types(pd.DataFrame({"phone": values, "delta": ["+12", "-3", "+7", "0", "+1"] * 10}))
+    assert out["phone"].tolist() == values
+    assert out["delta"].tolist() == [12, -3, 7, 0, 1] * 10  # signed small numbers are quantities, not phones
+
+
 def test_numeric_codes_detected_from_values_and_names_but_quantities_are_not():
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"zip": rng.integers(10000, 99999, 200), "provider_number": rng.integers(10000, 10100, 200),
