@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 from flask import current_app
 
 from jobs.outputs import CHANGES_FILE
-from jobs.pipeline.diff import DIFF_COLUMNS
+from jobs.pipeline.diff import DIFF_COLUMNS, KINDS
 
 from .errors import APIError
 from .models import Dataset
@@ -21,7 +21,6 @@ from .plans import run_file
 from .storage import StorageError
 
 log = logging.getLogger(__name__)
-KINDS = ("filled", "changed", "cleared")
 PREVIEW_ROWS = 20
 
 
@@ -36,11 +35,6 @@ def _changes_file(dataset: Dataset) -> Iterator[str]:
         yield path
 
 
-def _changes(dataset: Dataset, filters: list | None = None, columns: list[str] | None = None) -> pa.Table:
-    with _changes_file(dataset) as path:
-        return pq.read_table(path, columns=columns, filters=filters or None)
-
-
 def changes_page(dataset: Dataset, offset: int, limit: int, column: str | None = None,
                  kind: str | None = None) -> tuple[pa.Table, int]:
     """The changed cells from `offset` (in the cleaned table's column order, then row), at most `limit`, and how
@@ -49,13 +43,13 @@ def changes_page(dataset: Dataset, offset: int, limit: int, column: str | None =
         raise APIError(400, "invalid_parameter", f"kind must be one of {', '.join(KINDS)}.",
                        {"field": "kind", "allowed": list(KINDS)})
     filters = [(name, "==", value) for name, value in (("column", column), ("kind", kind)) if value is not None]
-    if filters:
-        table = _changes(dataset, filters)
-        return table.slice(offset, limit), table.num_rows
     with _changes_file(dataset) as path:
+        if filters:
+            table = pq.read_table(path, filters=filters)
+            return table.slice(offset, limit), table.num_rows
         source = pq.ParquetFile(path)
         sizes = [source.metadata.row_group(i).num_rows for i in range(source.num_row_groups)]
-        starts = [sum(sizes[:i]) for i in range(len(sizes))]
+        starts = list(itertools.accumulate(sizes, initial=0))[:-1]
         groups = [i for i, (start, size) in enumerate(zip(starts, sizes)) if start < offset + limit and
                   start + size > offset]
         if not groups:
@@ -64,30 +58,25 @@ def changes_page(dataset: Dataset, offset: int, limit: int, column: str | None =
         return table.slice(offset - starts[groups[0]], limit), source.metadata.num_rows
 
 
-def counts_by_column(dataset: Dataset) -> dict[str, int]:
-    """How many cells of each column the served run changed (empty when changes were not recorded)."""
+def preview(dataset: Dataset, rows: int = PREVIEW_ROWS) -> tuple[list[str], list[list], dict, dict[str, int]]:
+    """For the dataset page: the cleaned CSV's header and first `rows` rows as the download writes them (read
+    streaming: a few KB, also from S3), their changes by (row, column), and how many cells of each column changed
+    (the changes file fetched once). What cannot be read is left out; the page shows the rest."""
     try:
-        found = _changes(dataset, columns=["column"]).column("column")
-    except APIError:
-        return {}
-    return {entry["values"]: entry["counts"] for entry in found.value_counts().to_pylist()}
-
-
-def preview(dataset: Dataset, rows: int = PREVIEW_ROWS) -> tuple[list[str], list[list], dict]:
-    """The cleaned CSV's header and first `rows` rows as the download writes them (read streaming: a few KB, also
-    from S3), and their changes by (row, column); nothing when the file cannot be read (the page shows the rest)."""
+        with _changes_file(dataset) as path:
+            found = pq.read_table(path, filters=[("cleaned_row", "<=", rows)])
+            counts = pq.read_table(path, columns=["column"]).column("column").value_counts().to_pylist()
+    except APIError:  # cleaned before changes were recorded: the table without marks
+        found, counts = pa.table({name: [] for name in DIFF_COLUMNS}), []
+    changed = {entry["values"]: entry["counts"] for entry in counts}
     storage = current_app.extensions["storage"]
     try:
         with io.TextIOWrapper(storage.open(dataset.cleaned_key), encoding="utf-8", newline="") as handle:
             head = list(itertools.islice(csv.reader(handle), rows + 1))
     except (StorageError, UnicodeDecodeError, csv.Error) as exc:
         log.warning("no preview of dataset %s: %s", dataset.id, exc)
-        return [], [], {}
+        return [], [], {}, changed
     if not head:
-        return [], [], {}
-    try:
-        found = _changes(dataset, [("cleaned_row", "<=", rows)], DIFF_COLUMNS)
-    except APIError:  # cleaned before changes were recorded: the table without marks
-        found = pa.table({name: [] for name in DIFF_COLUMNS})
+        return [], [], {}, changed
     marks = {(r["cleaned_row"] - 1, r["column"]): r for r in found.to_pylist()}
-    return head[0], head[1:], marks
+    return head[0], head[1:], marks, changed

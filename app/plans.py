@@ -177,7 +177,8 @@ def _visible_plans(name: str | None = None, default_user: str | None = None):
     """Saved plans the asking user may see: their own and their collaborations' (open mode: the user_id or
     collaboration_id the request names, else `default_user`)."""
     query = SavedPlan.query.filter(SavedPlan.deleted_at.is_(None))
-    who, user = principal(), requesting_user() or (default_user if principal() is None else None)
+    who = principal()
+    user = requesting_user() or (default_user if who is None else None)
     collab = check_name(request_value("collaboration_id"), "collaboration_id")
     if who is not None:  # the token decides; user_id and collaboration_id only narrow
         shared = SavedPlan.collaboration_id.in_(sorted(who.collaborations)) if who.collaborations else None

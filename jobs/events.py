@@ -30,7 +30,7 @@ def publish(connection: Redis, dataset_id: str, **event) -> str | None:
     except RedisError as exc:
         log.debug("event for dataset %s not published: %s", dataset_id, exc)
         return None
-    return added.decode() if isinstance(added, bytes) else added
+    return _text(added)
 
 
 def publish_state(connection: Redis, dataset) -> str | None:

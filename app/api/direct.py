@@ -29,8 +29,8 @@ def reserve():
     (the web process never sees the bytes); with local storage, this API. Then `POST links.complete`.
     Quota is reserved now and given back if the reservation expires."""
     dataset, upload = reserve_upload()
-    response = jsonify({**describe(dataset), "upload": upload,
-                        "links": {**describe(dataset)["links"], "complete": _complete_url(dataset.id)}})
+    shown = describe(dataset)
+    response = jsonify({**shown, "upload": upload, "links": {**shown["links"], "complete": _complete_url(dataset.id)}})
     response.status_code = 201
     return response
 

@@ -8,7 +8,7 @@ from jobs.pipeline.cleaning_plan import VALIDATION_FILE
 from ..auth import LEGACY_COOKIE, SESSION_KEY, LoginRequired, check_name, load_visible_dataset, principal
 from ..errors import APIError
 from ..options import OUTLIER_CHOICES
-from ..changes import counts_by_column, preview
+from ..changes import preview
 from ..control import cancel_dataset
 from ..models import FINAL_STATUSES, LOG_STEPS, CleaningReport, Dataset, Graph, Status
 from ..plans import stored_plan
@@ -92,7 +92,7 @@ def view(dataset_id: str):
     logs = {step: log_entries(dataset, step) for step in LOG_STEPS} if done else {}
     applied = done and (dataset.options or {}).get("plan")
     validation = stored_plan(dataset, VALIDATION_FILE) if applied else None
-    header, rows, marks = preview(dataset) if done else ([], [], {})
+    header, rows, marks, changed = preview(dataset) if done else ([], [], {}, {})
     violated = {(row - 1, v["column"]): v["message"] for v in (validation or {}).get("violations", [])
                 if v.get("table") == "cleaned" for row in v.get("rows", [])}
     thumbnails = {}
@@ -103,7 +103,7 @@ def view(dataset_id: str):
                            finished=dataset.status in FINAL_STATUSES, validation=validation,
                            preview_header=header, preview_rows=rows, marks=marks, violated=violated,
                            thumbnails=thumbnails,
-                           changed=counts_by_column(dataset) if done else {})
+                           changed=changed)
 
 
 @bp.post("/dataset/<dataset:dataset_id>/view/cancel")

@@ -7,7 +7,7 @@ import pandas as pd
 
 from .choose import regular_series
 from .decide import MAX_CONSTANT, DecisionError, decision, validate_decision
-from .entries import bounded
+from .entries import bounded, is_number
 from .export import formula_like
 from .impute import LEARNED
 
@@ -132,7 +132,7 @@ def _fits(role: str, series: pd.Series) -> bool:
     """Whether the column, as this batch's type repair left it, can take the role (a number column's text
     no longer parsing is a `type` violation to report, not a role to force on text)."""
     if role in ("numeric", "coordinate"):
-        return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+        return is_number(series)
     if role == "datetime":
         return pd.api.types.is_datetime64_any_dtype(series)
     if role == "boolean":
@@ -151,8 +151,7 @@ def _learned_value(value, series: pd.Series):
     if pd.api.types.is_bool_dtype(series):
         ok = isinstance(value, bool)
     elif pd.api.types.is_numeric_dtype(series):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
-            and abs(value) < MAX_CONSTANT
+        ok = _finite(value) and abs(value) < MAX_CONSTANT
     elif pd.api.types.is_datetime64_any_dtype(series):
         moment = pd.to_datetime(value, errors="coerce") if isinstance(value, str) else pd.NaT
         ok = pd.notna(moment) and (moment.tzinfo is None) == (series.dt.tz is None)  # no naive/aware mix

@@ -10,6 +10,7 @@ from .dates import looks_like_dates, looks_like_times, parse_dates, parse_times
 from .distinct import remap
 from .entries import column_stats, entry, plain
 from .export import FORMULA, NUMBER
+from .features import whole_numbers
 from .numbers import bool_share, parse_booleans, parse_numbers
 from .profile import CATEGORY_MAX, code_evidence, role_evidence
 from .typos import repair_typos
@@ -213,8 +214,7 @@ def _repair_column(series: pd.Series, col, parse_threshold: float, role: str | N
     present = series.dropna()
     logs: list[dict] = []
     if not is_text(series) or present.empty:
-        if role in ("code", "id") and pd.api.types.is_float_dtype(series) and len(present) and \
-                (present == present.round()).all():
+        if role in ("code", "id") and len(present) and whole_numbers(series):
             return series.astype("Int64"), []  # a code read as float because of gaps: exact integers again
         return None, []
     changed_any = False

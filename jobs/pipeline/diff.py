@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .entries import MAX_PROSE
+from .entries import MAX_PROSE, is_number
 from .export import csv_table
 
 DIFF_COLUMNS = ["row", "cleaned_row", "column", "before", "after", "kind", "step", "rule", "why"]
@@ -60,9 +60,10 @@ def _compare(before: pd.Series, after: pd.Series, formats: dict[str, str] | None
              ) -> tuple[np.ndarray, pa.Array | None, pa.Array | None]:
     """`differs`, and both sides as the CSV writes them when they were compared as text: numbers with numbers,
     everything else as written, so '3.50' read as 3.5 is no change but '1,200' → 1200 is."""
-    if _numeric(before) and _numeric(after):
+    if is_number(before) and is_number(after):
         gone, there = before.isna().to_numpy(), after.isna().to_numpy()
-        kind = "int64" if _integer(before) and _integer(after) else float  # exact beyond 2**53
+        kind = "int64" if pd.api.types.is_integer_dtype(before) and pd.api.types.is_integer_dtype(after) \
+            else float  # exact beyond 2**53
         b, a = before.to_numpy(dtype=kind, na_value=0), after.to_numpy(dtype=kind, na_value=0)
         return (gone != there) | (~gone & ~there & (b != a)), None, None
     shown_before, shown_after = _text(before), _text(after, formats)
@@ -70,19 +71,11 @@ def _compare(before: pd.Series, after: pd.Series, formats: dict[str, str] | None
     read = pc.utf8_lower(shown_before) if pd.api.types.is_bool_dtype(after) else shown_before
     unequal = pc.fill_null(pc.not_equal(read, shown_after), False).to_numpy(zero_copy_only=False)
     out = pc.xor(pc.is_null(shown_before), pc.is_null(shown_after)).to_numpy(zero_copy_only=False) | unequal
-    if _numeric(after) and unequal.any():  # a number read from text is the same number written plainly
+    if is_number(after) and unequal.any():  # a number read from text is the same number written plainly
         where = np.flatnonzero(unequal)
         read = pd.to_numeric(shown_before.take(where).to_pandas(), errors="coerce").to_numpy(float)
         out[where[read == after.to_numpy(dtype=float, na_value=np.nan)[where]]] = False
     return out, shown_before, shown_after
-
-
-def _numeric(series: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-
-
-def _integer(series: pd.Series) -> bool:
-    return pd.api.types.is_integer_dtype(series)
 
 
 def _text(series: pd.Series, formats: dict[str, str] | None = None) -> pa.Array:

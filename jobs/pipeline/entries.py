@@ -47,10 +47,15 @@ def plain(value, digits: int | None = 6):
     return str(value)
 
 
+def is_number(series: pd.Series) -> bool:
+    """Numbers, booleans aside."""
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
 def column_stats(series: pd.Series) -> dict:
     """Small before/after statistics for a log entry."""
     stats = {"dtype": str(series.dtype), "missing": int(series.isna().sum())}
-    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+    if is_number(series):
         # On the NumPy array: pandas' reductions cost a few ms each in overhead, and every step logs these.
         values = series.to_numpy() if isinstance(series.dtype, np.dtype) else series.dropna().to_numpy()
         if values.dtype.kind == "f":

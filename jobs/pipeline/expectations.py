@@ -44,8 +44,9 @@ def learn(raw: pd.DataFrame, cleaned: pd.DataFrame, roles: dict[str, str], rules
         share = _missing_share(raw, col)
         found["max_missing"] = min(1.0, math.ceil((share + MISSING_MARGIN) * 100) / 100)
         closed = role in CLOSED_ROLES and found["type"] in ("text", "boolean")
-        if closed and stats.get("distinct", 0) <= MAX_ALLOWED and 0 < values.nunique() <= MAX_ALLOWED:
-            found["allowed"] = sorted(plain(v) for v in values.unique())
+        distinct = values.unique() if closed and stats.get("distinct", 0) <= MAX_ALLOWED else ()
+        if 0 < len(distinct) <= MAX_ALLOWED:
+            found["allowed"] = sorted(plain(v) for v in distinct)
         finite = values[np.isfinite(values.astype("float64"))] if found["type"] == "number" else values
         if found["type"] in ("integer", "number") and role not in ("id", "code") and len(finite):
             quartiles = (stats["p25"], stats["p75"]) if "p25" in stats and "p75" in stats else None

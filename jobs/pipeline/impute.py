@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from .decide import DecisionError
-from .entries import column_stats, entry, plain
+from .entries import column_stats, entry, is_number, plain
 from .numbers import decimal_places
 from .depend import majority_fill
 
@@ -17,7 +17,7 @@ LEARNED = ("mean", "median", "mode")  # single fill values a plan carries to the
 def group_key(frame: pd.DataFrame, by: str) -> pd.Series:
     """Grouping values for the whole frame: categories as they are, numbers in quintile bins."""
     series = frame[by]
-    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series) and series.nunique() > 10:
+    if is_number(series) and series.nunique() > 10:
         return pd.qcut(series, 5, labels=False, duplicates="drop")
     return series
 
@@ -34,16 +34,12 @@ def interpolated(frame: pd.DataFrame, col: str, by: str) -> pd.Series:
     return pd.Series(filled, index=ordered.index).reindex(frame.index)
 
 
-def _number(series: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-
-
 def _design(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Numbers as they are, categories as indicator columns."""
     parts = []
     for c in columns:
         series = frame[c]
-        if _number(series):
+        if is_number(series):
             parts.append(series.astype("float64").rename(c))
         else:
             parts.append(pd.get_dummies(series.astype("str"), prefix=c, dtype="float64").iloc[:, :MAX_LEVELS])
@@ -61,7 +57,7 @@ def _fit(frame: pd.DataFrame, y: pd.Series, columns: list[str], rows: pd.Index) 
     # A little ridge keeps near-duplicate predictors from producing wild coefficients.
     gram = design.T @ design + 1e-6 * len(design) * np.eye(design.shape[1])
     coef = np.linalg.solve(gram, design.T @ y[fit].to_numpy())
-    numeric = {c for c in columns if _number(frame[c])}
+    numeric = {c for c in columns if is_number(frame[c])}
     terms = [[str(name), None] if name in numeric else [c, str(name)[len(c) + 1:]]
              for name in x.columns for c in [next(c for c in columns if name == c or str(name).startswith(f"{c}_"))]]
     return {"predictors": list(columns), "terms": terms, "coefficients": [float(v) for v in coef]}
@@ -93,7 +89,7 @@ def fit_regression(frame: pd.DataFrame, col: str, chosen: list[str], fits: list[
         if not available:
             continue
         model = _fit(frame, y, available, rows) if known is None else known.get(tuple(available))
-        if model is not None and not all(level is not None or _number(frame[c]) for c, level in model["terms"]):
+        if model is not None and not all(level is not None or is_number(frame[c]) for c, level in model["terms"]):
             model = None  # a plan's fit on a predictor that is no longer a number: those rows get the fallback
         if model is not None:
             used.append(model)
@@ -191,7 +187,7 @@ def _regression(frame: pd.DataFrame, col: str, plan: dict) -> tuple[pd.Series, d
 
 def _keep_integers(original: pd.Series, filled: pd.Series) -> pd.Series:
     values = original.dropna()
-    if pd.api.types.is_numeric_dtype(original) and not pd.api.types.is_bool_dtype(original) and len(values) \
+    if is_number(original) and len(values) \
             and (values == values.round()).all() and filled.notna().all():
         return filled.round().astype("int64")
     return filled

@@ -233,7 +233,7 @@ def _handle(frame, method, strategy, threshold, max_flagged_share, columns, flag
         if unknown:
             raise ValueError(f"columns not in the frame: {unknown!r}")
     wanted = None if columns is None else set(columns)
-    bounds, pinned, learned = bounds or {}, fences, {}
+    bounds, learned = bounds or {}, {}
     out = frame.copy(deep=False)  # copy-on-write: columns are copied only where a value changes
     logs: list[dict] = []
     flags: dict = {}
@@ -244,8 +244,8 @@ def _handle(frame, method, strategy, threshold, max_flagged_share, columns, flag
         if wanted is not None and name not in wanted:
             continue
         series = frame.iloc[:, position]
-        if str(name) in pinned and _numeric(series):
-            fence = pinned[str(name)]
+        if str(name) in fences and _numeric(series):
+            fence = fences[str(name)]
             flagged, raw, params, share, found = _out_of_domain(series, (fence["lower"], fence["upper"]), "plan",
                                                                 fence.get("zeros_kept", False))
         elif name in bounds:
@@ -254,7 +254,7 @@ def _handle(frame, method, strategy, threshold, max_flagged_share, columns, flag
             flagged, raw, params, share, found = _detect(series, method, t, explicit=threshold is not None)
         if found:  # exact: a plan judges the next batch by these
             learned[str(name)] = {"lower": float(found[0]), "upper": float(found[1]), "zeros_kept": bool(
-                params.get("zero_share") is not None or (pinned.get(str(name)) or {}).get("zeros_kept", False))}
+                params.get("zero_share") is not None or (fences.get(str(name)) or {}).get("zeros_kept", False))}
         if "skipped" in params or not params["flagged"]:
             continue
         lower, upper = found

@@ -11,6 +11,7 @@ from redis import Redis
 from rq.job import Job, JobStatus
 
 from bench.generate import write_csv
+from jobs.queues import job_id_for
 from tests.conftest import wait_until
 from tests.e2e.conftest import curl, upload, wait_for
 
@@ -24,7 +25,7 @@ def test_cancel_stops_the_running_horse_and_the_worker_goes_on(server, env, work
     answer = json.loads(curl("-X", "POST", f"{server}/dataset/{dataset_id}/cancel"))
     assert answer["status"] == "cancelled" and answer["quota_refunded"] is False
     connection = Redis.from_url(env["REDIS_URL"])
-    wait_until(lambda: Job.fetch(f"dataset-{dataset_id}", connection=connection).get_status() == JobStatus.STOPPED,
+    wait_until(lambda: Job.fetch(job_id_for(dataset_id), connection=connection).get_status() == JobStatus.STOPPED,
                30, "the job was not stopped", every=0.05)
     stopped = time.monotonic() - started
     print(f"cancel to stopped: {stopped:.2f} s")
