@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, or_
 from sqlalchemy.exc import IntegrityError
 
-from jobs.pipeline.cleaning_plan import CARRIED, PLAN_FILE
+from jobs.pipeline.cleaning_plan import CARRIED, PLAN_FILE, REPAIRS_FILE
 
 from .api.schemas import PlanDocument
 from .auth import check_name, load_visible_dataset, owner_for_upload, principal, request_raw, request_value, \
@@ -40,7 +40,9 @@ def stored_plan(dataset: Dataset, name: str = PLAN_FILE) -> dict:
         raise APIError(409, "not_ready", f"The dataset is {dataset.status}; its plan is not ready.",
                        {"status": dataset.status})
     if key is None or not storage.exists(key):
-        what = "plan" if name == PLAN_FILE else "validation report (no plan was applied to it)"
+        what = {PLAN_FILE: "plan", REPAIRS_FILE: "record of the cells it repaired one by one (it was cleaned "
+                "before plans could be exported: reprocess it)"}.get(name, "validation report (no plan was applied "
+                                                                       "to it)")
         raise APIError(404, "not_found", f"The dataset has no {what}.", {"status": dataset.status})
     with storage.open(key) as handle:
         return json.load(handle)

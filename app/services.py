@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from jobs.events import publish_state
 from jobs.fetch import PENDING_FORMAT
+from jobs.pipeline.script import EXPORTABLE
 from jobs.queues import discard_job, enqueue_dataset, job_id_for, queue_for_mode
 
 from .auth import visible_datasets
@@ -131,6 +132,7 @@ def links(dataset: Dataset) -> dict:
         "reprocess": url_for("runs.reprocess", **kw),
         "logs": {step: url_for("datasets.logs", step=step, **kw) for step in LOG_STEPS},
         "plan": url_for("plans.plan", **kw),
+        **({"plan_script": url_for("plans.plan_py", **kw)} if dataset.file_format in EXPORTABLE else {}),
         "diff": url_for("changes.diff", **kw),
         **({"validation": url_for("plans.validation", **kw)} if (dataset.options or {}).get("plan") else {}),
         **(features if effective(dataset.options)["features"] else {}),  # features=false: no feature table

@@ -18,7 +18,7 @@ from jobs.pipeline.entries import bounded
 from jobs.pipeline.export import safe_path
 from jobs.pipeline.load import FileInfo, load_step
 from jobs.pipeline.options import PipelineOptions
-from jobs.pipeline.cleaning_plan import PLAN_FILE, VALIDATION_FILE, build_plan, validation_summary
+from jobs.pipeline.cleaning_plan import PLAN_FILE, REPAIRS_FILE, VALIDATION_FILE, build_plan, validation_summary
 from jobs.pipeline.runner import run_pipeline
 
 from .advisor import advisor_from_config
@@ -119,7 +119,7 @@ def _run(dataset: Dataset) -> dict:
     features = result.features  # None when the upload switched the feature step off
     progress(Stage.SAVING.value, 90, f"Saving {len(result.frame):,} cleaned rows"
              + (f" and {features.shape[1]} features" if features is not None else ""), force=True)
-    documents = {PLAN_FILE: build_plan(load_logs[0], options, result)}
+    documents = {PLAN_FILE: build_plan(load_logs[0], options, result), REPAIRS_FILE: result.repairs}
     if result.validation is not None:
         documents[VALIDATION_FILE] = result.validation
     escaped = save_outputs(storage, prefix, result, load_logs[0]["params"].get("headers"),

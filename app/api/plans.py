@@ -1,9 +1,10 @@
 """Cleaning-plan routes: a dataset's plan, the validation report of a run that applied one, saved plans."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, Response, jsonify
 
-from jobs.pipeline.cleaning_plan import VALIDATION_FILE
+from jobs.pipeline.cleaning_plan import REPAIRS_FILE, VALIDATION_FILE
+from jobs.pipeline.script import ScriptError, plan_script
 
 from ..auth import NAME, check_name, load_visible_dataset, request_value
 from ..models import served_run
@@ -24,6 +25,24 @@ def plan(dataset_id: str):
     a new batch the same way and check it."""
     dataset = load_visible_dataset(dataset_id)
     return jsonify({**stored_plan(dataset), "origin": {"dataset_id": dataset.id, "run": served_run(dataset)}})
+
+
+@bp.get("/dataset/<dataset:dataset_id>/plan.py")
+@documented("plans", {200: (None, "The script (text/x-python)")},
+            {404: NOT_FOUND + "; or a dataset cleaned before plans could be exported (reprocess it)",
+             409: NOT_READY + "; not_exportable: the file is not CSV or TSV"}, files={"200": ["text/x-python"]},
+            query=s.Who)
+def plan_py(dataset_id: str):
+    """The served run's cleaning as a standalone pandas script, `python plan.py RAW_FILE OUT.csv`: the plan's
+    decisions as literals, a comment per step saying why; it reproduces the cleaned table from the raw file."""
+    dataset = load_visible_dataset(dataset_id)
+    plan, repairs = stored_plan(dataset), stored_plan(dataset, REPAIRS_FILE)
+    try:
+        text = plan_script(plan, repairs, f" from dataset {dataset.id} (run {served_run(dataset)})")
+    except ScriptError as exc:
+        raise APIError(409, "not_exportable", str(exc), {"format": dataset.file_format}) from None
+    return Response(text, mimetype="text/x-python",
+                    headers={"Content-Disposition": f'attachment; filename="plan-{dataset.id}.py"'})
 
 
 @bp.get("/dataset/<dataset:dataset_id>/validation")

@@ -175,6 +175,7 @@ class Links(Model):
     cancel: str
     reprocess: str
     plan: str
+    plan_script: str | None = Field(None, description="The plan as a standalone pandas script (CSV and TSV files).")
     diff: str = Field(description="Every changed or filled cell, a page at a time.")
     logs: dict[str, str] = Field(description=f"One per step: {', '.join(LOG_STEPS)}.")
     features: str | None = Field(None, description="Absent when the upload switched features off.")
@@ -502,6 +503,8 @@ class PlanColumn(Strict):
                                                     "its learned parameters (date format, unit...). A date's "
                                                     "`dayfirst` and `format` are applied to the next batch.")
     categories: Categories | None = None
+    missing_values: Annotated[list[Annotated[float, Field(allow_inf_nan=False)]], Field(max_length=20)] | None = Field(
+        None, description="Numbers that stand for a missing value here (-999): set missing in the next batch.")
 
     @model_validator(mode="after")
     def _date_reading(self):  # what a replay applies: a day/month order and a strftime pattern that writes
@@ -658,6 +661,20 @@ class Fence(Strict):
         return self
 
 
+class DependencyRule(Strict):
+    """A column determined by another (store → city): each group's majority repairs and fills its rows."""
+    determinant: Name
+    dependent: Name
+    overrules: bool = Field(description="Whether a group's majority may overrule a present value (else it only "
+                            "fills gaps).")
+    confidence: float = Field(ge=0, le=1)
+    lift: float = Field(0.0, ge=-1e6, le=1)
+    repeated_minority: float = Field(0.0, ge=0, le=1)
+    agreement: float = Field(0.0, ge=0, le=1)
+    support_rows: int = Field(0, ge=0)
+    groups: int = Field(0, ge=0)
+
+
 class OutlierPlan(Strict):
     """What the outlier step learned; how it treats outliers is the plan's `options.outliers`."""
     fences: Annotated[dict[Name, Fence], Field(max_length=MAX_PLAN_COLUMNS)] = Field(
@@ -675,6 +692,8 @@ class PlanDocument(Strict):
     options: PlanOptions = PlanOptions()
     columns: Annotated[dict[Name, PlanColumn], Field(max_length=MAX_PLAN_COLUMNS)] = {}
     missing: Annotated[dict[Name, GapDecision], Field(max_length=MAX_PLAN_COLUMNS)] = {}
+    dependencies: Annotated[list[DependencyRule], Field(max_length=2000)] = Field(
+        [], description="The rules entity consistency applies to the next batch (none are looked for afresh).")
     outliers: OutlierPlan = OutlierPlan()
     expectations: Expectations = Expectations()
     features: Annotated[list[FeatureSpec], Field(max_length=20_000)] = Field(

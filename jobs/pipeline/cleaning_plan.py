@@ -12,7 +12,8 @@ from .export import formula_like
 from .impute import LEARNED
 
 PLAN_VERSION = 1
-PLAN_FILE, VALIDATION_FILE = "plan.json", "validation.json"  # beside a run's other result files
+# Beside a run's other result files; the repairs (cells judged one by one) are what its exported script lists.
+PLAN_FILE, VALIDATION_FILE, REPAIRS_FILE = "plan.json", "validation.json", "repairs.json"
 FILL_PREFIX = "impute_"
 # The options a plan carries to the next batch: what the cleaning did must not depend on the new upload's form.
 CARRIED = ("target", "drop_threshold", "parse_threshold", "missing_indicators", "outliers", "outlier_method",
@@ -82,19 +83,24 @@ def build_plan(load_entry: dict, options, result) -> dict:
     roles = result.summary.get("roles", {})
     categories = _categories(cleaning, result.expectations)
     users = {**users_roles(options.plan, roles), **options.roles}  # a user's role stays the user's, plan to plan
+    stand_ins = {e["column"]: e["params"]["values"] for e in cleaning if e["action"] == "disguised_missing"}
     columns = {col: {"role": role, "type": result.expectations["columns"].get(col, {}).get("type"),
                      "decided_by": "user" if col in users else sources.get(col, "heuristic"),
                      **({"parse": parse[col]} if col in parse else {}),
-                     **({"categories": categories[col]} if col in categories else {})}
+                     **({"categories": categories[col]} if col in categories else {}),
+                     **({"missing_values": stand_ins[col]} if col in stand_ins else {})}
                for col, role in roles.items()}
     load = load_entry["params"]
     return {
         "plan_version": PLAN_VERSION,
-        "import": {k: load.get(k) for k in ("format", "encoding", "delimiter", "missing_tokens")},
+        # How to read the file again: what the exported script (script.py) does; a replay sniffs its own file.
+        "import": {**{k: load.get(k) for k in ("format", "encoding", "delimiter", "missing_tokens", "text_columns")},
+                   "blank_headers": list(load.get("headers") or {})},
         "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in
                     ((k, getattr(options, k)) for k in CARRIED)},
         "columns": columns,
         "missing": _missing_decisions(cleaning),
+        "dependencies": result.dependencies,  # the rules entity consistency repairs by (the groups' majorities vote)
         "outliers": _outliers(logs.get("outliers", [])),
         "expectations": result.expectations,
         "features": result.feature_descriptions,
@@ -114,6 +120,11 @@ def _outliers(outlier_logs: list[dict]) -> dict:
 def pinned_fences(plan: dict) -> dict[str, dict]:
     """The plan's outlier fences per column: the next batch's values are judged by them, not by its own spread."""
     return (plan.get("outliers") or {}).get("fences") or {}
+
+
+def pinned_sentinels(plan: dict) -> dict[str, list]:
+    """Per column, the stand-ins for a missing value (-999) the plan sets missing: the next batch gets the same."""
+    return {c: spec["missing_values"] for c, spec in plan.get("columns", {}).items() if spec.get("missing_values")}
 
 
 def check_version(plan: dict) -> None:

@@ -156,25 +156,31 @@ def _out_of_order(pattern: str, orders: dict[str, bool]) -> bool:
     return any(f"%m{sep}%d" in pattern if day else f"%d{sep}%m" in pattern for sep, day in orders.items())
 
 
-def _by_formats(values: pd.Series, orders: dict[str, bool], dayfirst: bool) -> pd.Series:
-    """Each format parsed vectorised over the values still unparsed; dateutil only for a bounded rest.
-
-    Formats guessed by pandas on a sample come first (most values fall to the first two or three), then our
-    patterns; each separator's day/month order before the other. dateutil reads one string at a time
-    (0.06 ms each), so only MAX_MIXED values left after that go to it.
-    """
-    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+def _by_formats(values: pd.Series, orders: dict[str, bool], dayfirst: bool) -> tuple[pd.Series, list[str]]:
+    """Formats guessed by pandas on a sample come first (most values fall to the first two or three), then our
+    patterns; each separator's day/month order before the other. Read with `read_with`."""
     sample = values.iloc[:: max(1, len(values) // GUESSES)]
     guessed = sample.map(lambda v: guess_datetime_format(v, dayfirst=dayfirst)).dropna().value_counts().index
-    patterns = sorted(dict.fromkeys([*guessed, *_PATTERNS]), key=lambda p: _out_of_order(p, orders))
-    left = values
+    return read_with(values, sorted(dict.fromkeys([*guessed, *_PATTERNS]), key=lambda p: _out_of_order(p, orders)),
+                     dayfirst)
+
+
+def read_with(values: pd.Series, patterns: list[str], dayfirst: bool) -> tuple[pd.Series, list[str]]:
+    """Each format parsed vectorised over the values still unparsed, in order; dateutil only for a bounded rest
+    (it reads one string at a time, 0.06 ms each: at most MAX_MIXED). Also the formats that read some value:
+    given those alone, the same values are read the same way (the exported plan script does)."""
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    left, used = values, []
     for pattern in patterns:
+        before = len(left)
         left = _take(out, left, pattern)
+        if len(left) < before:
+            used.append(pattern)
         if left.empty:
-            return out
+            return out, used
     if len(left) <= MAX_MIXED:
         out[left.index] = pd.to_datetime(left, format="mixed", dayfirst=dayfirst, errors="coerce", utc=True)
-    return out
+    return out, used
 
 
 def _take(out: pd.Series, left: pd.Series, pattern: str) -> pd.Series:
@@ -200,8 +206,9 @@ def parse_dates(values: pd.Series, pinned: dict | None = None) -> tuple[pd.Serie
         warnings.simplefilter("ignore", UserWarning)  # "could not infer format" is expected here
         parsed = pd.to_datetime(unique, format="ISO8601", errors="coerce", utc=True)
         rest = parsed.isna() & unique.str.match(_DATE_SHAPE)
+        used: list[str] = []
         if rest.any():
-            parsed[rest] = _by_formats(unique[rest], _orders(unique[rest], dayfirst), dayfirst)
+            parsed[rest], used = _by_formats(unique[rest], _orders(unique[rest], dayfirst), dayfirst)
         parsed = _century(unique, parsed.dt.tz_localize(None))
         if not parsed.notna().any():
             return pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]"), {"dayfirst": dayfirst}
@@ -219,4 +226,5 @@ def parse_dates(values: pd.Series, pinned: dict | None = None) -> tuple[pd.Serie
                                   text.value_counts().reindex(distinct))
     order = day_month_order(unique, pinned is not None and "dayfirst" in pinned)
     return result, {"dayfirst": dayfirst, "has_time": has_time, "distinct_dates": int(len(unique)), "format": shown,
+                    "formats_read": used,  # besides ISO 8601 (and dateutil's reading of a bounded rest)
                     **({"day_month_order": order} if order else {})}

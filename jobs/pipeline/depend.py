@@ -215,15 +215,19 @@ def _one_entity(coded: _Coded, rows: np.ndarray, missing: np.ndarray, keys: set[
     return protect
 
 
-def repair_dependencies(frame: pd.DataFrame, roles: dict[str, str]) -> tuple[pd.DataFrame, list[dict], list[dict]]:
+def repair_dependencies(frame: pd.DataFrame, roles: dict[str, str], rules: list[dict] | None = None
+                        ) -> tuple[pd.DataFrame, list[dict], list[dict]]:
     """Fill and repair values from their groups' majorities; returns (frame, log entries, the rules used).
+    `rules` (an applied plan's) replace discovery: those between two of the frame's columns with a role are used.
 
     Every rule into a column votes on each of its cells (a vote for the cell's own value counts too);
     a cell changes only when one other value has more votes than its own value and than any rival.
     A change resting on a determinant that is itself being changed in that row (key ↔ name both
     disagreeing) stands only if it has the wider margin; on a tie neither is made.
     """
-    rules = find_dependencies(frame, roles)
+    rules = find_dependencies(frame, roles) if rules is None else [
+        r for r in rules if r["determinant"] != r["dependent"] and all(
+            roles.get(c) not in (None, *SKIP_ROLES) and c in frame.columns for c in (r["determinant"], r["dependent"]))]
     keys = {r["determinant"] for r in rules if r["overrules"]}  # entity keys: what their rules say may overrule
     planned, codes = {}, _Coded(frame)
     for y_col in dict.fromkeys(r["dependent"] for r in rules):

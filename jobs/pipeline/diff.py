@@ -8,13 +8,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .entries import MAX_PROSE, is_number
+from .entries import MAX_PROSE, is_number, plain
 from .export import csv_table
 
 DIFF_COLUMNS = ["row", "cleaned_row", "column", "before", "after", "kind", "step", "rule", "why"]
 KINDS = ["filled", "changed", "cleared"]
 MAX_CELLS = 1_000_000  # a run that rewrites every cell of a big file lists the first million (and says so)
 TYPE_REPAIRS = ("trim_whitespace", "unify_category_variants", "repair_typos")  # with convert_*: what changes cells
+JUDGED = ("dependencies", "gross_errors")  # steps that repair cells one by one on the file's evidence
+MAX_JUDGED = 100_000
 LABEL = pa.dictionary(pa.int32(), pa.string())  # the repeated columns: a few distinct values each
 SCHEMA = pa.schema([("row", pa.int64()), ("cleaned_row", pa.int64()), ("column", LABEL), ("before", pa.string()),
                     ("after", pa.string()), ("kind", LABEL), ("step", LABEL), ("rule", LABEL), ("why", LABEL)])
@@ -25,6 +27,10 @@ class Trail:
     """Which rows of the input the current frame holds, and which cells each later step changed (input rows)."""
     origin: np.ndarray  # input row position of each current row, increasing
     marks: list[tuple[str, np.ndarray, str, str, str]] = field(default_factory=list)  # column, rows, step, rule, why
+    # The cells judged one by one (JUDGED steps) and their new values (column → input row → value, JSON-safe): an
+    # exported plan script lists them, the rules it cannot restate (up to MAX_JUDGED; `complete` says if all).
+    judged: dict[str, dict[int, object]] = field(default_factory=dict)
+    complete: bool = True
 
     @classmethod
     def start(cls, frame: pd.DataFrame) -> Trail:
@@ -45,6 +51,12 @@ class Trail:
             rows = np.flatnonzero(differs(before[col], after[col]))
             if len(rows):
                 self.marks.append((col, self.origin[rows], step, *_rule(entries)))
+            if step in JUDGED and len(rows):
+                room = MAX_JUDGED - sum(map(len, self.judged.values()))
+                self.complete = self.complete and len(rows) <= room
+                values = after[col].iloc[rows[:room]].tolist()
+                self.judged.setdefault(str(col), {}).update(
+                    zip(self.origin[rows[:room]].tolist(), (plain(v, digits=None) for v in values)))
 
 
 def _rule(entries: list[dict]) -> tuple[str, str]:

@@ -224,10 +224,11 @@ def _excel_frame(path: str | Path, na_values: tuple[str, ...]) -> pd.DataFrame:
 
 def read_frame(path: str | Path, info: FileInfo, na_values: tuple[str, ...] = ()) -> pd.DataFrame:
     """Read the whole file with missing-value tokens (ours and the user's `na_values`) turned into NA."""
+    text_columns: dict[str, str] = {}
     try:
         if info.format in ("csv", "tsv"):
-            frame = pd.read_csv(path, low_memory=False, dtype=_text_columns(path, info, na_values),
-                                **_csv_kwargs(info, na_values))
+            text_columns = _text_columns(path, info, na_values)
+            frame = pd.read_csv(path, low_memory=False, dtype=text_columns, **_csv_kwargs(info, na_values))
         elif info.format in ("json", "jsonl"):
             frame = _replace_tokens(_json_frame(path, info), na_values)
         elif info.format == "xlsx":
@@ -247,7 +248,8 @@ def read_frame(path: str | Path, info: FileInfo, na_values: tuple[str, ...] = ()
              str(col).startswith("Unnamed: ")}
     frame.columns = names
     frame = normalize_objects(frame)
-    frame.attrs["blank_headers"] = blank  # read by load_step only: attrs do not survive every operation
+    # Read by load_step only (attrs do not survive every operation): the plan says how to read the file again.
+    frame.attrs.update(blank_headers=blank, text_columns=list(text_columns))
     return frame
 
 
@@ -273,7 +275,7 @@ def load_step(path: str | Path, info: FileInfo, na_values: tuple[str, ...] = ())
         "column": None, "action": "load", "count": len(frame), "source": "heuristic",
         "params": {"format": info.format, "encoding": info.encoding, "delimiter": info.delimiter,
                    "missing_tokens": [*MISSING_TOKENS, *na_values],
-                   "headers": frame.attrs.pop("blank_headers", {})},
+                   "headers": frame.attrs.pop("blank_headers", {}), "text_columns": frame.attrs.pop("text_columns", [])},
         "before": None, "after": {"rows": len(frame), "columns": frame.shape[1], "missing_cells": missing},
         "message": f"Read {len(frame):,} rows × {frame.shape[1]} columns ({info.format}); "
                    f"{missing:,} missing cells.",

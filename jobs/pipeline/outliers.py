@@ -137,6 +137,31 @@ def _rebuild(values: np.ndarray, like: pd.Series) -> pd.Series:
     return pd.Series(values, index=like.index, name=like.name).astype(like.dtype)
 
 
+def handled(series: pd.Series, flagged: np.ndarray, lower: float, upper: float, strategy: str
+            ) -> tuple[pd.Series, float | None]:
+    """The column with its `flagged` values clipped to the fences, set missing (null) or replaced by the median
+    of the rest (median, also returned)."""
+    raw = series.to_numpy(dtype="float64", na_value=np.nan)
+    fixed, median = raw.copy(), None
+    if strategy == "clip":
+        low, high = lower, upper
+        # Inward rounding to the column's own decimals: clipped values look like the data (170.4, not
+        # 170.42500000000004) and stay inside the fences, so a rerun flags nothing.
+        scale = 10.0 ** (0 if pd.api.types.is_integer_dtype(series.dtype)
+                         else decimal_places(raw[~flagged & np.isfinite(raw)]))
+        if math.ceil(lower * scale) <= math.floor(upper * scale):
+            low, high = math.ceil(lower * scale) / scale, math.floor(upper * scale) / scale
+        fixed[flagged] = np.clip(raw[flagged], low, high)
+    elif strategy == "null":
+        fixed[flagged] = np.nan
+    else:
+        median = float(np.median(raw[~flagged & ~np.isnan(raw)]))
+        if pd.api.types.is_integer_dtype(series.dtype):
+            median = float(round(median))
+        fixed[flagged] = median
+    return _rebuild(fixed, series), median
+
+
 def _free_name(base: str, taken: set) -> str:
     name, n = base, 2
     while name in taken:
@@ -285,29 +310,15 @@ def _handle(frame, method, strategy, threshold, max_flagged_share, columns, flag
                 params["flag_column"] = str(flag_name)
                 message += f" Marked in new column {str(flag_name)!r}."
         else:
-            fixed = raw.copy()
+            new, median = handled(series, flagged, lower, upper, strategy)
             if strategy == "clip":
-                low, high = lower, upper
-                # Inward rounding to the column's own decimals: clipped values look like the data (170.4, not
-                # 170.42500000000004) and stay inside the fences, so a rerun flags nothing.
-                scale = 10.0 ** (0 if pd.api.types.is_integer_dtype(series.dtype)
-                                 else decimal_places(raw[~flagged & np.isfinite(raw)]))
-                if math.ceil(lower * scale) <= math.floor(upper * scale):
-                    low, high = math.ceil(lower * scale) / scale, math.floor(upper * scale) / scale
-                fixed[flagged] = np.clip(raw[flagged], low, high)
                 message = f"Clipped {count:,} values outside {span} ({how})."
             elif strategy == "null":
-                fixed[flagged] = np.nan
                 message = f"Set {count:,} values outside {span} to missing ({how})."
             else:
-                median = float(np.median(raw[~flagged & ~np.isnan(raw)]))
-                if pd.api.types.is_integer_dtype(series.dtype):
-                    median = float(round(median))
-                fixed[flagged] = median
                 params["median"] = plain(median)
                 message = f"Replaced {count:,} values outside {span} with the median of the rest " \
                           f"({_num(median)}) ({how})."
-            new = _rebuild(fixed, series)
             out.isetitem(position, new)
             after = column_stats(new)
         logs.append(entry(f"outliers_{strategy}", column=str(name), count=count, params=params,

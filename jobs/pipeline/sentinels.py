@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .entries import entry, plain
+from .entries import entry, is_number, plain
 
 SENTINELS = (-1.0, -9.0, -99.0, -999.0, -9999.0, -99999.0, 99.0, 999.0, 9999.0, 99999.0, 999999.0)
 PLACEHOLDERS = frozenset({"unknown", "unk", "n.v.", "n/v", "nv", "not available", "not applicable", "n.a.",
@@ -41,13 +41,24 @@ def _impossible_zero(others: pd.Series, zeros: int) -> str | None:
     return None
 
 
-def find_disguised_missing(frame: pd.DataFrame, roles: dict[str, str]) -> tuple[pd.DataFrame, list[dict]]:
-    """Set numeric sentinels missing (logged with evidence); report placeholder words in text columns."""
+def find_disguised_missing(frame: pd.DataFrame, roles: dict[str, str], pinned: dict[str, list] | None = None
+                           ) -> tuple[pd.DataFrame, list[dict]]:
+    """Set numeric sentinels missing (logged with evidence); report placeholder words in text columns.
+    `pinned` (an applied plan's stand-ins per column) are set missing instead: none are looked for afresh."""
     out = frame.copy(deep=False)  # copy-on-write: columns are copied only where a value changes
     logs: list[dict] = []
     for col in frame.columns:
         role = roles.get(str(col))
         series = frame[col]
+        if pinned is not None and is_number(series):
+            mask = series.isin(pinned.get(str(col), []))
+            if mask.any():
+                out[col] = series.where(~mask)
+                logs.append(entry("disguised_missing", column=col, count=int(mask.sum()), source="plan",
+                                  params={"values": pinned[str(col)], "evidence": ["the applied plan's stand-in"]},
+                                  message=f"{int(mask.sum()):,} cells held a stand-in for a missing value the plan "
+                                          f"names ({', '.join(map(str, pinned[str(col)]))}): set missing."))
+            continue
         if role == "numeric" and pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
             values = series.dropna().astype("float64")
             array = values.to_numpy()

@@ -295,3 +295,44 @@ def test_an_anonymous_uploader_applies_the_plans_it_saved(client, run_worker):
     applied = client.post("/dataset/upload", data={"file": (io.BytesIO(csv(batch(seed=3))), "o.csv"),
                                                    "plan_name": "mine"}, content_type="multipart/form-data")
     assert applied.status_code == 202 and applied.json["options"]["plan"] == {"plan_name": "mine", "plan_version": 1}
+
+
+def _script_output(client, dataset_id: str, raw: bytes, folder) -> pd.DataFrame:
+    """GET plan.py, run as a user would (a fresh isolated interpreter, plain pandas) on the raw file."""
+    import subprocess
+    import sys
+
+    response = get(client, f"/dataset/{dataset_id}/plan.py")
+    assert response.status_code == 200 and response.mimetype == "text/x-python"
+    assert f'filename="plan-{dataset_id}.py"' in response.headers["Content-Disposition"]
+    folder.mkdir()
+    (folder / "plan.py").write_bytes(response.data)
+    (folder / "orders.csv").write_bytes(raw)
+    done = subprocess.run([sys.executable, "-I", "plan.py", "orders.csv", "out.csv"], cwd=folder,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return pd.read_csv(folder / "out.csv")
+
+
+def test_the_exported_script_reproduces_the_cleaned_download_of_each_batch(client, run_worker, tmp_path):
+    """Week 1 cleaned afresh, week 2 with week 1's plan: each run's script gives that run's cleaned table."""
+    first_raw, second_raw = csv(batch()), csv(batch(seed=3))
+    first, status = cleaned(client, run_worker, first_raw, outliers="clip")
+    assert status["status"] == "completed" and status["links"]["plan_script"].endswith("/plan.py")
+    second, status = cleaned(client, run_worker, second_raw, plan_from=first)
+    assert status["status"] == "completed"
+    for dataset_id, raw in ((first, first_raw), (second, second_raw)):
+        served = pd.read_csv(io.BytesIO(get(client, f"/dataset/{dataset_id}/cleaned").data))
+        pd.testing.assert_frame_equal(served, _script_output(client, dataset_id, raw, tmp_path / dataset_id),
+                                      check_dtype=False)
+
+
+def test_a_file_the_script_cannot_read_gets_a_clear_409(client, run_worker):
+    form = {"file": (io.BytesIO(batch().to_json(orient="records").encode()), "orders.json"), "user_id": "feed"}
+    response = client.post("/dataset/upload", data=form, content_type="multipart/form-data")
+    assert response.status_code == 202
+    run_worker()
+    dataset_id = response.json["dataset_id"]
+    assert "plan_script" not in get(client, f"/dataset/{dataset_id}/status").json["links"]
+    refused = get(client, f"/dataset/{dataset_id}/plan.py")
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "not_exportable"

@@ -119,3 +119,44 @@ def test_a_regression_fill_is_replayed_with_the_plans_coefficients():
                        .clip(*decision["model"]["range"]).round(1), atol=0.051)  # the plan's line, not refitted
     again = run_pipeline(week(2.0, 1), PipelineOptions(features=False, plan=plan))
     assert again.frame.equals(first.frame)  # its own batch: byte for byte
+
+
+def test_the_plans_stand_ins_for_missing_values_are_applied_and_none_looked_for_afresh():
+    options = PipelineOptions(features=False)
+    rng = np.random.default_rng(4)
+    first = pd.DataFrame({"x": rng.normal(50, 5, 200).round(3), "z": rng.normal(9, 1, 200).round(3)})
+    first.loc[:9, "x"] = -999.0
+    plan = json.loads(json.dumps(build_plan(LOADED, options, run_pipeline(first, options))))
+    assert plan["columns"]["x"]["missing_values"] == [-999.0] and "missing_values" not in plan["columns"]["z"]
+    second = pd.DataFrame({"x": rng.normal(50, 5, 200).round(3), "z": rng.normal(9, 1, 200).round(3)})
+    second.loc[3, "x"] = -999.0  # once: too little evidence on its own batch
+    second.loc[:9, "z"] = -99.0  # a stand-in the plan never decided on
+    def stand_ins(result) -> dict:
+        return {e["column"]: (e["count"], e["source"]) for e in result.logs["cleaning"]
+                if e["action"] == "disguised_missing"}
+
+    alone = run_pipeline(second, options)
+    assert stand_ins(alone) == {"z": (10, "heuristic")}
+    replayed = run_pipeline(second, PipelineOptions(features=False, plan=plan))
+    assert stand_ins(replayed) == {"x": (1, "plan")} and (replayed.frame.loc[:9, "z"] == -99.0).all()
+
+
+def test_the_plans_dependency_rules_repair_the_next_batch_and_none_are_found_afresh():
+    options = PipelineOptions(features=False)
+    rng = np.random.default_rng(5)
+
+    def stores(n: int) -> pd.DataFrame:
+        store = rng.choice([f"S{i}" for i in range(12)], n)
+        return pd.DataFrame({"store": store, "region": pd.Series(store).map(lambda s: f"region {int(s[1:]) % 4}"),
+                             "units": rng.integers(1, 50, n)})
+
+    first = stores(400)
+    plan = json.loads(json.dumps(build_plan(LOADED, options, run_pipeline(first, options))))
+    assert [(r["determinant"], r["dependent"]) for r in plan["dependencies"]] == [("store", "region")]
+    second = stores(400)
+    right = second.loc[:4, "region"].copy()
+    second.loc[:4, "region"] = "Rome"  # five rows break store → region
+    replayed = run_pipeline(second, PipelineOptions(features=False, plan=plan)).frame
+    assert (replayed.loc[:4, "region"] == right).all()
+    without = run_pipeline(second, PipelineOptions(features=False, plan={**plan, "dependencies": []})).frame
+    assert (without.loc[:4, "region"] == "Rome").all()  # a plan that found no rule repairs by none
