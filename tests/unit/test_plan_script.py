@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import ast
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +15,7 @@ from jobs.pipeline.load import inspect, load_step
 from jobs.pipeline.options import PipelineOptions
 from jobs.pipeline.runner import run_pipeline
 from jobs.pipeline.script import ScriptError, plan_script
+from tests.standalone import run_plan_script
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "benchmarks" / "dirty-clean"
 STANDALONE = {"__future__", "math", "re", "sys", "warnings", "typing", "numpy", "pandas"}
@@ -34,15 +33,7 @@ def served(path: Path, **options) -> tuple[Path, str]:
 
 
 def run_script(script: str, raw: Path) -> Path:
-    """The script run as a user would: a fresh interpreter, isolated (-I: nothing of ours importable)."""
-    folder = raw.parent / "elsewhere"
-    folder.mkdir(exist_ok=True)
-    (folder / "plan.py").write_text(script)
-    out = folder / "out.csv"
-    done = subprocess.run([sys.executable, "-I", "plan.py", str(raw), str(out)], cwd=folder, capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return out
+    return run_plan_script(script, raw, raw.parent / "elsewhere")
 
 
 def assert_same_table(service: Path, script: Path) -> None:
