@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from jobs.pipeline.cleaning_plan import PLAN_VERSION
+from jobs.pipeline.cleaning_plan import MAX_RULES, PLAN_VERSION
 from jobs.pipeline.decide import ALLOWED
 from jobs.pipeline.expectations import KINDS, SHOWN_ROWS
 from jobs.pipeline.export import formula_like
@@ -503,8 +503,6 @@ class PlanColumn(Strict):
                                                     "its learned parameters (date format, unit...). A date's "
                                                     "`dayfirst` and `format` are applied to the next batch.")
     categories: Categories | None = None
-    missing_values: Annotated[list[Annotated[float, Field(allow_inf_nan=False)]], Field(max_length=20)] | None = Field(
-        None, description="Numbers that stand for a missing value here (-999): set missing in the next batch.")
 
     @model_validator(mode="after")
     def _date_reading(self):  # what a replay applies: a day/month order and a strftime pattern that writes
@@ -692,8 +690,13 @@ class PlanDocument(Strict):
     options: PlanOptions = PlanOptions()
     columns: Annotated[dict[Name, PlanColumn], Field(max_length=MAX_PLAN_COLUMNS)] = {}
     missing: Annotated[dict[Name, GapDecision], Field(max_length=MAX_PLAN_COLUMNS)] = {}
-    dependencies: Annotated[list[DependencyRule], Field(max_length=2000)] = Field(
-        [], description="The rules entity consistency applies to the next batch (none are looked for afresh).")
+    stand_ins: Annotated[dict[Name, Annotated[list[Annotated[float, Field(allow_inf_nan=False)]], Field(
+        max_length=20)]], Field(max_length=MAX_PLAN_COLUMNS)] | None = Field(
+        None, description="Per numeric column, the numbers that stand for a missing value (-999): set missing in "
+        "the next batch, and no others looked for. Absent (an older plan): looked for afresh.")
+    dependencies: Annotated[list[DependencyRule], Field(max_length=MAX_RULES)] | None = Field(
+        None, description="The rules entity consistency applies to the next batch (none are looked for afresh). "
+        "Absent (an older plan): looked for afresh.")
     outliers: OutlierPlan = OutlierPlan()
     expectations: Expectations = Expectations()
     features: Annotated[list[FeatureSpec], Field(max_length=20_000)] = Field(

@@ -22,6 +22,7 @@ FILLS = ("leave_missing", "drop_column")  # gap decisions logged without the imp
 MAX_TEXT = 4096  # characters of a learned text fill value (a category's most frequent value)
 MAX_REASONING = 1000
 MAX_FITS = 32  # a regression fits one model per pattern of missing predictors (at most 5 predictors)
+MAX_RULES = 200  # dependency rules a plan keeps (the strongest): each costs a vote over every row
 
 
 class PlanError(ValueError):
@@ -83,12 +84,10 @@ def build_plan(load_entry: dict, options, result) -> dict:
     roles = result.summary.get("roles", {})
     categories = _categories(cleaning, result.expectations)
     users = {**users_roles(options.plan, roles), **options.roles}  # a user's role stays the user's, plan to plan
-    stand_ins = {e["column"]: e["params"]["values"] for e in cleaning if e["action"] == "disguised_missing"}
     columns = {col: {"role": role, "type": result.expectations["columns"].get(col, {}).get("type"),
                      "decided_by": "user" if col in users else sources.get(col, "heuristic"),
                      **({"parse": parse[col]} if col in parse else {}),
-                     **({"categories": categories[col]} if col in categories else {}),
-                     **({"missing_values": stand_ins[col]} if col in stand_ins else {})}
+                     **({"categories": categories[col]} if col in categories else {})}
                for col, role in roles.items()}
     load = load_entry["params"]
     return {
@@ -100,15 +99,27 @@ def build_plan(load_entry: dict, options, result) -> dict:
                     ((k, getattr(options, k)) for k in CARRIED)},
         "columns": columns,
         "missing": _missing_decisions(cleaning),
-        "dependencies": result.dependencies,  # the rules entity consistency repairs by (the groups' majorities vote)
+        # What a replay applies instead of looking afresh (an applied plan's carried on, so none fade away when a
+        # batch happens to lack a column or a stand-in): stand-ins for a missing value, and the rules entity
+        # consistency repairs by (each group's majority votes).
+        "stand_ins": _carried(options.plan, "stand_ins", {e["column"]: e["params"]["values"] for e in cleaning
+                                                          if e["action"] == "disguised_missing"}),
+        "dependencies": _carried(options.plan, "dependencies", result.dependencies[:MAX_RULES]),
         "outliers": _outliers(logs.get("outliers", [])),
         "expectations": result.expectations,
         "features": result.feature_descriptions,
-        "decisions": [{"step": step, **bounded({k: e[k] for k in ("action", "column", "source", "count", "params",
-                                                                    "message")})}
-                      for step, entries in logs.items() for e in entries
+        "decisions": [_decision(step, e) for step, entries in logs.items() for e in entries
                       if e["action"] != "outlier_fences"],  # kept whole in "outliers"
     }
+
+
+def _decision(step: str, e: dict) -> dict:
+    """A log entry as shown (long text cut), but for the names the exported script applies it by: whole."""
+    shown = {"step": step, "column": e["column"],
+             **bounded({k: e[k] for k in ("action", "source", "count", "params", "message")})}
+    if "flag_column" in e["params"]:
+        shown["params"]["flag_column"] = e["params"]["flag_column"]
+    return shown
 
 
 def _outliers(outlier_logs: list[dict]) -> dict:
@@ -122,9 +133,8 @@ def pinned_fences(plan: dict) -> dict[str, dict]:
     return (plan.get("outliers") or {}).get("fences") or {}
 
 
-def pinned_sentinels(plan: dict) -> dict[str, list]:
-    """Per column, the stand-ins for a missing value (-999) the plan sets missing: the next batch gets the same."""
-    return {c: spec["missing_values"] for c, spec in plan.get("columns", {}).items() if spec.get("missing_values")}
+def _carried(plan: dict | None, key: str, found):
+    return found if plan is None or plan.get(key) is None else plan[key]
 
 
 def check_version(plan: dict) -> None:

@@ -132,6 +132,14 @@ def _convert(series: pd.Series, col: str, stripped: pd.Series, threshold: float,
     return series, None, miss
 
 
+def trimmed(text: pd.Series) -> pd.Series:
+    """Text without surrounding whitespace, but for the leading space of ' =1+1': inert in a spreadsheet,
+    '=1+1' is live."""
+    stripped = text.str.strip()
+    armed = stripped.str.match(FORMULA) & ~stripped.str.fullmatch(NUMBER) & ~text.str.match(FORMULA)
+    return stripped.where(~armed, text.str.rstrip()) if armed.any() else stripped
+
+
 def _categorical(stripped: pd.Series) -> bool:
     """Few distinct values for the rows: the columns whose rare spellings may be typos (codes aside)."""
     distinct = stripped.nunique()
@@ -219,11 +227,7 @@ def _repair_column(series: pd.Series, col, parse_threshold: float, role: str | N
         return None, []
     changed_any = False
     text = present.astype("str")
-    stripped = text.str.strip()
-    # ' =1+1' is inert in a spreadsheet, '=1+1' is live: keep the leading space that disarms it.
-    armed = stripped.str.match(FORMULA) & ~stripped.str.fullmatch(NUMBER) & ~text.str.match(FORMULA)
-    if armed.any():
-        stripped = stripped.where(~armed, text.str.rstrip())
+    stripped = trimmed(text)
     changed = int((stripped != text).sum())
     if changed:
         series, changed_any = stripped.reindex(series.index), True

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from typing import Callable
 
 import pandas as pd
 from pandas.tseries.api import guess_datetime_format
@@ -156,13 +157,24 @@ def _out_of_order(pattern: str, orders: dict[str, bool]) -> bool:
     return any(f"%m{sep}%d" in pattern if day else f"%d{sep}%m" in pattern for sep, day in orders.items())
 
 
-def _by_formats(values: pd.Series, orders: dict[str, bool], dayfirst: bool) -> tuple[pd.Series, list[str]]:
+def _patterns(values: pd.Series, orders: dict[str, bool], dayfirst: bool) -> list[str]:
     """Formats guessed by pandas on a sample come first (most values fall to the first two or three), then our
-    patterns; each separator's day/month order before the other. Read with `read_with`."""
+    patterns; each separator's day/month order before the other."""
     sample = values.iloc[:: max(1, len(values) // GUESSES)]
     guessed = sample.map(lambda v: guess_datetime_format(v, dayfirst=dayfirst)).dropna().value_counts().index
-    return read_with(values, sorted(dict.fromkeys([*guessed, *_PATTERNS]), key=lambda p: _out_of_order(p, orders)),
-                     dayfirst)
+    return sorted(dict.fromkeys([*guessed, *_PATTERNS]), key=lambda p: _out_of_order(p, orders))
+
+
+def read_distinct(unique: pd.Series, dayfirst: bool, patterns: Callable[[pd.Series], list[str]]
+                  ) -> tuple[pd.Series, list[str]]:
+    """Distinct date texts read: ISO 8601 first, then the date-shaped rest with `patterns(rest)` (`read_with`);
+    two-digit years moved out of the future. Also the formats that read some value."""
+    parsed = pd.to_datetime(unique, format="ISO8601", errors="coerce", utc=True)
+    rest = parsed.isna() & unique.str.match(_DATE_SHAPE)
+    used: list[str] = []
+    if rest.any():
+        parsed[rest], used = read_with(unique[rest], patterns(unique[rest]), dayfirst)
+    return _century(unique, parsed.dt.tz_localize(None)), used
 
 
 def read_with(values: pd.Series, patterns: list[str], dayfirst: bool) -> tuple[pd.Series, list[str]]:
@@ -204,12 +216,7 @@ def parse_dates(values: pd.Series, pinned: dict | None = None) -> tuple[pd.Serie
     dayfirst = day_first(unique) if pinned is None or "dayfirst" not in pinned else bool(pinned["dayfirst"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "could not infer format" is expected here
-        parsed = pd.to_datetime(unique, format="ISO8601", errors="coerce", utc=True)
-        rest = parsed.isna() & unique.str.match(_DATE_SHAPE)
-        used: list[str] = []
-        if rest.any():
-            parsed[rest], used = _by_formats(unique[rest], _orders(unique[rest], dayfirst), dayfirst)
-        parsed = _century(unique, parsed.dt.tz_localize(None))
+        parsed, used = read_distinct(unique, dayfirst, lambda rest: _patterns(rest, _orders(rest, dayfirst), dayfirst))
         if not parsed.notna().any():
             return pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]"), {"dayfirst": dayfirst}
         mapping = pd.Series(parsed.to_numpy(), index=unique.to_numpy())

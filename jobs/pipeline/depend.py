@@ -215,6 +215,20 @@ def _one_entity(coded: _Coded, rows: np.ndarray, missing: np.ndarray, keys: set[
     return protect
 
 
+def _applicable(frame: pd.DataFrame, roles: dict[str, str], rules: list[dict]) -> list[dict]:
+    """A plan's rules this frame can take, once each: between two of its columns that discovery could pair (a
+    role not skipped; no measurement as the key unless named like one)."""
+    usable, seen = [], set()
+    for rule in rules:
+        x, y = rule["determinant"], rule["dependent"]
+        if x == y or (x, y) in seen or any(c not in frame.columns or roles.get(c) in (None, *SKIP_ROLES) for c in (x, y)) \
+                or roles[x] in MEASURES and not _named_key(frame[x], x):
+            continue
+        seen.add((x, y))
+        usable.append(rule)
+    return usable
+
+
 def repair_dependencies(frame: pd.DataFrame, roles: dict[str, str], rules: list[dict] | None = None
                         ) -> tuple[pd.DataFrame, list[dict], list[dict]]:
     """Fill and repair values from their groups' majorities; returns (frame, log entries, the rules used).
@@ -225,9 +239,7 @@ def repair_dependencies(frame: pd.DataFrame, roles: dict[str, str], rules: list[
     A change resting on a determinant that is itself being changed in that row (key ↔ name both
     disagreeing) stands only if it has the wider margin; on a tie neither is made.
     """
-    rules = find_dependencies(frame, roles) if rules is None else [
-        r for r in rules if r["determinant"] != r["dependent"] and all(
-            roles.get(c) not in (None, *SKIP_ROLES) and c in frame.columns for c in (r["determinant"], r["dependent"]))]
+    rules = find_dependencies(frame, roles) if rules is None else _applicable(frame, roles, rules)
     keys = {r["determinant"] for r in rules if r["overrules"]}  # entity keys: what their rules say may overrule
     planned, codes = {}, _Coded(frame)
     for y_col in dict.fromkeys(r["dependent"] for r in rules):

@@ -11,16 +11,15 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .dates import _DATE_SHAPE, _century, read_with
-from .dates import parse_times
+from .dates import parse_times, read_distinct
 from .distinct import remap
-from .coerce import _variant_key
-from .export import FORMULA, NUMBER
+from .coerce import _variant_key, is_text, trimmed
+from .export import FORMULA, NUMBER, formula_like
+from .numbers import _SYMBOLS
 from .load import _unique_names
 from .outliers import handled
 from .units import _BARE, _read
 
-SIGNS = ("$", "€", "£", "¥", "₹", " ", "\u00a0", "'")  # currency signs and digit-group spaces, dropped
 # [0-9], not \d: Python's \d (and float()) would read other scripts' digits, which the service does not.
 PLAIN = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$")
 GROUPED = re.compile(r"^[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$")
@@ -35,16 +34,10 @@ def read_table(path: str, how: dict) -> pd.DataFrame:
     return frame
 
 
-def is_text(series: pd.Series) -> bool:
-    return series.dtype == object or pd.api.types.is_string_dtype(series)
-
-
-def trimmed(series: pd.Series) -> pd.Series:
-    """Surrounding whitespace removed, but the leading space that keeps a spreadsheet from running ' =1+1'."""
+def trim(series: pd.Series) -> pd.Series:
+    """The text cells trimmed (coerce.trimmed); the column unchanged when none has whitespace around it."""
     text = series.dropna().astype("str")
-    stripped = text.str.strip()
-    armed = stripped.str.match(FORMULA) & ~stripped.str.fullmatch(NUMBER) & ~text.str.match(FORMULA)
-    stripped = stripped.where(~armed, text.str.rstrip())
+    stripped = trimmed(text)
     return stripped.reindex(series.index) if (stripped != text).any() else series
 
 
@@ -53,14 +46,14 @@ def read_numbers(values: pd.Series, decimal_comma: bool) -> pd.Series:
     text = values.astype("str").str.strip()
     negative = text.str.match(r"^\(.*\)$")
     text = text.str.replace(r"^\((.*)\)$", r"\1", regex=True)
-    for sign in (*SIGNS, "%"):
+    for sign in (*_SYMBOLS, "%"):  # currency signs, digit-group spaces
         text = text.str.replace(sign, "", regex=False)
     if decimal_comma:
         grouped = text.str.contains(r"\.[0-9]{3}(?:,|$)", regex=True)
         text = text.where(~grouped, text.str.replace(".", "", regex=False)).str.replace(",", ".", regex=False)
     else:
-        text = text.where(~text.str.match(GROUPED), text.str.replace(",", "", regex=False))
-    numbers = pd.to_numeric(text.where(text.str.match(PLAIN)), errors="coerce").astype("float64")
+        text = text.where(~text.str.fullmatch(GROUPED), text.str.replace(",", "", regex=False))
+    numbers = pd.to_numeric(text.where(text.str.fullmatch(PLAIN)), errors="coerce").astype("float64")
     return numbers.where(~negative, -numbers)
 
 
@@ -77,17 +70,12 @@ def read_units(values: pd.Series, sizes: dict[str, float], unit_size: float) -> 
 
 
 def read_dates(values: pd.Series, dayfirst: bool, formats: list[str]) -> pd.Series:
-    """ISO 8601 first, then the formats the service read this column with, then dateutil for a bounded rest;
-    two-digit years in the future moved back a century."""
+    """ISO 8601 first, then the formats the service read this column with, then dateutil for a bounded rest."""
     text = values.astype("str").str.strip()
     unique = pd.Series(text.dropna().unique())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "could not infer format" is expected
-        parsed = pd.to_datetime(unique, format="ISO8601", errors="coerce", utc=True)
-        rest = parsed.isna() & unique.str.match(_DATE_SHAPE)
-        if rest.any():
-            parsed[rest] = read_with(unique[rest], formats, dayfirst)[0]
-        parsed = _century(unique, parsed.dt.tz_localize(None))
+        parsed = read_distinct(unique, dayfirst, lambda rest: formats)[0]
         return pd.to_datetime(text.map(pd.Series(parsed.to_numpy(), index=unique.to_numpy())))
 
 
@@ -126,8 +114,22 @@ def fenced(series: pd.Series, fence: dict, strategy: str) -> pd.Series:
     return handled(series, outside(series, fence), fence["lower"], fence["upper"], strategy)[0]
 
 
-def written(frame: pd.DataFrame, formats: dict[str, str]) -> pd.DataFrame:
-    """The table as the service's CSV writes it: dates in the column's own format (else ISO), true/false."""
+def stamped(series: pd.Series) -> pd.Series:
+    """Timestamps as 'YYYY-MM-DD HH:MM:SS', with a fraction only as fine as some value needs (as the service)."""
+    ticks = pd.Series(series.to_numpy().astype("datetime64[ns]").astype("int64"), index=series.index)
+    present = ticks[series.notna()]
+    digits = next(d for d in (0, 3, 6, 9) if not (present % 10 ** (9 - d)).any())
+    text = series.dt.strftime("%Y-%m-%d %H:%M:%S")
+    if digits:
+        text = text + "." + (ticks % 10**9 // 10 ** (9 - digits)).astype("str").str.zfill(digits)
+    return text.where(series.notna())
+
+
+def written(frame: pd.DataFrame, formats: dict[str, str], headers: dict[str, str], keep_formulas: bool = False
+            ) -> pd.DataFrame:
+    """The table as the service's CSV writes it: dates in the column's own format (else ISO), true/false, the
+    file's own (empty) `headers`, and unless `keep_formulas` text a spreadsheet would run as a formula prefixed
+    by ' (as the download does)."""
     out = frame.copy()
     for col in out.columns:
         series = out[col]
@@ -135,7 +137,13 @@ def written(frame: pd.DataFrame, formats: dict[str, str]) -> pd.DataFrame:
             out[col] = series.dt.strftime(formats[col])
         elif pd.api.types.is_datetime64_any_dtype(series):
             whole = series.dropna()
-            out[col] = series.dt.strftime("%Y-%m-%d" if (whole == whole.dt.normalize()).all() else "%Y-%m-%d %H:%M:%S")
+            out[col] = series.dt.strftime("%Y-%m-%d") if (whole == whole.dt.normalize()).all() else stamped(series)
         elif pd.api.types.is_bool_dtype(series):
             out[col] = series.map({True: "true", False: "false"}).astype(object)
+        elif is_text(series) and not keep_formulas:
+            live = series.str.match(FORMULA, na=False) & ~series.str.fullmatch(NUMBER, na=False)
+            out[col] = series.where(~live, "'" + series)
+    out = out.rename(columns=headers)
+    if not keep_formulas:
+        out.columns = ["'" + c if formula_like(c) else c for c in out.columns]
     return out

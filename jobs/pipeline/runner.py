@@ -11,8 +11,8 @@ import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
 from .background import in_background
-from .cleaning_plan import (PlanViolation, check_version, pinned_columns, pinned_fences, pinned_sentinels,
-                            planned_roles, replayed_gaps, users_roles)
+from .cleaning_plan import (PlanViolation, check_version, pinned_columns, pinned_fences, planned_roles,
+                            replayed_gaps, users_roles)
 from .clean import drop_duplicates, drop_unlabelled, sparse_columns
 from .coerce import detect_roles, repair_types
 from .depend import repair_dependencies
@@ -117,7 +117,7 @@ def _run(frame: pd.DataFrame, options: PipelineOptions, report: Progress, advise
     # The output feature is what a model learns: no step here changes or guesses its values.
     repairable = {c: r for c, r in roles.items() if c != options.target}
     unmasked = out
-    out, repair_logs = find_disguised_missing(out, repairable, pinned_sentinels(plan) if plan else None)
+    out, repair_logs = find_disguised_missing(out, repairable, (plan or {}).get("stand_ins"))
     trail.record("disguised_missing", unmasked, out, repair_logs)
     # EDA looks at the data as observed: after type repair, before imputation invents values.
     report("eda", 35, f"Summarising {out.shape[1]} columns and drawing plots")
@@ -125,7 +125,7 @@ def _run(frame: pd.DataFrame, options: PipelineOptions, report: Progress, advise
     eda = in_background(lambda: run_eda(out, charted, parallel=parallel), parallel=parallel)
     report("cleaning", 45, "Checking entity consistency (values determined by other columns)")
     before_fill = out
-    out, dependency_logs, rules = repair_dependencies(out, repairable, plan.get("dependencies") if plan else None)
+    out, dependency_logs, rules = repair_dependencies(out, repairable, (plan or {}).get("dependencies"))
     after_dependencies = out
     trail.record("dependencies", before_fill, out, dependency_logs)
     measured = [c for c, r in repairable.items() if r in QUANTITIES and c in out.columns]

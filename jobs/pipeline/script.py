@@ -13,25 +13,26 @@ from . import coerce, dates, decide, depend, distinct, entries, export, features
 # What the script copies from the pipeline, in an order where each name is defined before a call needs it: the
 # service's own code, so both read and repair a file the same way (a test runs the script against the service).
 COPIED: list[tuple[ModuleType, tuple[str, ...]]] = [
-    (export, ("FORMULA", "NUMBER")),
+    (export, ("FORMULA", "NUMBER", "formula_like")),
     (entries, ("is_number",)),
     (load, ("_unique_names",)),
     (distinct, ("per_value", "remap")),
-    (numbers, ("TRUE_WORDS", "FALSE_WORDS", "parse_booleans", "decimal_places")),
+    (numbers, ("_SYMBOLS", "TRUE_WORDS", "FALSE_WORDS", "parse_booleans", "decimal_places")),
     (features, ("whole_numbers",)),
-    (dates, ("_DATE_SHAPE", "MAX_MIXED", "_TIME", "_TIME_IN_TEXT", "parse_times", "_century", "_take", "read_with")),
+    (dates, ("_DATE_SHAPE", "MAX_MIXED", "_TIME", "_TIME_IN_TEXT", "parse_times", "_century", "_take", "read_with",
+             "read_distinct")),
     (units, ("_KNOWN", "_VALUE", "_BARE", "_BARE_ONLY", "_NOT_UNITS", "_singular", "_read")),
-    (coerce, ("_SPACES", "_variant_key")),
+    (coerce, ("_SPACES", "is_text", "_variant_key", "trimmed")),
     (decide, ("DecisionError",)),
     (depend, ("MAJORITY", "VARIES", "_codes", "_varies", "_groups", "_majorities", "majority_fill")),
     (impute, ("MAX_LEVELS", "MIN_FIT_ROWS", "LEARNED", "group_key", "interpolated", "_design", "_fit", "_predict",
               "fit_regression", "fill_column", "mode_of", "_dates_between", "_regression", "_keep_integers")),
     (outliers, ("_rebuild", "handled")),
-    (recipe, ("SIGNS", "PLAIN", "GROUPED", "read_table", "is_text", "trimmed", "read_numbers", "read_units",
-              "read_dates", "read_times", "spelled", "set_cells", "outside", "fenced", "written")),
+    (recipe, ("PLAIN", "GROUPED", "read_table", "trim", "read_numbers", "read_units", "read_dates", "read_times",
+              "spelled", "set_cells", "outside", "fenced", "stamped", "written")),
 ]
 EXPORTABLE = ("csv", "tsv")  # formats the script reads (the others need readers beyond pandas and numpy)
-CHANGING = ("outliers_clip", "outliers_null", "outliers_median")
+CHANGING = ("outliers_clip", "outliers_null")
 
 
 class ScriptError(ValueError):
@@ -87,13 +88,13 @@ def _sizes(evidence: dict) -> tuple[dict[str, float], float]:
     return sizes, sizes[max(seen, key=lambda u: seen[u])]
 
 
-def _type_step(e: dict, plan: dict, formats: dict) -> list[str]:
+def _type_step(e: dict, plan: dict) -> list[str]:
     """The line repairing one column's type or spelling, as the log entry `e` says it was."""
     col, params = e["column"], e["params"]
     at = f"frame[{col!r}]"
     action = e["action"]
     if action == "trim_whitespace":
-        return [f"{at} = trimmed({at})"]
+        return [f"{at} = trim({at})"]
     if action == "convert_boolean":
         return [f"{at} = parse_booleans({at})"]
     if action == "convert_numeric":
@@ -102,8 +103,6 @@ def _type_step(e: dict, plan: dict, formats: dict) -> list[str]:
         sizes, size = _sizes(params)
         return [f"{at} = read_units({at}, {_literal(sizes)}, {size!r})"]
     if action == "convert_datetime":
-        if params.get("format"):
-            formats[col] = params["format"]
         return [f"{at} = read_dates({at}, dayfirst={bool(params['dayfirst'])!r}, "
                 f"formats={params.get('formats_read', [])!r})"]
     if action == "convert_time":
@@ -112,7 +111,7 @@ def _type_step(e: dict, plan: dict, formats: dict) -> list[str]:
     if action == "repair_typos":
         return [f"{at} = remap({at}, {_literal(categories.get('typos') or params.get('mapping') or {})})"]
     if action == "unify_category_variants":
-        spellings = params.get("spellings") or categories.get("spellings")
+        spellings = categories.get("spellings") or params.get("spellings")
         if spellings is None:
             return ["# NOT RESTATED: too many spellings to list; the service's output differs here."]
         return [f"{at} = spelled({at}, {_literal(spellings)})"]
@@ -150,23 +149,17 @@ def _gaps(plan: dict, indicators: bool) -> list[str]:
 
 
 def _outliers(plan: dict, steps: list[dict]) -> list[str]:
+    """Clipped or nulled values, and flag columns: the strategies an upload may choose."""
     fences, strategy = (plan.get("outliers") or {}).get("fences") or {}, plan["options"]["outliers"]
-    lines, doomed = [], []
+    lines = []
     for e in steps:
-        col = e["column"]
-        if col not in fences:
-            continue
-        if e["action"] in CHANGING or e["action"] == "outliers_flag" and e["params"].get("flag_column"):
+        col, flag = e["column"], e["params"].get("flag_column")
+        if col in fences and e["action"] in CHANGING:
             lines += _comment(e["message"])
-        if e["action"] in CHANGING:
             lines.append(f"    frame[{col!r}] = fenced(frame[{col!r}], {_literal(fences[col])}, {strategy!r})")
-        elif e["action"] == "outliers_flag" and e["params"].get("flag_column"):
-            lines.append(f"    frame[{e['params']['flag_column']!r}] = outside(frame[{col!r}], {_literal(fences[col])})")
-        elif e["action"] == "outliers_remove":
-            doomed.append(f"outside(frame[{col!r}], {_literal(fences[col])})")
-    if doomed:
-        lines += _comment(next(e["message"] for e in steps if e["action"] == "remove_outlier_rows"))
-        lines.append(f"    frame = frame[~({' | '.join(doomed)})]")
+        elif col in fences and e["action"] == "outliers_flag" and flag:
+            lines += _comment(e["message"])
+            lines.append(f"    frame[{flag!r}] = outside(frame[{col!r}], {_literal(fences[col])})")
     return lines
 
 
@@ -177,10 +170,11 @@ def plan_script(plan: dict, repairs: dict, origin: str = "") -> str:
         raise ScriptError(f"The export reads CSV and TSV files; this dataset's file is {how.get('format')!r}.")
     decisions = plan.get("decisions", [])
     by_step = {step: [e for e in decisions if e["step"] == step] for step in ("cleaning", "outliers")}
-    formats: dict[str, str] = {}
+    formats = {e["column"]: e["params"]["format"] for e in by_step["cleaning"]
+               if e["action"] == "convert_datetime" and e["params"].get("format")}
     body = ["    frame = frame.copy()"]
     for e in by_step["cleaning"]:
-        if e["column"] is not None and (line := _type_step(e, plan, formats)):
+        if e["column"] is not None and (line := _type_step(e, plan)):
             body += _comment(e["message"]) + [f"    {x}" for x in line]
     body += [f"    {x}" for x in _codes(plan)]
     frame_steps = {"drop_duplicate_rows": "frame = frame[~frame.duplicated(keep='first')]",
@@ -214,7 +208,7 @@ def plan_script(plan: dict, repairs: dict, origin: str = "") -> str:
 _TEMPLATE = '''#!/usr/bin/env python3
 """A cleaning plan exported by Wrangler{origin}: the service's cleaning of a file, as a standalone script.
 
-    python plan.py RAW_FILE OUT.csv
+    python plan.py RAW_FILE OUT.csv [--keep-formulas]
 
 It reads RAW_FILE as the service read it and applies the plan's decisions in the service's order, each with
 a comment saying why; it needs pandas and numpy only. The functions below are the service's own. Cells the
@@ -243,11 +237,12 @@ def clean(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 3:
-        print("usage: python plan.py RAW_FILE OUT.csv", file=sys.stderr)
+    keep = "--keep-formulas" in argv  # as the download's formulas=keep: formula-like text left as it is
+    files = [a for a in argv[1:] if a != "--keep-formulas"]
+    if len(files) != 2:
+        print("usage: python plan.py RAW_FILE OUT.csv [--keep-formulas]", file=sys.stderr)
         return 2
-    cleaned = written(clean(read_table(argv[1], READ)), FORMATS)
-    cleaned.rename(columns=BLANK_HEADERS).to_csv(argv[2], index=False)
+    written(clean(read_table(files[0], READ)), FORMATS, BLANK_HEADERS, keep).to_csv(files[1], index=False)
     return 0
 
 

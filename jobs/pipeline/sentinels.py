@@ -50,7 +50,7 @@ def find_disguised_missing(frame: pd.DataFrame, roles: dict[str, str], pinned: d
     for col in frame.columns:
         role = roles.get(str(col))
         series = frame[col]
-        if pinned is not None and is_number(series):
+        if pinned is not None and role == "numeric" and is_number(series):
             mask = series.isin(pinned.get(str(col), []))
             if mask.any():
                 out[col] = series.where(~mask)
@@ -59,7 +59,7 @@ def find_disguised_missing(frame: pd.DataFrame, roles: dict[str, str], pinned: d
                                   message=f"{int(mask.sum()):,} cells held a stand-in for a missing value the plan "
                                           f"names ({', '.join(map(str, pinned[str(col)]))}): set missing."))
             continue
-        if role == "numeric" and pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        if role == "numeric" and is_number(series):
             values = series.dropna().astype("float64")
             array = values.to_numpy()
             counts = pd.Series(array[np.isin(array, SENTINELS + (0.0,))]).value_counts()

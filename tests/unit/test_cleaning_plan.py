@@ -127,7 +127,7 @@ def test_the_plans_stand_ins_for_missing_values_are_applied_and_none_looked_for_
     first = pd.DataFrame({"x": rng.normal(50, 5, 200).round(3), "z": rng.normal(9, 1, 200).round(3)})
     first.loc[:9, "x"] = -999.0
     plan = json.loads(json.dumps(build_plan(LOADED, options, run_pipeline(first, options))))
-    assert plan["columns"]["x"]["missing_values"] == [-999.0] and "missing_values" not in plan["columns"]["z"]
+    assert plan["stand_ins"] == {"x": [-999.0]}
     second = pd.DataFrame({"x": rng.normal(50, 5, 200).round(3), "z": rng.normal(9, 1, 200).round(3)})
     second.loc[3, "x"] = -999.0  # once: too little evidence on its own batch
     second.loc[:9, "z"] = -99.0  # a stand-in the plan never decided on
@@ -139,6 +139,13 @@ def test_the_plans_stand_ins_for_missing_values_are_applied_and_none_looked_for_
     assert stand_ins(alone) == {"z": (10, "heuristic")}
     replayed = run_pipeline(second, PipelineOptions(features=False, plan=plan))
     assert stand_ins(replayed) == {"x": (1, "plan")} and (replayed.frame.loc[:9, "z"] == -99.0).all()
+    # Carried on: a batch without the stand-in does not lose it for the next, and an older plan looks afresh.
+    third = second.assign(x=second["x"].abs())
+    again = build_plan(LOADED, PipelineOptions(features=False, plan=plan), run_pipeline(third, PipelineOptions(
+        features=False, plan=plan)))
+    assert again["stand_ins"] == {"x": [-999.0]}
+    older = {k: v for k, v in plan.items() if k not in ("stand_ins", "dependencies")}
+    assert stand_ins(run_pipeline(second, PipelineOptions(features=False, plan=older))) == {"z": (10, "heuristic")}
 
 
 def test_the_plans_dependency_rules_repair_the_next_batch_and_none_are_found_afresh():
@@ -160,3 +167,9 @@ def test_the_plans_dependency_rules_repair_the_next_batch_and_none_are_found_afr
     assert (replayed.loc[:4, "region"] == right).all()
     without = run_pipeline(second, PipelineOptions(features=False, plan={**plan, "dependencies": []})).frame
     assert (without.loc[:4, "region"] == "Rome").all()  # a plan that found no rule repairs by none
+    # A measurement as the key is refused as discovery refuses it; a rule given twice is used once.
+    measured = {**plan, "dependencies": [{**plan["dependencies"][0], "determinant": "units"}] * 2
+                + plan["dependencies"] * 3}
+    repaired = run_pipeline(second, PipelineOptions(features=False, plan=measured))
+    assert (repaired.frame.loc[:4, "region"] == right).all()
+    assert repaired.dependencies == plan["dependencies"]

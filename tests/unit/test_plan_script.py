@@ -10,10 +10,12 @@ import pandas as pd
 import pytest
 
 from jobs.pipeline.cleaning_plan import build_plan
-from jobs.pipeline.export import write_csv
+from jobs.pipeline.export import csv_table, neutralised, write_csv
 from jobs.pipeline.load import inspect, load_step
 from jobs.pipeline.options import PipelineOptions
 from jobs.pipeline.runner import run_pipeline
+from jobs.pipeline.numbers import parse_numbers
+from jobs.pipeline.recipe import read_numbers
 from jobs.pipeline.script import ScriptError, plan_script
 from tests.standalone import run_plan_script
 
@@ -27,8 +29,8 @@ def served(path: Path, **options) -> tuple[Path, str]:
     frame, logs = load_step(path, inspect(path, path.name), na_values=chosen.na_values)
     result = run_pipeline(frame, chosen)
     plan = json.loads(json.dumps(build_plan(logs[0], chosen, result)))  # as stored
-    out = path.with_name(path.stem + ".service.csv")
-    write_csv(result.frame, out, result.formats, logs[0]["params"].get("headers"))
+    out = path.with_name(path.stem + ".service.csv")  # as the download is by default: formulas escaped
+    write_csv(neutralised(csv_table(result.frame, result.formats, logs[0]["params"].get("headers")))[0], out)
     return out, plan_script(plan, json.loads(json.dumps(result.repairs)), " for a test")
 
 
@@ -65,6 +67,8 @@ def messy_feed(n: int = 400, seed: int = 5) -> pd.DataFrame:
         "ok": rng.choice(["yes", "no", "Y", "N"], n),
         "score": rng.normal(50, 10, n).round(2),
         "count": rng.integers(0, 40, n).astype(float),
+        "logged": (pd.Timestamp("2024-03-01") + pd.to_timedelta(rng.integers(0, 10**9, n), unit="ms")).strftime(
+            "%Y-%m-%dT%H:%M:%S.%f").str[:-3],  # milliseconds
         "": rng.integers(0, 9, n),
     }).astype(object)
     frame.loc[rng.random(n) < 0.05, "score"] = -999
@@ -132,6 +136,7 @@ def test_names_and_values_from_the_file_stay_literals_and_comments(tmp_path):
     """A hostile header or value cannot become code in the script: it is quoted, and prose is one-line comments."""
     hostile = 'x"]\n__import__("os").system("touch PWNED") #'
     frame = pd.DataFrame({hostile: [f" v{i % 3}\r\n=1+1" if i % 5 == 0 else f"v{i % 3}" for i in range(60)],
+                          "=cmd|' /C calc'!A0": ['=HYPERLINK("http://x")' if i % 7 == 0 else "ok" for i in range(60)],
                           "n": [float(i) if i % 4 else None for i in range(60)]})
     raw = tmp_path / "hostile.csv"
     frame.to_csv(raw, index=False)
@@ -191,3 +196,22 @@ def test_the_script_fills_gaps_as_the_advisor_decided(tmp_path):
     service = tmp_path / "service.csv"
     write_csv(result.frame, service, result.formats)
     assert_same_table(service, run_script(plan_script(plan, json.loads(json.dumps(result.repairs))), raw))
+
+
+def test_long_names_and_values_are_applied_whole_and_odd_numbers_read_as_the_service_reads_them(tmp_path):
+    """The plan shows long text cut; the script applies names and spellings whole. A number cell with a line
+    break inside ('12\\n€') is no number to the service, nor to the script."""
+    rng = np.random.default_rng(8)
+    long_name = "price " + "x" * 224
+    long_values = [("Category " + "y" * 240 + str(i % 3)) for i in range(90)]
+    frame = pd.DataFrame({
+        long_name: [f"${v:,.2f}" for v in rng.lognormal(4, 1, 90)],
+        "kind": [v.upper() if i % 9 == 0 else v for i, v in enumerate(long_values)],
+        "amount": [("12\n€" if i == 4 else f"€{v:.2f}") for i, v in enumerate(rng.normal(50, 5, 90))],
+    })
+    raw = tmp_path / "long.csv"
+    frame.to_csv(raw, index=False)
+    service, script = served(raw, outlier_columns=True)
+    assert_same_table(service, run_script(script, raw))
+    odd = pd.Series(["12\n€", "€5", "+5", "٣", " 1 200 ", "(3.5)", "12%"])
+    pd.testing.assert_series_equal(read_numbers(odd, decimal_comma=False), parse_numbers(odd)[0])
