@@ -20,7 +20,7 @@ run: venv
 	scripts/start_all.sh
 
 # Tests use their own Redis db (13) and, unless TEST_DATABASE_URL names one, a temporary SQLite file.
-test: venv
+test: venv lint
 	@scripts/ensure_chromium.sh
 	@redis_url=$$(scripts/ensure_redis.sh) && \
 	  TEST_REDIS_URL=$${TEST_REDIS_URL:-$${redis_url%/*}/13} $(BIN)/python -m pytest

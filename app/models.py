@@ -2,28 +2,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
 from enum import Enum
 
 from sqlalchemy import JSON, Index
 
+from jobs.clock import as_utc, iso, utcnow  # noqa: F401 - imported from here by the web side
+
 from .extensions import db
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def as_utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes for timezone-aware columns: they are UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def iso(value: datetime | None) -> str | None:
-    """A timestamp as the API writes it: ISO 8601 in UTC with a Z."""
-    if value is None:
-        return None
-    return as_utc(value).astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def new_id() -> str:

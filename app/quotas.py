@@ -1,6 +1,7 @@
 """Per-user quotas (smart and deep mode, stored bytes, jobs in flight), counted atomically on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from flask import current_app
@@ -11,6 +12,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from .errors import APIError
 from .extensions import db
 from .models import Dataset, ModeUsage, QuotaLock, Status, utcnow
+
+log = logging.getLogger(__name__)
 
 QUOTA_KEYS = {"smart": "SMART_QUOTA", "deep": "DEEP_QUOTA"}
 UPLOAD_LOCK = "upload"  # the lock row's "mode" for the per-user upload checks
@@ -71,6 +74,9 @@ def release_quota(usage: ModeUsage | None) -> None:
         db.session.delete(db.session.merge(usage))
         db.session.commit()
     except SQLAlchemyError:
+        # The upload is refused either way; a reservation left behind only costs the user quota until the window
+        # ends, so this is logged and not raised over the refusal's own error.
+        log.warning("giving back the quota reservation of a refused upload failed", exc_info=True)
         db.session.rollback()
 
 

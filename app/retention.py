@@ -46,6 +46,7 @@ def purge_if_due(connection: Redis, days: int, every_seconds: int = 3600) -> lis
         if not connection.set(RUN_KEY, "1", nx=True, ex=every_seconds):
             return []
     except RedisError:
+        log.warning("retention skipped: Redis did not answer the once-an-hour lock", exc_info=True)
         return []
     purged = purge_raw_files(days)
     if purged:

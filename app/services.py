@@ -5,14 +5,13 @@ import base64
 import logging
 from datetime import datetime
 
-from flask import current_app, url_for
+from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy import and_, or_
 from sqlalchemy.exc import SQLAlchemyError
 
 from jobs.events import publish_state
 from jobs.fetch import PENDING_FORMAT
-from jobs.pipeline.script import EXPORTABLE
 from jobs.queues import discard_job, enqueue_dataset, job_id_for, queue_for_mode
 
 from .auth import visible_datasets
@@ -20,9 +19,10 @@ from .errors import APIError
 from .logs import bound, current
 from .extensions import db
 from .ingest import Intake, database_name, url_filename
-from .models import LOG_STEPS, CleaningReport, Dataset, Graph, ModeUsage, Run, Status, StepLog, iso, new_id
+from .models import CleaningReport, Dataset, Graph, ModeUsage, Run, Status, StepLog, iso, new_id
 from .options import effective, shown_options
 from .storage import StorageError
+from .views import links
 
 log = logging.getLogger(__name__)
 
@@ -115,29 +115,6 @@ def enqueue(dataset: Dataset, what: str) -> bool:
         except SQLAlchemyError:
             db.session.rollback()
         return False
-
-
-def links(dataset: Dataset) -> dict:
-    kw = {"dataset_id": dataset.id}
-    features = {"features": url_for("datasets.features", **kw),
-                "features_csv": url_for("datasets.features_table", fmt="csv", **kw)}
-    return {
-        "status": url_for("datasets.status", **kw),
-        "raw": url_for("datasets.raw", **kw),
-        "cleaned": url_for("datasets.cleaned", **kw),
-        "cleaned_parquet": url_for("datasets.cleaned", format="parquet", **kw),
-        "imputed": url_for("datasets.imputed", **kw),
-        "runs": url_for("runs.runs", **kw),
-        "cancel": url_for("runs.cancel", **kw),
-        "reprocess": url_for("runs.reprocess", **kw),
-        "logs": {step: url_for("datasets.logs", step=step, **kw) for step in LOG_STEPS},
-        "plan": url_for("plans.plan", **kw),
-        **({"plan_script": url_for("plans.plan_py", **kw)} if dataset.file_format in EXPORTABLE else {}),
-        "diff": url_for("changes.diff", **kw),
-        **({"validation": url_for("plans.validation", **kw)} if (dataset.options or {}).get("plan") else {}),
-        **(features if effective(dataset.options)["features"] else {}),  # features=false: no feature table
-        **({"report": url_for("datasets.report", **kw)} if dataset.mode == "deep" else {}),
-    }
 
 
 def advisor_state(dataset: Dataset) -> dict | None:

@@ -13,7 +13,7 @@ from app.errors import APIError
 from app.extensions import db
 from app.ingest import guarded_session
 from app.models import ApiToken, Dataset, Run, utcnow
-from app.services import links
+from app.views import links
 
 from . import webhooks
 from .context import app_context

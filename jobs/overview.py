@@ -7,7 +7,7 @@ from sqlalchemy import func
 
 from app.extensions import db
 from app.models import Dataset, Status, utcnow
-from app.services import iso
+from jobs.clock import iso
 
 
 def status_counts() -> dict[str, int]:

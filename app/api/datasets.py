@@ -14,7 +14,8 @@ from ..models import LOG_STEPS, CleaningReport, Dataset, Mode
 from ..options import effective, shown_options
 from . import schemas as s
 from .openapi import NOT_FOUND, NOT_READY, REDIRECT, UPLOAD_ERRORS, documented
-from ..services import delete_dataset, describe, filtered, iso, links, log_entries, page
+from ..services import delete_dataset, describe, filtered, iso, log_entries, page
+from ..views import links
 from ..uploads import accept_upload
 
 bp = Blueprint("datasets", __name__)

@@ -48,21 +48,7 @@ def validate_decision(raw: object, role: str, series: pd.Series, columns: list[s
         raise DecisionError("params is not an object")
     clean: dict = {}
     if action == "constant":
-        # Checked against the column's storage type, not only its role: a numeric ID column
-        # takes numbers, a text column takes short text.
-        value = params.get("value")
-        if pd.api.types.is_bool_dtype(series):
-            if not isinstance(value, bool):
-                raise DecisionError("a boolean constant must be true or false")
-        elif pd.api.types.is_numeric_dtype(series):
-            _check_number(value, series)
-        elif pd.api.types.is_datetime64_any_dtype(series):
-            raise DecisionError("date columns take no constant")
-        elif not isinstance(value, str) or len(value) > 100:
-            raise DecisionError("a text constant must be a string of at most 100 characters")
-        elif formula_like(value):
-            raise DecisionError("a text constant may not start like a spreadsheet formula (=, +, -, @, tab, CR)")
-        clean["value"] = value
+        clean["value"] = _constant(params.get("value"), series)
     if action == "group_mode":
         if params.get("by") not in columns or params.get("by") in (series.name, target):  # target: leakage
             raise DecisionError("group_mode needs 'by', another column of the table than the output feature")
@@ -90,6 +76,23 @@ def validate_decision(raw: object, role: str, series: pd.Series, columns: list[s
     result["confidence"] = float(confidence) if isinstance(confidence, (int, float)) and 0 <= confidence <= 1 \
         else None
     return result
+
+
+def _constant(value: object, series: pd.Series):
+    """A constant fill, checked against the column's storage type, not only its role: a numeric ID column
+    takes numbers, a text column takes short text."""
+    if pd.api.types.is_bool_dtype(series):
+        if not isinstance(value, bool):
+            raise DecisionError("a boolean constant must be true or false")
+    elif pd.api.types.is_numeric_dtype(series):
+        _check_number(value, series)
+    elif pd.api.types.is_datetime64_any_dtype(series):
+        raise DecisionError("date columns take no constant")
+    elif not isinstance(value, str) or len(value) > 100:
+        raise DecisionError("a text constant must be a string of at most 100 characters")
+    elif formula_like(value):
+        raise DecisionError("a text constant may not start like a spreadsheet formula (=, +, -, @, tab, CR)")
+    return value
 
 
 def _check_number(value: object, series: pd.Series) -> None:

@@ -10,7 +10,7 @@ from rq import Queue, Worker
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
-from app.models import as_utc
+from jobs.clock import as_utc
 
 from .policy import QueueStats
 
