@@ -71,14 +71,23 @@ def _run_by(connection: Redis, job_id: str, execution_id: str) -> str:
         return ""
 
 
-def reconcile(connection: Redis, grace_seconds: int | None, force_ids: list[str] | tuple[str, ...] = (),
-              refund_attempt: bool = False) -> list[str]:
+def reconcile(connection: Redis, grace_seconds: int | None, force_ids: list[str] | tuple[str, ...] = ()
+              ) -> list[str]:
     """Enqueue every queued or processing dataset that has no live job in Redis.
 
     Datasets touched within `grace_seconds` are left alone (their upload may still be
-    enqueueing; None: all are), except those in `force_ids`, whose jobs we just reclaimed (with
-    `refund_attempt`, their interrupted attempt does not count towards MAX_ATTEMPTS).
+    enqueueing; None: all are), except those in `force_ids`, whose jobs we just reclaimed.
     """
+    return _requeue(connection, grace_seconds, force_ids, refunded=())
+
+
+def requeue_refunded(connection: Redis, force_ids: list[str]) -> list[str]:
+    """`reconcile` of jobs just reclaimed from a worker that stopped: their interrupted attempt does not count
+    towards MAX_ATTEMPTS (a shutdown is nobody's fault)."""
+    return _requeue(connection, None, force_ids, refunded=force_ids)
+
+
+def _requeue(connection: Redis, grace_seconds: int | None, force_ids, refunded) -> list[str]:
     forced = Dataset.id.in_(list(force_ids) or [""])
     if grace_seconds is not None:
         forced = forced | (Dataset.updated_at < datetime.now(timezone.utc) - timedelta(seconds=grace_seconds))
@@ -101,7 +110,7 @@ def reconcile(connection: Redis, grace_seconds: int | None, force_ids: list[str]
             .values(status=Status.QUEUED.value, updated_at=utcnow(),
                     progress_info="Re-queued after its job was lost (worker crash or Redis restart).",
                     **({"attempts": case((Dataset.attempts > 0, Dataset.attempts - 1), else_=0)}
-                       if refund_attempt and dataset_id in force_ids else {}))
+                       if dataset_id in refunded else {}))
         ).rowcount
         db.session.commit()
         if claimed:
@@ -117,7 +126,7 @@ def requeue_interrupted(connection: Redis, worker_name: str) -> list[str]:
     no retry spent, and the attempt not counted, since a shutdown is nobody's fault."""
     try:
         reclaimed = reclaim_abandoned(connection, dead_workers=[worker_name])
-        enqueued = reconcile(connection, None, force_ids=reclaimed, refund_attempt=True)
+        enqueued = requeue_refunded(connection, reclaimed)
     except (RedisError, SQLAlchemyError) as exc:
         log.error("could not requeue the interrupted job (%s); heartbeat recovery will bring it back", exc)
         return []

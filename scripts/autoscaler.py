@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -20,7 +20,13 @@ from jobs.queues import QUEUE_NAMES  # noqa: E402
 from jobs.scaling.autoscaler import Autoscaler  # noqa: E402
 from jobs.scaling.heroku import HerokuBackend, HerokuError, parse_process_types  # noqa: E402
 from jobs.scaling.local import LocalBackend  # noqa: E402
-from jobs.scaling.policy import DEFAULT_POLICIES, QueuePolicy  # noqa: E402
+from jobs.scaling.policy import DEFAULT_POLICIES, ScalingPolicy  # noqa: E402
+
+BASE = ScalingPolicy(0, 0)  # the thresholds' defaults: the flags' defaults are the policy's own
+
+
+def _limits(field: str) -> str:
+    return ", ".join(f"{queue} {getattr(policy, field)}" for queue, policy in DEFAULT_POLICIES.items())
 
 
 def limits(values: list[str] | None) -> dict[str, int]:
@@ -37,15 +43,15 @@ def limits(values: list[str] | None) -> dict[str, int]:
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--scale-up", type=int, default=50, help="scale up when more jobs than this wait")
-    p.add_argument("--scale-down", type=int, default=10, help="scale down when fewer jobs than this wait")
-    p.add_argument("--workers-per-scale", type=int, default=1, help="workers added or removed per step")
+    p.add_argument("--scale-up", type=int, default=BASE.scale_up_depth, help="scale up when more jobs than this wait")
+    p.add_argument("--scale-down", type=int, default=BASE.scale_down_depth, help="scale down when fewer jobs than this wait")
+    p.add_argument("--workers-per-scale", type=int, default=BASE.step, help="workers added or removed per step")
     p.add_argument("--interval", type=float, default=3.0, help="seconds between ticks")
-    p.add_argument("--target-age", type=float, default=60.0, help="scale up when the oldest job waited longer")
-    p.add_argument("--up-cooldown", type=float, default=10.0)
-    p.add_argument("--down-cooldown", type=float, default=60.0)
-    p.add_argument("--min", action="append", metavar="[QUEUE=]N", help="minimum workers (eda_fast 1, eda_deep 0)")
-    p.add_argument("--max", action="append", metavar="[QUEUE=]N", help="maximum workers (eda_fast 20, eda_deep 5)")
+    p.add_argument("--target-age", type=float, default=BASE.target_age, help="scale up when the oldest job waited longer")
+    p.add_argument("--up-cooldown", type=float, default=BASE.up_cooldown)
+    p.add_argument("--down-cooldown", type=float, default=BASE.down_cooldown)
+    p.add_argument("--min", action="append", metavar="[QUEUE=]N", help=f"minimum workers ({_limits('min_workers')})")
+    p.add_argument("--max", action="append", metavar="[QUEUE=]N", help=f"maximum workers ({_limits('max_workers')})")
     p.add_argument("--stop-deadline", type=float, default=60.0, help="seconds a stopping worker gets")
     p.add_argument("--backend", choices=["local", "heroku"], default="local",
                    help="local: worker processes here; heroku: the worker formation (HEROKU_API_KEY, HEROKU_APP_NAME)")
@@ -62,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     app = get_app()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     low, high = limits(args.min), limits(args.max)
-    policies = {q: QueuePolicy(low.get(q, DEFAULT_POLICIES[q].min_workers), high.get(q, DEFAULT_POLICIES[q].max_workers),
+    policies = {q: ScalingPolicy(low.get(q, DEFAULT_POLICIES[q].min_workers), high.get(q, DEFAULT_POLICIES[q].max_workers),
                                args.scale_up, args.scale_down, args.target_age, args.workers_per_scale,
                                args.up_cooldown, args.down_cooldown) for q in QUEUE_NAMES}
     connection = Redis.from_url(app.config["REDIS_URL"])
@@ -75,26 +81,26 @@ def main(argv: list[str] | None = None) -> int:
             return run(connection, app.config["RECONCILE_GRACE_SECONDS"], dead_workers=dead_workers)
 
     scaler = Autoscaler(connection, backend, policies, dry_run=args.dry_run, recover=recover,
-                        every_tick=args.json or args.once)
+                        report=Printer(every_tick=args.json or args.once))
     stopping = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.append(True))
-    try:
-        while not stopping:
-            try:
-                scaler.tick()
-            except (RedisError, SQLAlchemyError, HerokuError) as exc:  # a blip must not end the loop
-                logging.getLogger("autoscaler").error("tick failed: %s", exc)
-            if args.once:
-                break
-            end = time.monotonic() + args.interval
-            while not stopping and time.monotonic() < end:
-                time.sleep(0.2)
-    finally:
-        killed = backend.stop_all()  # graceful: each worker finishes its job first
-        if killed:
-            recover(killed)
+    scaler.run(args.interval, lambda: bool(stopping), once=args.once,
+               transient=(RedisError, SQLAlchemyError, HerokuError))
     return 0
+
+
+class Printer:
+    """A tick's record as a JSON line: every tick, or only when a queue's action, count or target changes."""
+
+    def __init__(self, every_tick: bool):
+        self.every_tick, self.last = every_tick, None
+
+    def __call__(self, record: dict) -> None:
+        shape = [(d["queue"], d["action"], d["current"], d["target"]) for d in record["decisions"]]
+        if self.every_tick or shape != self.last:
+            print(json.dumps(record), flush=True)
+            self.last = shape
 
 
 def make_backend(args: argparse.Namespace, config, connection: Redis):

@@ -29,7 +29,12 @@ echo "disk  $(info persistence 'rdb_last_bgsave_status|aof_enabled' | paste -sd'
 # An eviction policy other than noeviction can silently drop queued jobs (the database reconcile brings them back).
 policy=$(info memory maxmemory_policy | cut -d: -f2)
 [ "$policy" = "noeviction" ] || echo "WARN  maxmemory_policy is $policy: Redis may evict queued jobs; use noeviction" >&2
-for queue in eda_fast eda_deep; do
+# Queue names from jobs/queues.py (the one place for them), else those RQ has registered in this Redis.
+root="$(dirname "$0")/.."
+py="$root/.venv/bin/python"; [ -x "$py" ] || py=python3  # the checkout's environment, else the deployed one
+queues=$(cd "$root" && "$py" -c 'from jobs.queues import QUEUE_NAMES; print(*QUEUE_NAMES)' 2>/dev/null) \
+  || queues=$(cli SMEMBERS rq:queues | sed 's#^rq:queue:##')
+for queue in $queues; do
   echo "queue $queue: $(cli LLEN "rq:queue:$queue") waiting, $(cli ZCARD "rq:wip:$queue") started, $(cli ZCARD "rq:failed:$queue") failed"
 done
 echo "workers $(cli SCARD rq:workers)"

@@ -74,9 +74,10 @@ def _fences(values: np.ndarray | None, method: str, t: float,
     return centre - t * spread, centre + t * spread, measure
 
 
-def _detect(series: pd.Series, method: str, t: float, explicit: bool = True
+def _detect(series: pd.Series, method: str, t: float, log_t: float | None = None
             ) -> tuple[np.ndarray, np.ndarray, dict, float, tuple]:
-    """(flagged, values as float64 with NaN for missing, params, exact flagged share, unrounded fences)."""
+    """(flagged, values as float64 with NaN for missing, params, exact flagged share, unrounded fences).
+    `log_t`: the IQR threshold on a log scale (default `t`; LOG_IQR_K when the caller chose no threshold)."""
     params: dict = {"method": method, "threshold": t}
     if not _numeric(series):
         return np.zeros(len(series), bool), np.array([]), {**params, "skipped": "not a numeric column"}, 0.0, ()
@@ -98,8 +99,8 @@ def _detect(series: pd.Series, method: str, t: float, explicit: bool = True
         # interpolation between neighbouring order statistics.
         low, q1, q3, high = np.quantile(finite, [0.01, 0.25, 0.75, 0.99])
         log, skew = _log_scale(finite, low, high)
-        if log and method == "iqr" and not explicit:
-            t = params["threshold"] = LOG_IQR_K
+        if log and method == "iqr" and log_t is not None:
+            t = params["threshold"] = log_t
         if method == "iqr":
             fences = _fences(None, method, t, (math.log(q1), math.log(q3)) if log else (q1, q3))
         else:
@@ -121,11 +122,16 @@ def _detect(series: pd.Series, method: str, t: float, explicit: bool = True
     return flagged, raw, params, share, (lower, upper)
 
 
+def _log_threshold(chosen: float | None) -> float | None:
+    """The IQR threshold on a log scale: the default one when the caller chose none (else theirs, as on any scale)."""
+    return LOG_IQR_K if chosen is None else None
+
+
 def detect_outliers(series: pd.Series, method: str = "iqr",
                     threshold: float | None = None) -> tuple[pd.Series, dict]:
     """Boolean mask (same index, False for missing) of outlying values, and the fences/params used."""
     t = _check_method(method, threshold)
-    flagged, _, params, _, _ = _detect(series, method, t, explicit=threshold is not None)
+    flagged, _, params, _, _ = _detect(series, method, t, _log_threshold(threshold))
     return pd.Series(flagged, index=series.index, name=series.name, dtype=bool), params
 
 
@@ -276,7 +282,7 @@ def _handle(frame, method, strategy, threshold, max_flagged_share, columns, flag
         elif name in bounds:
             flagged, raw, params, share, found = _out_of_domain(series, bounds[name])
         else:
-            flagged, raw, params, share, found = _detect(series, method, t, explicit=threshold is not None)
+            flagged, raw, params, share, found = _detect(series, method, t, _log_threshold(threshold))
         if found:  # exact: a plan judges the next batch by these
             learned[str(name)] = {"lower": float(found[0]), "upper": float(found[1]), "zeros_kept": bool(
                 params.get("zero_share") is not None or (fences.get(str(name)) or {}).get("zeros_kept", False))}

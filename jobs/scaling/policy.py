@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from jobs.queues import DEEP_QUEUE, FAST_QUEUE
+
 
 @dataclass(frozen=True)
 class QueueStats:
@@ -19,7 +21,8 @@ class QueueStats:
 
 
 @dataclass(frozen=True)
-class QueuePolicy:
+class ScalingPolicy:
+    """One queue's autoscaling limits and thresholds (jobs.queues.QueuePolicy is how its jobs run)."""
     min_workers: int
     max_workers: int
     scale_up_depth: int = 50
@@ -42,7 +45,7 @@ class QueuePolicy:
                 raise ValueError(f"{name} must not be negative; got {getattr(self, name)}")
 
 
-DEFAULT_POLICIES = {"eda_fast": QueuePolicy(1, 20), "eda_deep": QueuePolicy(0, 5)}
+DEFAULT_POLICIES = {FAST_QUEUE: ScalingPolicy(1, 20), DEEP_QUEUE: ScalingPolicy(0, 5)}
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ def _decision(stats: QueueStats, target: int, reason: str) -> Decision:
     return Decision(stats.queue, stats.workers, target, action, reason)
 
 
-def decide(stats: QueueStats, policy: QueuePolicy, now: float, last_up: float | None = None,
+def decide(stats: QueueStats, policy: ScalingPolicy, now: float, last_up: float | None = None,
            last_down: float | None = None) -> Decision:
     """Where the queue's worker count should go, and why. Never below the busy workers."""
     current, floor = stats.workers, max(policy.min_workers, stats.busy)

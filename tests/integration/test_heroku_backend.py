@@ -7,7 +7,7 @@ from rq import Queue, Worker
 from jobs.queues import QUEUE_NAMES, enqueue_dataset
 from jobs.scaling.autoscaler import Autoscaler
 from jobs.scaling.heroku import HerokuBackend, HerokuError, parse_process_types
-from jobs.scaling.policy import QueuePolicy
+from jobs.scaling.policy import ScalingPolicy
 from tests.fakes.heroku import FakeHeroku
 
 KEY = "hrku-test-key"
@@ -98,8 +98,8 @@ def test_autoscaler_tick_scales_the_formation_under_a_burst(heroku, dynos, redis
     dynos({1: "busy", 2: "busy", 3: "busy"})
     for n in range(8):
         enqueue_dataset(redis_conn, f"burst-{n}", "fast")
-    policies = {"eda_fast": QueuePolicy(1, 10, scale_up_depth=5, scale_down_depth=1, step=2),
-                "eda_deep": QueuePolicy(0, 2, scale_up_depth=5, scale_down_depth=1)}
+    policies = {"eda_fast": ScalingPolicy(1, 10, scale_up_depth=5, scale_down_depth=1, step=2),
+                "eda_deep": ScalingPolicy(0, 2, scale_up_depth=5, scale_down_depth=1)}
     decisions = Autoscaler(redis_conn, backend(heroku, redis_conn), policies).tick()
     fast = next(d for d in decisions if d.queue == "eda_fast")
     assert (fast.action, fast.current, fast.target) == ("up", 3, 5)

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.scaling.policy import DEFAULT_POLICIES, QueuePolicy, QueueStats, decide
+from jobs.scaling.policy import DEFAULT_POLICIES, ScalingPolicy, QueueStats, decide
 
-FAST = QueuePolicy(min_workers=1, max_workers=20, scale_up_depth=50, scale_down_depth=10, target_age=60, step=2,
+FAST = ScalingPolicy(min_workers=1, max_workers=20, scale_up_depth=50, scale_down_depth=10, target_age=60, step=2,
                    up_cooldown=10, down_cooldown=60)
-DEEP = QueuePolicy(min_workers=0, max_workers=5)
+DEEP = ScalingPolicy(min_workers=0, max_workers=5)
 NOW = 1000.0
 
 
@@ -50,7 +50,7 @@ def test_policy(label, policy, stats, last_up, last_down, target, action):
 ])
 def test_policy_validated(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        QueuePolicy(**kwargs)
+        ScalingPolicy(**kwargs)
 
 
 def test_defaults_follow_the_spec():
