@@ -8,6 +8,8 @@ from flask_limiter import Limiter, RateLimitExceeded
 from limits import parse_many
 from redis.exceptions import RedisError
 
+from jobs.keys import PREFIX
+
 from .auth import principal
 from .errors import APIError
 
@@ -32,7 +34,7 @@ def init_limiter(app: Flask) -> None:
         raise ValueError(f"{SETTING} must look like '30/minute;300/hour' (or 'off'); got {value!r}") from exc
     limiter = Limiter(_upload_key, app=app, storage_uri=app.config["REDIS_URL"],
                       storage_options={"socket_connect_timeout": 2, "socket_timeout": 2},
-                      strategy="moving-window", key_prefix="wrangler", in_memory_fallback_enabled=True,
+                      strategy="moving-window", key_prefix=PREFIX, in_memory_fallback_enabled=True,
                       swallow_errors=True)
     # Shared: the API's upload and the HTML form's draw on one budget. Read per request, so an
     # empty value (UPLOAD_RATE_LIMIT=off) means no limit.

@@ -8,12 +8,13 @@ from flask import current_app
 from redis import Redis
 from redis.exceptions import RedisError
 
+from jobs.keys import RETENTION_KEY
+
 from .extensions import db
 from .models import Dataset, Status, utcnow
 from .storage import StorageError
 
 log = logging.getLogger(__name__)
-RUN_KEY = "wrangler:retention:last-run"
 
 
 def purge_raw_files(days: int, limit: int = 500) -> list[str]:
@@ -43,7 +44,7 @@ def purge_if_due(connection: Redis, days: int, every_seconds: int = 3600) -> lis
     if days <= 0:
         return []
     try:
-        if not connection.set(RUN_KEY, "1", nx=True, ex=every_seconds):
+        if not connection.set(RETENTION_KEY, "1", nx=True, ex=every_seconds):
             return []
     except RedisError:
         log.warning("retention skipped: Redis did not answer the once-an-hour lock", exc_info=True)

@@ -11,8 +11,9 @@ import re
 from redis import Redis
 from redis.exceptions import RedisError
 
+from jobs.keys import EVENTS_KEY
+
 log = logging.getLogger(__name__)
-KEY = "wrangler:events:{dataset_id}"
 KEEP = 500  # events a stream keeps (about: trimmed approximately); a job writes at most two a second
 TTL = 24 * 3600  # a dataset's stream outlives its job by a day, then goes
 EVENT_ID = re.compile(r"\d{1,20}-\d{1,20}")
@@ -21,7 +22,7 @@ FIELDS = ("status", "stage", "progress", "progress_info", "run")
 
 def publish(connection: Redis, dataset_id: str, **event) -> str | None:
     """Append an event; progress must never fail a job or a request, so a Redis error is only logged."""
-    key = KEY.format(dataset_id=dataset_id)
+    key = EVENTS_KEY.format(dataset_id=dataset_id)
     try:
         pipe = connection.pipeline(transaction=False)
         pipe.xadd(key, {"data": json.dumps(event, default=str)}, maxlen=KEEP, approximate=True)
@@ -40,13 +41,13 @@ def publish_state(connection: Redis, dataset) -> str | None:
 
 def latest_id(connection: Redis, dataset_id: str) -> str:
     """The id of the newest event ("0-0" when there is none): where a new reader starts."""
-    found = connection.xrevrange(KEY.format(dataset_id=dataset_id), count=1)
+    found = connection.xrevrange(EVENTS_KEY.format(dataset_id=dataset_id), count=1)
     return _text(found[0][0]) if found else "0-0"
 
 
 def read_after(connection: Redis, dataset_id: str, after: str, block_ms: int) -> list[tuple[str, dict]]:
     """Events after `after`, waiting up to `block_ms` for the first; [] when none came."""
-    answer = connection.xread({KEY.format(dataset_id=dataset_id): after}, count=100, block=block_ms)
+    answer = connection.xread({EVENTS_KEY.format(dataset_id=dataset_id): after}, count=100, block=block_ms)
     return [(_text(event_id), json.loads(fields[b"data"])) for _key, entries in answer or []
             for event_id, fields in entries]
 

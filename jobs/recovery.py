@@ -19,11 +19,11 @@ from app.direct import expire_reservations
 from app.extensions import db
 from app.models import Dataset, Status, utcnow
 
+from .keys import RECOVERY_LOCK_KEY
 from .scaling.counters import record_outcome
 from .queues import QUEUE_NAMES, dataset_id_from_job, enqueue_dataset, job_is_live
 
 log = logging.getLogger(__name__)
-LOCK_KEY = "wrangler:recovery-lock"
 
 
 def reclaim_abandoned(connection: Redis, now: float | None = None, dead_workers: Iterable[str] = ()) -> list[str]:
@@ -136,7 +136,7 @@ def requeue_interrupted(connection: Redis, worker_name: str) -> list[str]:
 
 def recover(connection: Redis, grace_seconds: int, lock_seconds: int = 30, dead_workers: Iterable[str] = ()) -> dict:
     """One recovery pass, run by at most one process at a time across the cluster."""
-    lock = connection.lock(LOCK_KEY, timeout=lock_seconds, blocking=False)
+    lock = connection.lock(RECOVERY_LOCK_KEY, timeout=lock_seconds, blocking=False)
     try:
         if not lock.acquire():
             return {"skipped": True, "reclaimed": [], "enqueued": []}

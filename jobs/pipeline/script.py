@@ -39,16 +39,17 @@ class ScriptError(ValueError):
     """A plan the script cannot reproduce (a file format it does not read)."""
 
 
-def _literal(value) -> str:
-    """Python source for a constant; sets sorted and patterns whole, so the script reads the same every time."""
+def _literal(value, indent: int = 0) -> str:
+    """Python source for a constant; sets sorted and patterns whole, so the script reads the same every time.
+    Lines after the first are indented by `indent` (repr escapes line breaks in strings: only layout moves)."""
     if isinstance(value, re.Pattern):
         flags = value.flags & ~re.UNICODE
         return f"re.compile({value.pattern!r}{f', {flags}' if flags else ''})"
     if isinstance(value, frozenset):
         return f"frozenset({sorted(value)!r})"
-    text = pprint.pformat(value, width=110, sort_dicts=False, compact=True)
+    text = pprint.pformat(value, width=110 - indent, sort_dicts=False, compact=True)
     ast.literal_eval(text)  # a plan comes from anybody: what it puts in the script is a literal, or nothing
-    return text
+    return text.replace("\n", "\n" + " " * indent)
 
 
 def _copied() -> str:
@@ -109,12 +110,12 @@ def _type_step(e: dict, plan: dict) -> list[str]:
         return [f"{at} = read_times({at})"]
     categories = (plan["columns"].get(col) or {}).get("categories") or {}
     if action == "repair_typos":
-        return [f"{at} = remap({at}, {_literal(categories.get('typos') or params.get('mapping') or {})})"]
+        return [f"{at} = remap({at}, {_literal(categories.get('typos') or params.get('mapping') or {}, 8)})"]
     if action == "unify_category_variants":
         spellings = categories.get("spellings") or params.get("spellings")
         if spellings is None:
             return ["# NOT RESTATED: too many spellings to list; the service's output differs here."]
-        return [f"{at} = spelled({at}, {_literal(spellings)})"]
+        return [f"{at} = spelled({at}, {_literal(spellings, 8)})"]
     return []
 
 
@@ -130,7 +131,7 @@ def _cells(repairs: dict[str, dict[int, object]], messages: dict[str, str]) -> l
     lines = []
     for col, cells in repairs.items():
         lines += _comment(messages.get(col, "repaired one by one on this file's evidence"))
-        lines.append(f"    frame = set_cells(frame, {col!r}, {_literal(cells)})")
+        lines.append(f"    frame = set_cells(frame, {col!r}, {_literal(cells, 8)})")
     return lines
 
 
@@ -144,7 +145,7 @@ def _gaps(plan: dict, indicators: bool) -> list[str]:
         decision = {k: known[k] for k in ("action", "params", "model") if k in known}
         if indicators:
             lines.append(f"    frame[{col + '_was_missing'!r}] = before[{col!r}].isna().astype('int8')")
-        lines.append(f"    frame[{col!r}] = fill_column(before, {col!r}, {_literal(decision)})[0]")
+        lines.append(f"    frame[{col!r}] = fill_column(before, {col!r}, {_literal(decision, 8)})[0]")
     return lines
 
 
@@ -211,9 +212,11 @@ _TEMPLATE = '''#!/usr/bin/env python3
     python plan.py RAW_FILE OUT.csv [--keep-formulas]
 
 It reads RAW_FILE as the service read it and applies the plan's decisions in the service's order, each with
-a comment saying why; it needs pandas and numpy only. The functions below are the service's own. Cells the
-service repaired one by one on the file's own evidence (entity consistency, decimal slips) are listed as
-they were decided, by raw row: another file gets them only by uploading it to the service.
+a comment saying why; it needs pandas and numpy only. The functions it calls, at the end, are the service's
+own (copied from its source). Cells the service repaired one by one on the file's own evidence (entity
+consistency, decimal slips) are listed as they were decided, by raw row: another file gets them only by
+uploading it to the service. OUT.csv is the cleaned download's table (formula-like text escaped with ', as
+the download does; --keep-formulas as its formulas=keep).
 """
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from .heroku import HerokuError
-from .monitor import DECISION_KEY
+from jobs.keys import DECISION_KEY
 from .policy import Decision, ScalingPolicy, decide
 from .stats import queue_stats
 

@@ -6,10 +6,10 @@ import logging
 from redis import Redis
 from redis.exceptions import RedisError
 
+from jobs.keys import DURATION_KEY, OUTCOME_KEY
+
 log = logging.getLogger(__name__)
 OUTCOMES = ("completed", "failed", "retried", "abandoned", "cancelled")
-OUTCOME_KEY = "wrangler:jobs:{queue}"  # hash: outcome -> count
-DURATION_KEY = "wrangler:duration:{mode}"  # hash: bucket upper bound -> count, plus sum and count
 BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1800)
 
 

@@ -8,12 +8,12 @@ from redis import Redis
 from rq import Queue
 from rq.registry import DeferredJobRegistry, FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
+from jobs.keys import DECISION_KEY
 from jobs.queues import QUEUE_NAMES
 
 from .policy import DEFAULT_POLICIES
 from .stats import queue_stats
 
-DECISION_KEY = "wrangler:autoscaler:last"  # the autoscaler publishes its latest decisions here
 
 
 def queue_snapshot(connection: Redis, name: str, now: float) -> dict:

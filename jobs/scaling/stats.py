@@ -11,11 +11,11 @@ from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
 from jobs.clock import as_utc
+from jobs.keys import COMPLETIONS_KEY
 
 from .policy import QueueStats
 
 log = logging.getLogger(__name__)
-COMPLETIONS_KEY = "wrangler:completions:{queue}:{minute}"
 COMPLETIONS_TTL = 2 * 3600
 RATE_WINDOW_MINUTES = 5
 

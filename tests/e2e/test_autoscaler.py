@@ -16,7 +16,7 @@ from rq import Worker
 from bench.generate import write_csv
 from jobs.queues import get_queue
 from jobs.scaling.local import LocalBackend
-from jobs.scaling.monitor import DECISION_KEY
+from jobs.keys import DECISION_KEY
 from rq.job import Job, JobStatus
 from rq.suspension import resume, suspend
 from tests.conftest import wait_until

@@ -13,7 +13,7 @@ PACKAGES = ("app", "jobs", "scripts", "bench")
 # What of the web side a worker may use: the models, storage, configuration and the intake and views both share.
 WORKER_MAY_USE = {"app", "app.config", "app.extensions", "app.models", "app.storage", "app.errors", "app.logs",
                   "app.options", "app.ingest", "app.direct", "app.retention", "app.views"}
-REDIS_SIDE = ("jobs.clock", "jobs.queues", "jobs.events", "jobs.scaling")  # the monitor's and autoscaler's library
+REDIS_SIDE = ("jobs.clock", "jobs.keys", "jobs.queues", "jobs.events", "jobs.scaling")  # monitor, autoscaler
 
 
 def _modules() -> dict[str, Path]:
