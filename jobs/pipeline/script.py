@@ -66,7 +66,18 @@ def _copied() -> str:
         where = module.__name__.replace(".", "/") + ".py"
         sections.append("\n\n\n".join([f"# ---- from {where} " + "-" * max(0, 90 - len(where)),
                                          *(["\n".join(constants)] if constants else []), *parts]))
-    return "\n\n\n".join(sections)
+    source = "\n\n\n".join(sections)
+    defined = {getattr(n, "name", None) for n in ast.parse(source).body} | {
+        t.id for n in ast.parse(source).body if isinstance(n, ast.Assign) for t in n.targets}
+    missing = [name for _, names in COPIED for name in names if name not in defined]
+    if missing:  # a source file changed under the running process (a deploy): its code is not what runs here
+        raise RuntimeError(f"the copied source does not define {missing}")
+    return source
+
+
+# Read when this module is imported, with the modules it copies: the files as the process loaded them, not as a
+# later deploy (or a checkout replaced under a running test) left them.
+COPIED_SOURCE = _copied()
 
 
 def _comment(text: str, width: int = 108) -> list[str]:
@@ -200,7 +211,7 @@ def plan_script(plan: dict, repairs: dict, origin: str = "") -> str:
     read = {k: how.get(k) for k in ("delimiter", "encoding", "missing_tokens")} | {
         "text_columns": how.get("text_columns") or []}
     headers = {name: "" for name in how.get("blank_headers") or []}
-    script = _TEMPLATE.format(origin=origin, copied=_copied(), read=_literal(read), formats=_literal(formats),
+    script = _TEMPLATE.format(origin=origin, copied=COPIED_SOURCE, read=_literal(read), formats=_literal(formats),
                               headers=_literal(headers), body="\n".join(body))
     ast.parse(script)  # what the data put into it (names, values, prose) is literals and comments, nothing else
     return script

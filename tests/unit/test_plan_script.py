@@ -215,3 +215,15 @@ def test_long_names_and_values_are_applied_whole_and_odd_numbers_read_as_the_ser
     assert_same_table(service, run_script(script, raw))
     odd = pd.Series(["12\n€", "€5", "+5", "٣", " 1 200 ", "(3.5)", "12%"])
     pd.testing.assert_series_equal(read_numbers(odd, decimal_comma=False), parse_numbers(odd)[0])
+
+
+def test_source_that_no_longer_defines_a_copied_name_is_refused(monkeypatch):
+    """getsource reads files at call time: a file replaced under the process must not give a broken script."""
+    import inspect
+
+    from jobs.pipeline import script
+    real = inspect.getsource
+    monkeypatch.setattr(script.inspect, "getsource", lambda obj: "def elsewhere():\n    pass\n"
+                        if getattr(obj, "__name__", "") == "handled" else real(obj))
+    with pytest.raises(RuntimeError, match="handled"):
+        script._copied()
