@@ -169,7 +169,9 @@ def test_docs_pages_render_the_operations_offline(server, browser):
     browser.get(server + "/redoc")
     wait_until(lambda: "Upload a dataset" in browser.find_element(By.TAG_NAME, "body").text, 30,
                "ReDoc did not draw the operations")
-    assert "/dataset/{dataset_id}/correlations" in browser.find_element(By.TAG_NAME, "body").text
+    # ReDoc renders the operations' sections one after another ("Loading..." until the last): wait for a late one.
+    wait_until(lambda: "/dataset/{dataset_id}/correlations" in browser.find_element(By.TAG_NAME, "body").text, 30,
+               "ReDoc did not draw every section")
     shoot(browser, "docs-redoc")
     # ReDoc's "API docs by Redocly" footer tries its logo from cdn.redoc.ly: the page's policy refuses it, ReDoc
     # drops the image, and nothing else asks for another origin.
