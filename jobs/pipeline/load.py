@@ -72,9 +72,13 @@ def normalize_objects(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _csv_kwargs(info: FileInfo, na_values: tuple[str, ...] = ()) -> dict:
-    return dict(sep=info.delimiter, encoding=info.encoding, na_values=[*MISSING_TOKENS, *na_values],
-                keep_default_na=True, skipinitialspace=False, on_bad_lines="error",
-                encoding_errors="strict")
+    return csv_options(info.delimiter, info.encoding, [*MISSING_TOKENS, *na_values])
+
+
+def csv_options(delimiter: str | None, encoding: str | None, missing_tokens: list[str]) -> dict:
+    """How pandas reads a delimited file here (also the exported plan script: it reads the file the same way)."""
+    return dict(sep=delimiter, encoding=encoding, na_values=missing_tokens, keep_default_na=True,
+                skipinitialspace=False, on_bad_lines="error", encoding_errors="strict")
 
 
 def _json_frame(path: str | Path, info: FileInfo) -> pd.DataFrame:

@@ -207,14 +207,19 @@ def domain_bounds(series: pd.Series, words: list[str], role: str) -> tuple[float
     return None
 
 
+def outside(series: pd.Series, lower: float, upper: float, zeros_kept: bool = False) -> np.ndarray:
+    """Values outside the fences (missing ones never; zeros never where the fences were drawn without them)."""
+    raw = series.to_numpy(dtype="float64", na_value=np.nan)
+    found = (raw < lower) | (raw > upper)
+    return found & (raw != 0) if zeros_kept else found
+
+
 def _out_of_domain(series: pd.Series, bounds: tuple[float, float], method: str = "domain", zeros_kept: bool = False
                    ) -> tuple[np.ndarray, np.ndarray, dict, float, tuple]:
     """Values outside given bounds: a quantity's domain, or the fences a plan learned on its batch."""
     raw = series.to_numpy(dtype="float64", na_value=np.nan)
     lower, upper = bounds
-    flagged = (raw < lower) | (raw > upper)
-    if zeros_kept:
-        flagged &= raw != 0
+    flagged = outside(series, lower, upper, zeros_kept)
     present = int((~np.isnan(raw)).sum())
     count = int(flagged.sum())
     params = {"method": method, "threshold": None, "scale": "bounded", "spread": method, "skew": None,

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import warnings
 
-import numpy as np
 import pandas as pd
 
 from .dates import parse_times, read_distinct
@@ -16,8 +15,8 @@ from .distinct import remap
 from .coerce import _variant_key, is_text, trimmed
 from .export import FORMULA, NUMBER, formula_like
 from .numbers import _SYMBOLS
-from .load import _unique_names
-from .outliers import handled
+from .load import _unique_names, csv_options
+from .outliers import handled, outside
 from .units import _BARE, _read
 
 # [0-9], not \d: Python's \d (and float()) would read other scripts' digits, which the service does not.
@@ -27,9 +26,8 @@ GROUPED = re.compile(r"^[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$")
 
 def read_table(path: str, how: dict) -> pd.DataFrame:
     """The raw file as the service read it: its delimiter, encoding and missing tokens; codes kept as text."""
-    frame = pd.read_csv(path, sep=how["delimiter"], encoding=how["encoding"], na_values=how["missing_tokens"],
-                        keep_default_na=True, skipinitialspace=False, on_bad_lines="error", low_memory=False,
-                        dtype={name: "str" for name in how["text_columns"]})
+    frame = pd.read_csv(path, low_memory=False, dtype={name: "str" for name in how["text_columns"]},
+                        **csv_options(how["delimiter"], how["encoding"], how["missing_tokens"]))
     frame.columns = _unique_names(frame.columns)
     return frame
 
@@ -103,15 +101,8 @@ def set_cells(frame: pd.DataFrame, column: str, cells: dict[int, object]) -> pd.
     return out
 
 
-def outside(series: pd.Series, fence: dict) -> np.ndarray:
-    """Values outside the fences (missing ones never; zeros never where the fences were drawn without them)."""
-    raw = series.to_numpy(dtype="float64", na_value=np.nan)
-    found = (raw < fence["lower"]) | (raw > fence["upper"])
-    return found & (raw != 0) if fence["zeros_kept"] else found
-
-
 def fenced(series: pd.Series, fence: dict, strategy: str) -> pd.Series:
-    return handled(series, outside(series, fence), fence["lower"], fence["upper"], strategy)[0]
+    return handled(series, outside(series, **fence), fence["lower"], fence["upper"], strategy)[0]
 
 
 def stamped(series: pd.Series) -> pd.Series:

@@ -15,7 +15,7 @@ from . import coerce, dates, decide, depend, distinct, entries, export, features
 COPIED: list[tuple[ModuleType, tuple[str, ...]]] = [
     (export, ("FORMULA", "NUMBER", "formula_like")),
     (entries, ("is_number",)),
-    (load, ("_unique_names",)),
+    (load, ("_unique_names", "csv_options")),
     (distinct, ("per_value", "remap")),
     (numbers, ("_SYMBOLS", "TRUE_WORDS", "FALSE_WORDS", "parse_booleans", "decimal_places")),
     (features, ("whole_numbers",)),
@@ -27,9 +27,9 @@ COPIED: list[tuple[ModuleType, tuple[str, ...]]] = [
     (depend, ("MAJORITY", "VARIES", "_codes", "_varies", "_groups", "_majorities", "majority_fill")),
     (impute, ("MAX_LEVELS", "MIN_FIT_ROWS", "LEARNED", "group_key", "interpolated", "_design", "_fit", "_predict",
               "fit_regression", "fill_column", "mode_of", "_dates_between", "_regression", "_keep_integers")),
-    (outliers, ("_rebuild", "handled")),
+    (outliers, ("_rebuild", "handled", "outside")),
     (recipe, ("PLAIN", "GROUPED", "read_table", "trim", "read_numbers", "read_units", "read_dates", "read_times",
-              "spelled", "set_cells", "outside", "fenced", "stamped", "written")),
+              "spelled", "set_cells", "fenced", "stamped", "written")),
 ]
 EXPORTABLE = ("csv", "tsv")  # formats the script reads (the others need readers beyond pandas and numpy)
 CHANGING = ("outliers_clip", "outliers_null")
@@ -171,7 +171,7 @@ def _outliers(plan: dict, steps: list[dict]) -> list[str]:
             lines.append(f"    frame[{col!r}] = fenced(frame[{col!r}], {_literal(fences[col])}, {strategy!r})")
         elif col in fences and e["action"] == "outliers_flag" and flag:
             lines += _comment(e["message"])
-            lines.append(f"    frame[{flag!r}] = outside(frame[{col!r}], {_literal(fences[col])})")
+            lines.append(f"    frame[{flag!r}] = outside(frame[{col!r}], **{_literal(fences[col])})")
     return lines
 
 
