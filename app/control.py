@@ -20,12 +20,13 @@ from .auth import principal, request_raw, request_value
 from .errors import APIError
 from .extensions import db
 from .ingest import Intake, check_columns, validate
-from .models import FINAL_STATUSES, Dataset, ModeUsage, Run, Status, as_utc, run_prefix, served_run
+from .layout import run_prefix
+from .models import FINAL_STATUSES, MODES, Dataset, ModeUsage, Run, Status, as_utc, served_run
 from .options import effective, read_options, shown_options
 from .plans import plan_options
 from .quotas import IN_FLIGHT, check_user_load, release_quota, reserve_quota
 from .services import enqueue, iso, new_run
-from .uploads import MODES, read_webhook
+from .uploads import read_webhook
 
 log = logging.getLogger(__name__)
 

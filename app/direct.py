@@ -21,6 +21,7 @@ from .auth import request_raw, request_value
 from .errors import APIError
 from .extensions import db
 from .ingest import Intake, check_columns, clean_filename, database_name, receive_upload, validate
+from .layout import dataset_folder, raw_key
 from .models import Dataset, ModeUsage, Run, Status, as_utc, new_id, utcnow
 from .quotas import MB, check_user_load, release_quota, reserve_quota
 from .services import enqueue, iso, new_run
@@ -61,7 +62,7 @@ def reserve_upload() -> tuple[Dataset, dict]:
             target=settings.target, options=settings.options, status=Status.AWAITING_FILE.value, progress=0,
             progress_info="Waiting for the file to be uploaded.", filename=filename,
             database_name=database_name(filename), file_format=suffix.lstrip("."), size_bytes=size,
-            raw_key=f"datasets/{dataset_id}/raw{suffix}", job_id=job_id_for(dataset_id),
+            raw_key=raw_key(dataset_id, suffix), job_id=job_id_for(dataset_id),
             upload_secret=secrets.token_urlsafe(32))
         db.session.add(dataset)
         new_run(dataset, 1, "upload", usage, settings.webhook)
@@ -144,7 +145,7 @@ def expires_at(dataset: Dataset):
 
 def discard_reservation(dataset: Dataset) -> None:
     """Leave nothing behind: the object, the dataset and its run; the quota use given back."""
-    current_app.extensions["storage"].delete_prefix(f"datasets/{dataset.id}")
+    current_app.extensions["storage"].delete_prefix(dataset_folder(dataset.id))
     ModeUsage.query.filter_by(dataset_id=dataset.id).delete()
     Run.query.filter_by(dataset_id=dataset.id).delete()
     db.session.delete(dataset)

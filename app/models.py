@@ -2,20 +2,22 @@
 from __future__ import annotations
 
 import uuid
-from enum import Enum
+from enum import StrEnum
 
 from sqlalchemy import JSON, Index
 
 from jobs.clock import as_utc, iso, utcnow  # noqa: F401 - imported from here by the web side
+from jobs.pipeline.names import LOG_STEPS, MODES, LogStep, Mode, Stage  # noqa: F401 - likewise
 
 from .extensions import db
+from .layout import beside, run_number
 
 
 def new_id() -> str:
     return uuid.uuid4().hex
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     AWAITING_FILE = "awaiting_file"  # a direct upload's reservation: the client is sending the file to storage
     QUEUED = "queued"
     PROCESSING = "processing"
@@ -27,30 +29,6 @@ class Status(str, Enum):
 FINAL_STATUSES = (Status.COMPLETED.value, Status.FAILED.value, Status.CANCELLED.value)
 
 
-class Stage(str, Enum):
-    LOADING = "loading"
-    CLEANING = "cleaning"
-    EDA = "eda"
-    OUTLIERS = "outliers"
-    FEATURES = "features"
-    SAVING = "saving"
-
-
-class Mode(str, Enum):
-    FAST = "fast"
-    SMART = "smart"
-    DEEP = "deep"
-
-
-class LogStep(str, Enum):
-    CLEANING = "cleaning"
-    OUTLIERS = "outliers"
-    FEATURES = "features"
-
-
-LOG_STEPS = tuple(step.value for step in LogStep)
-
-
 TZ = db.DateTime(timezone=True)
 
 
@@ -60,7 +38,7 @@ class Dataset(db.Model):
     id = db.Column(db.String(32), primary_key=True, default=new_id)
     user_id = db.Column(db.String(128), nullable=False, default="anonymous")
     collaboration_id = db.Column(db.String(128), nullable=True)
-    mode = db.Column(db.String(16), nullable=False, default=Mode.FAST.value)
+    mode = db.Column(db.String(16), nullable=False, default=Mode.FAST)
     target = db.Column(db.String(256), nullable=True)
     status = db.Column(db.String(16), nullable=False, default=Status.QUEUED.value)
     stage = db.Column(db.String(16), nullable=True)
@@ -108,21 +86,12 @@ class Dataset(db.Model):
     @property
     def imputed_key(self) -> str | None:
         """The served run's list of cells it filled in (row, column, value, action), beside its cleaned CSV."""
-        return self.cleaned_key.rsplit("/", 1)[0] + "/imputed.csv" if self.cleaned_key else None
-
-
-def run_prefix(dataset_id: str, run: int) -> str:
-    """Where one run writes its outputs: a re-run never overwrites the files the previous run serves."""
-    return f"datasets/{dataset_id}/runs/{run}"
+        return beside(self.cleaned_key, "imputed.csv") if self.cleaned_key else None
 
 
 def served_run(dataset: Dataset) -> int | None:
     """The run whose outputs the downloads serve (a dataset cleaned before runs kept them beside its raw file)."""
-    if dataset.cleaned_key is None:
-        return None
-    folder = dataset.cleaned_key.rsplit("/", 1)[0]
-    runs = f"datasets/{dataset.id}/runs/"
-    return int(folder.removeprefix(runs)) if folder.startswith(runs) else 1
+    return None if dataset.cleaned_key is None else run_number(dataset.id, dataset.cleaned_key)
 
 
 class Run(db.Model):

@@ -18,6 +18,7 @@ from .auth import check_name, load_visible_dataset, owner_for_upload, principal,
     requesting_user
 from .errors import APIError
 from .extensions import db
+from .layout import beside
 from .models import Dataset, SavedPlan, Status, iso, served_run, utcnow
 from .options import parse_boolean
 
@@ -29,7 +30,7 @@ APPLIED_WITHOUT = ("decisions",)  # shown in GET /plan, not needed to apply it: 
 
 def run_file(dataset: Dataset, name: str) -> str | None:
     """The storage key of a file beside the served run's cleaned CSV (None before the first completed run)."""
-    return dataset.cleaned_key.rsplit("/", 1)[0] + "/" + name if dataset.cleaned_key else None
+    return beside(dataset.cleaned_key, name) if dataset.cleaned_key else None
 
 
 def stored_plan(dataset: Dataset, name: str = PLAN_FILE) -> dict:

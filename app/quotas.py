@@ -11,11 +11,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .errors import APIError
 from .extensions import db
-from .models import Dataset, ModeUsage, QuotaLock, Status, utcnow
+from .models import Dataset, Mode, ModeUsage, QuotaLock, Status, utcnow
 
 log = logging.getLogger(__name__)
 
-QUOTA_KEYS = {"smart": "SMART_QUOTA", "deep": "DEEP_QUOTA"}
+QUOTA_KEYS = {Mode.SMART: "SMART_QUOTA", Mode.DEEP: "DEEP_QUOTA"}
 UPLOAD_LOCK = "upload"  # the lock row's "mode" for the per-user upload checks
 IN_FLIGHT = (Status.QUEUED.value, Status.PROCESSING.value)
 IN_FLIGHT_RETRY_AFTER = 30  # seconds: about what a fast job takes

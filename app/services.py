@@ -19,7 +19,8 @@ from .errors import APIError
 from .logs import bound, current
 from .extensions import db
 from .ingest import Intake, database_name, url_filename
-from .models import CleaningReport, Dataset, Graph, ModeUsage, Run, Status, StepLog, iso, new_id
+from .layout import dataset_folder, raw_key
+from .models import CleaningReport, Dataset, Graph, Mode, ModeUsage, Run, Status, StepLog, iso, new_id
 from .options import effective, shown_options
 from .storage import StorageError
 from .views import links
@@ -41,7 +42,7 @@ def submit_dataset(intake: Intake, *, user_id: str, collaboration_id: str | None
         status=Status.QUEUED.value, progress=0, progress_info="Waiting for a worker.",
         filename=intake.filename, database_name=database_name(intake.filename), file_format=info.format,
         encoding=info.encoding, delimiter=info.delimiter, size_bytes=intake.size, source_url=intake.source_url,
-        rows=info.rows, columns=info.columns, raw_key=f"datasets/{dataset_id}/raw.{extension}",
+        rows=info.rows, columns=info.columns, raw_key=raw_key(dataset_id, extension),
         job_id=job_id_for(dataset_id),
     )
     storage.put_file(dataset.raw_key, intake.tmp_path)
@@ -59,7 +60,7 @@ def submit_url(url: str, *, user_id: str, collaboration_id: str | None, mode: st
         options=effective(options), status=Status.QUEUED.value, progress=0,
         progress_info="Waiting for a worker to download the file.", filename=filename,
         database_name=database_name(filename), file_format=PENDING_FORMAT, source_url=url,
-        raw_key=f"datasets/{dataset_id}/raw", job_id=job_id_for(dataset_id),
+        raw_key=raw_key(dataset_id), job_id=job_id_for(dataset_id),
     )
     return _record(dataset, usage, webhook)
 
@@ -90,7 +91,7 @@ def _record(dataset: Dataset, usage: ModeUsage | None, webhook: tuple[str | None
         db.session.commit()
     except SQLAlchemyError as exc:
         db.session.rollback()
-        storage.delete_prefix(f"datasets/{dataset_id}")
+        storage.delete_prefix(dataset_folder(dataset_id))
         log.error("could not record dataset: %s", exc)
         raise APIError(503, "database_unavailable", "The database is unavailable; nothing was stored.") from exc
     return dataset, enqueue(dataset, "accepted")
@@ -120,7 +121,7 @@ def enqueue(dataset: Dataset, what: str) -> bool:
 def advisor_state(dataset: Dataset) -> dict | None:
     """Smart and deep: whether the LLM advisor decided anything, and plainly why not. None for fast
     mode and before a run has finished."""
-    if dataset.mode == "fast":
+    if dataset.mode == Mode.FAST:
         return None
     advisor = (dataset.summary or {}).get("advisor")
     if not isinstance(advisor, dict):
@@ -214,6 +215,6 @@ def delete_dataset(dataset: Dataset) -> None:
         raise APIError(409, "busy", "The dataset is being processed; delete it once it has finished.")
     db.session.commit()
     try:
-        current_app.extensions["storage"].delete_prefix(f"datasets/{dataset_id}")
+        current_app.extensions["storage"].delete_prefix(dataset_folder(dataset_id))
     except StorageError as exc:  # the rows are gone; leftover files are logged for the operator
         log.error("dataset %s deleted but its files were not: %s", dataset_id, exc)

@@ -10,13 +10,12 @@ from .errors import APIError
 from .extensions import db
 from .ingest import check_columns, check_url, receive_upload, validate
 from .limits import check_upload_rate
-from .models import ApiToken, Dataset, Mode
+from .models import MODES, ApiToken, Dataset, Mode
 from .options import read_options
 from .plans import plan_options
 from .quotas import check_user_load, release_quota, reserve_quota
 from .services import submit_dataset, submit_url
 
-MODES = tuple(m.value for m in Mode)
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ class Settings:
 
 
 def read_settings() -> Settings:
-    mode = (request_value("mode") or "fast").strip().lower()
+    mode = (request_value("mode") or Mode.FAST).strip().lower()
     if mode not in MODES:
         raise APIError(400, "invalid_mode", f"mode must be one of {', '.join(MODES)}; got {mode!r}.")
     user_id, collaboration_id = owner_for_upload()

@@ -5,7 +5,7 @@ from flask import url_for
 
 from jobs.pipeline.script import EXPORTABLE
 
-from .models import LOG_STEPS, Dataset
+from .models import LOG_STEPS, Dataset, Mode
 from .options import effective
 
 
@@ -28,5 +28,5 @@ def links(dataset: Dataset) -> dict:
         "diff": url_for("changes.diff", **kw),
         **({"validation": url_for("plans.validation", **kw)} if (dataset.options or {}).get("plan") else {}),
         **(features if effective(dataset.options)["features"] else {}),  # features=false: no feature table
-        **({"report": url_for("datasets.report", **kw)} if dataset.mode == "deep" else {}),
+        **({"report": url_for("datasets.report", **kw)} if dataset.mode == Mode.DEEP else {}),
     }

@@ -10,6 +10,7 @@ from flask import current_app
 from app.errors import APIError
 from app.extensions import db
 from app.ingest import check_columns, database_name, fetch_url, validate
+from app.layout import raw_key
 from app.models import Dataset, ModeUsage, Status, utcnow
 from app.options import effective
 
@@ -43,14 +44,14 @@ def fetch_source(dataset: Dataset, progress: Callable[..., None]) -> bool:
         try:
             info = validate(intake, config["MAX_ROWS"], config["MAX_COLUMNS"])
             check_columns(info, dataset.target, effective(dataset.options)["roles"])
-            raw_key = f"datasets/{dataset.id}/raw.{info.format}"
-            storage.put_file(raw_key, intake.tmp_path)
+            key = raw_key(dataset.id, info.format)
+            storage.put_file(key, intake.tmp_path)
         finally:
             intake.discard()
     except APIError as exc:
         _refuse(dataset, exc)
         return False
-    dataset.raw_key, dataset.file_format = raw_key, info.format
+    dataset.raw_key, dataset.file_format = key, info.format
     dataset.encoding, dataset.delimiter, dataset.size_bytes = info.encoding, info.delimiter, intake.size
     dataset.rows, dataset.columns = info.rows, info.columns
     dataset.filename, dataset.database_name = intake.filename, database_name(intake.filename)

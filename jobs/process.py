@@ -12,8 +12,9 @@ from rq import get_current_job
 from sqlalchemy import update
 
 from app.extensions import db
+from app.layout import dataset_folder, folder_of, run_prefix
 from app.logs import bind, unbind
-from app.models import CleaningReport, Dataset, Graph, Run, Stage, Status, StepLog, run_prefix, utcnow
+from app.models import CleaningReport, Dataset, Graph, Mode, Run, Stage, Status, StepLog, utcnow
 from jobs.pipeline.entries import bounded
 from jobs.pipeline.export import safe_path
 from jobs.pipeline.load import FileInfo, load_step
@@ -99,7 +100,7 @@ def _run(dataset: Dataset) -> dict:
     number, progress = dataset.run, ProgressWriter(dataset)
     if awaiting_download(dataset) and not fetch_source(dataset, progress):
         return {"dataset_id": dataset.id, "status": dataset.status}  # refused as an upload would be: not retried
-    progress(Stage.LOADING.value, 5, f"Loading {dataset.filename} (attempt {dataset.attempts})", force=True)
+    progress(Stage.LOADING, 5, f"Loading {dataset.filename} (attempt {dataset.attempts})", force=True)
     log.info("dataset %s processing (%s mode, attempt %d)", dataset.id, dataset.mode, dataset.attempts)
 
     storage = current_app.extensions["storage"]
@@ -111,13 +112,13 @@ def _run(dataset: Dataset) -> dict:
         check_estimate(path, info.format, dataset.rows, dataset.columns, limit)
         frame, load_logs = load_step(path, info, na_values=options.na_values)
     check_decoded(frame, limit)
-    advise = advisor_from_config(current_app.config) if dataset.mode != "fast" else None
+    advise = advisor_from_config(current_app.config) if dataset.mode != Mode.FAST else None
     prefix = run_prefix(dataset.id, number)
     parallel = current_app.config["JOB_PARALLEL"] and cores_to_spare(current_app.extensions["redis"],
                                                                       job.worker_name if job else None)
     result = run_pipeline(frame, options, progress, advise, parallel=parallel)
     features = result.features  # None when the upload switched the feature step off
-    progress(Stage.SAVING.value, 90, f"Saving {len(result.frame):,} cleaned rows"
+    progress(Stage.SAVING, 90, f"Saving {len(result.frame):,} cleaned rows"
              + (f" and {features.shape[1]} features" if features is not None else ""), force=True)
     documents = {PLAN_FILE: build_plan(load_logs[0], options, result), REPAIRS_FILE: result.repairs}
     if result.validation is not None:
@@ -206,8 +207,8 @@ def _drop_outputs(storage, dataset_id: str, served: str | None, prefix: str, sta
         storage.delete(key)
     if served is None or served.startswith(prefix + "/"):
         return
-    folder = served.rsplit("/", 1)[0]
-    if folder == f"datasets/{dataset_id}":  # a dataset cleaned before runs kept its outputs beside the raw file
+    folder = folder_of(served)
+    if folder == dataset_folder(dataset_id):  # a dataset cleaned before runs kept its outputs beside the raw file
         for name in LEGACY_OUTPUTS:
             storage.delete(f"{folder}/{name}")
             if name.endswith(".csv"):
@@ -218,7 +219,7 @@ def _drop_outputs(storage, dataset_id: str, served: str | None, prefix: str, sta
 
 def advisor_outcome(mode: str, advisor: dict | None, configured: bool) -> dict | None:
     """The run's advisor record with a plain `reason` when smart or deep ran on heuristics."""
-    if mode == "fast" or not isinstance(advisor, dict):
+    if mode == Mode.FAST or not isinstance(advisor, dict):
         return advisor
     reason = None
     if not advisor.get("used"):

@@ -10,6 +10,8 @@ from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
+from jobs.pipeline.names import MODES, Mode
+
 FAST_QUEUE = "eda_fast"
 DEEP_QUEUE = "eda_deep"
 QUEUE_NAMES = (FAST_QUEUE, DEEP_QUEUE)
@@ -35,7 +37,7 @@ POLICIES = {
     FAST_QUEUE: QueuePolicy(FAST_QUEUE, timeout=10 * 60),
     DEEP_QUEUE: QueuePolicy(DEEP_QUEUE, timeout=30 * 60),
 }
-MODE_QUEUES = {"fast": FAST_QUEUE, "smart": FAST_QUEUE, "deep": DEEP_QUEUE}
+MODE_QUEUES = {Mode.FAST: FAST_QUEUE, Mode.SMART: FAST_QUEUE, Mode.DEEP: DEEP_QUEUE}
 
 # Crashes (SIGKILL, OOM) are requeued without spending an RQ retry; this caps the total
 # number of runs so a dataset that kills its worker every time ends as failed.
@@ -52,7 +54,7 @@ def queue_for_mode(mode: str) -> str:
     try:
         return MODE_QUEUES[mode]
     except KeyError:
-        raise ValueError(f"mode must be 'fast', 'smart' or 'deep'; got {mode!r}") from None
+        raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}") from None
 
 
 def raised_from(exc: BaseException | None, kinds: frozenset[str]) -> bool:

@@ -200,7 +200,7 @@ def completed(dataset: Dataset, what: str) -> None:
 def report(dataset_id: str):
     """Deep mode: the cleaning report (what changed, what was flagged, what was left alone, and why)."""
     dataset = load_visible_dataset(dataset_id)
-    if dataset.mode != Mode.DEEP.value:
+    if dataset.mode != Mode.DEEP:
         raise APIError(404, "not_found", "Reports are written for deep mode only.", {"mode": dataset.mode})
     completed(dataset, "report")
     found = CleaningReport.query.filter_by(dataset_id=dataset.id).one_or_none()

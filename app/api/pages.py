@@ -10,11 +10,11 @@ from ..errors import APIError
 from ..options import OUTLIER_CHOICES
 from ..changes import preview
 from ..control import cancel_dataset
-from ..models import FINAL_STATUSES, LOG_STEPS, CleaningReport, Dataset, Graph, Status
+from ..models import FINAL_STATUSES, LOG_STEPS, MODES, CleaningReport, Dataset, Graph, Status
 from ..plans import stored_plan
 from ..services import describe, log_entries
 from ..tokens import session_reference
-from ..uploads import MODES, accept_upload
+from ..uploads import accept_upload
 
 bp = Blueprint("pages", __name__)
 RECENT = 20

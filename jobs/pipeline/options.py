@@ -4,9 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 from .features import SCALINGS
+from .names import MODES, Mode
 from .outliers import METHODS
 
-MODES = ("fast", "smart", "deep")
 OUTLIER_CHOICES = ("off", "flag", "clip", "null")  # what a user picks at upload; flag changes no value
 ROLE_CHOICES = ("id", "code", "numeric", "coordinate", "boolean", "datetime", "time", "categorical", "text")
 
@@ -15,7 +15,7 @@ ROLE_CHOICES = ("id", "code", "numeric", "coordinate", "boolean", "datetime", "t
 class PipelineOptions:
     """Per-upload choices. `roles` overrides detected column roles; `na_values` adds missing tokens."""
 
-    mode: str = "fast"
+    mode: str = Mode.FAST
     target: str | None = None
     drop_threshold: float = 0.7
     parse_threshold: float = 0.95
@@ -32,7 +32,7 @@ class PipelineOptions:
 
     def __post_init__(self):
         if self.mode not in MODES:
-            raise ValueError(f"mode must be 'fast', 'smart' or 'deep'; got {self.mode!r}")
+            raise ValueError(f"mode must be one of {', '.join(MODES)}; got {self.mode!r}")
         for name in ("drop_threshold", "parse_threshold"):
             value = getattr(self, name)
             if not 0 < value <= 1:

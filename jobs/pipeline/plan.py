@@ -9,6 +9,7 @@ import pandas as pd
 from .entries import bounded, plain
 from .choose import gather_evidence, heuristic_decision, regular_series
 from .decide import ALLOWED, DecisionError, validate_decision
+from .names import ADVISED, Mode
 from .profile import profile_column
 
 log = logging.getLogger(__name__)
@@ -20,9 +21,9 @@ SAMPLE_ROWS = 10
 def advisor_columns(frame: pd.DataFrame, mode: str) -> list[str]:
     """Smart: every column over 20% missing. Deep: the 3 most-missing columns over 10%."""
     shares = frame.isna().mean().sort_values(ascending=False, kind="stable")
-    if mode == "smart":
+    if mode == Mode.SMART:
         return [str(c) for c, s in shares.items() if s > SMART_SHARE]
-    if mode == "deep":
+    if mode == Mode.DEEP:
         return [str(c) for c, s in shares.items() if s > DEEP_SHARE][:DEEP_COLUMNS]
     return []
 
@@ -55,7 +56,7 @@ def plan_missing(frame: pd.DataFrame, roles: dict[str, str], mode: str, target: 
     evidence = gather_evidence(frame, roles) if gaps else None
     missing = frame.isna().mean()
     plans = {c: heuristic_decision(frame, c, roles[c], series_by, evidence, missing, target) for c in gaps}
-    asked = advisor_columns(frame[gaps], mode) if gaps and mode in ("smart", "deep") else []
+    asked = advisor_columns(frame[gaps], mode) if gaps and mode in ADVISED else []
     meta: dict = {"asked": asked, "used": False, "error": None, "report": None, "model": None}
     if not asked:
         return plans, meta
@@ -73,7 +74,7 @@ def plan_missing(frame: pd.DataFrame, roles: dict[str, str], mode: str, target: 
                "dependencies": [bounded(r) for r in rules or [] if r["dependent"] in asked or r["determinant"] in asked],
                "repairs": [bounded({k: e[k] for k in ("column", "action", "count", "message")})
                            for e in repairs or [] if e["column"] in asked][:30],
-               "numeric_columns": numeric, "rows": sample_rows(frame, asked), "want_report": mode == "deep"}
+               "numeric_columns": numeric, "rows": sample_rows(frame, asked), "want_report": mode == Mode.DEEP}
     try:
         answer = advise(request)
         decisions = answer.get("columns") if isinstance(answer, dict) else None

@@ -23,6 +23,7 @@ from .feature_replay import replay_features
 from .features import engineer_features
 from .gross import repair_gross_errors
 from .impute import apply_decisions, imputed_cells
+from .names import Mode, Stage
 from .options import PipelineOptions
 from .outliers import domain_bounds, outliers_and_fences
 from .plan import Advise, plan_missing
@@ -99,10 +100,10 @@ def _run(frame: pd.DataFrame, options: PipelineOptions, report: Progress, advise
     # plan's detected roles replace detection afterwards.
     chosen = {**users_roles(plan, frame.columns), **options.roles}
 
-    report("cleaning", 15, f"Repairing types in {cols_in} columns")
+    report(Stage.CLEANING, 15, f"Repairing types in {cols_in} columns")
     out, type_logs = repair_types(frame, parse_threshold=options.parse_threshold, roles=chosen, parallel=parallel,
                                   pinned=pinned_columns(plan) if plan else None)
-    report("cleaning", 30, f"Removing duplicate rows among {rows_in:,}")
+    report(Stage.CLEANING, 30, f"Removing duplicate rows among {rows_in:,}")
     trail = Trail.start(frame)
     out, dup_logs = drop_duplicates(out)
     out = trail.keep(out)
@@ -112,7 +113,7 @@ def _run(frame: pd.DataFrame, options: PipelineOptions, report: Progress, advise
     roles, role_logs = detect_roles(out, {c: r for c, r in chosen.items() if c in out.columns}, parallel,
                                     planned_roles(plan, out))
     type_logs += role_logs
-    asking = " (asking the advisor)" if options.mode != "fast" else ""
+    asking = " (asking the advisor)" if options.mode != Mode.FAST else ""
     # Stand-ins for missing values (-999) are no data: set missing before anything summarises the column.
     # The output feature is what a model learns: no step here changes or guesses its values.
     repairable = {c: r for c, r in roles.items() if c != options.target}
@@ -120,10 +121,10 @@ def _run(frame: pd.DataFrame, options: PipelineOptions, report: Progress, advise
     out, repair_logs = find_disguised_missing(out, repairable, (plan or {}).get("stand_ins"))
     trail.record("disguised_missing", unmasked, out, repair_logs)
     # EDA looks at the data as observed: after type repair, before imputation invents values.
-    report("eda", 35, f"Summarising {out.shape[1]} columns and drawing plots")
+    report(Stage.EDA, 35, f"Summarising {out.shape[1]} columns and drawing plots")
     charted = {c: EDA_ROLES.get(r, r) for c, r in roles.items()}
     eda = in_background(lambda: run_eda(out, charted, parallel=parallel), parallel=parallel)
-    report("cleaning", 45, "Checking entity consistency (values determined by other columns)")
+    report(Stage.CLEANING, 45, "Checking entity consistency (values determined by other columns)")
     before_fill = out
     out, dependency_logs, rules = repair_dependencies(out, repairable, (plan or {}).get("dependencies"))
     after_dependencies = out
@@ -132,7 +133,7 @@ def _run(frame: pd.DataFrame, options: PipelineOptions, report: Progress, advise
     out, gross_logs = repair_gross_errors(out, measured, _bounds(out, roles, measured))
     trail.record("gross_errors", after_dependencies, out, gross_logs)
     repair_logs += dependency_logs + gross_logs
-    report("cleaning", 50, f"Planning missing values for {int(out.isna().any().sum())} columns{asking}")
+    report(Stage.CLEANING, 50, f"Planning missing values for {int(out.isna().any().sum())} columns{asking}")
     before_impute = out
     usable = [r for r in rules if r["dependent"] not in sparse and r["determinant"] not in sparse]
     skipped: list[dict] = []
@@ -152,7 +153,7 @@ def _run(frame: pd.DataFrame, options: PipelineOptions, report: Progress, advise
     quantities = [c for c, r in roles.items() if r in QUANTITIES and c in out.columns and c != options.target]
     outlier_logs: list[dict] = []
     if options.outliers != "off":
-        report("outliers", 65, f"Checking {len(quantities)} numeric columns for outliers")
+        report(Stage.OUTLIERS, 65, f"Checking {len(quantities)} numeric columns for outliers")
         checked = out
         out, outlier_logs = outliers_and_fences(out, method=options.outlier_method, strategy=options.outliers,
                                                 columns=quantities, flag_columns=options.outlier_columns,
@@ -161,7 +162,7 @@ def _run(frame: pd.DataFrame, options: PipelineOptions, report: Progress, advise
         trail.record("outliers", checked, out, outlier_logs)
     features, feature_logs, descriptions = None, [], []
     if options.features:
-        report("features", 78, "Engineering model-ready features")
+        report(Stage.FEATURES, 78, "Engineering model-ready features")
         model = out.drop(columns=[c for c in out.columns if c in left_out])
         aim = options.target if options.target in model.columns else None
         if plan is not None and plan.get("features"):  # the plan's columns, encoders and scalers
@@ -172,7 +173,7 @@ def _run(frame: pd.DataFrame, options: PipelineOptions, report: Progress, advise
                 scaling=options.scaling)
 
     if parallel:
-        report("eda", 88, "Finishing the plots")
+        report(Stage.EDA, 88, "Finishing the plots")
     statistics, figures, eda_logs = eda()
     validation = None
     if plan is not None:
@@ -201,7 +202,7 @@ def _run(frame: pd.DataFrame, options: PipelineOptions, report: Progress, advise
     logs = {"cleaning": type_logs + dup_logs + label_logs + drop_logs + eda_logs + repair_logs + fill_logs,
             "outliers": outlier_logs, "features": feature_logs}
     result_report = None
-    if options.mode == "deep":
+    if options.mode == Mode.DEEP:
         base = rule_based_report(before_fill, plans, advisor["asked"], summary, logs)
         result_report = merge_advisor_report(base, advisor["report"]) if advisor["used"] else base
     return PipelineResult(frame=out, features=features, feature_descriptions=descriptions, logs=logs,

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("app", "jobs", "scripts", "bench")
 # What of the web side a worker may use: the models, storage, configuration and the intake and views both share.
 WORKER_MAY_USE = {"app", "app.config", "app.extensions", "app.models", "app.storage", "app.errors", "app.logs",
-                  "app.options", "app.ingest", "app.direct", "app.retention", "app.views"}
+                  "app.options", "app.ingest", "app.direct", "app.retention", "app.views", "app.layout"}
 REDIS_SIDE = ("jobs.clock", "jobs.keys", "jobs.queues", "jobs.events", "jobs.scaling")  # monitor, autoscaler
 
 
