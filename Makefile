@@ -30,7 +30,7 @@ test-fast: venv
 	  TEST_REDIS_URL=$${TEST_REDIS_URL:-$${redis_url%/*}/13} $(BIN)/python -m pytest tests/unit tests/integration
 
 lint: venv
-	$(BIN)/ruff check app jobs scripts bench tests
+	$(BIN)/ruff check app jobs scripts bench harness tests
 
 # Bench-only deps (the skrub peer); without them the peer reports skipped instead of failing the run.
 bench: venv

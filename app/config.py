@@ -46,7 +46,7 @@ def normalize_database_url(url: str) -> str:
 class Config:
     """Settings read from the environment once, at app creation."""
 
-    def __init__(self) -> None:
+    def __init__(self) -> None:  # noqa: PLR0915 - one statement per setting
         env = os.environ
         self.PORT = _int("PORT", 8000)
         self.STORAGE_BACKEND = env.get("STORAGE_BACKEND", "local")

@@ -214,44 +214,57 @@ def _name_from_response(url: str, response: requests.Response) -> str:
     return name
 
 
-def fetch_url(url: str, scratch: str, limit_mb: int, timeout: int, allow_private: bool) -> Intake:
-    """Download a dataset over http(s), re-checking every redirect hop, capped in size and time."""
-    sockets: list = []
-    session = guarded_session(allow_private, sockets)
-    current = url
-    expired = threading.Event()
+class _Watchdog:
+    """Cuts a download at its deadline: a server trickling bytes never trips the per-read timeout."""
 
-    def expire() -> None:
-        # A server trickling bytes never trips the per-read timeout: the timer cuts the download.
+    def __init__(self, seconds: int, sockets: list):
+        self.sockets, self.expired = sockets, threading.Event()
+        self.timer = threading.Timer(seconds, self._expire)
+        self.timer.daemon = True
+
+    def _expire(self) -> None:
         # shutdown() wakes a thread blocked in recv(); close() alone would not.
-        expired.set()
-        for sock in sockets:
+        self.expired.set()
+        for sock in self.sockets:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
 
-    watchdog = threading.Timer(timeout, expire)
-    watchdog.daemon = True
-    watchdog.start()
+
+def _follow(session: requests.Session, url: str, allow_private: bool) -> tuple[requests.Response, str]:
+    """The response at the end of the redirects (each hop's address checked again) and its URL."""
+    current = url
+    for _hop in range(MAX_REDIRECTS + 1):
+        check_url(current, allow_private)
+        response = session.get(current, stream=True, allow_redirects=False, timeout=(5, 15))
+        if not response.is_redirect:
+            return response, current
+        current = urljoin(current, response.headers["Location"])
+        response.close()
+    raise APIError(422, "fetch_failed", f"More than {MAX_REDIRECTS} redirects.")
+
+
+def _check_response(response: requests.Response, limit_mb: int) -> None:
+    if response.status_code != 200:
+        raise APIError(422, "fetch_failed", f"The URL answered HTTP {response.status_code}.",
+                       {"status": response.status_code})
+    check_content_type(response.headers.get("Content-Type", ""))
+    length = response.headers.get("Content-Length")
+    if length and length.isdigit() and int(length) > limit_mb * 1024 * 1024:
+        raise _too_large(limit_mb)
+
+
+def fetch_url(url: str, scratch: str, limit_mb: int, timeout: int, allow_private: bool) -> Intake:
+    """Download a dataset over http(s), re-checking every redirect hop, capped in size and time."""
+    sockets: list = []
+    session = guarded_session(allow_private, sockets)
+    watchdog = _Watchdog(timeout, sockets)
+    expired = watchdog.expired
+    watchdog.timer.start()
     try:
-        for _hop in range(MAX_REDIRECTS + 1):
-            check_url(current, allow_private)
-            response = session.get(current, stream=True, allow_redirects=False, timeout=(5, 15))
-            if response.is_redirect:
-                current = urljoin(current, response.headers["Location"])
-                response.close()
-                continue
-            break
-        else:
-            raise APIError(422, "fetch_failed", f"More than {MAX_REDIRECTS} redirects.")
-        if response.status_code != 200:
-            raise APIError(422, "fetch_failed", f"The URL answered HTTP {response.status_code}.",
-                           {"status": response.status_code})
-        check_content_type(response.headers.get("Content-Type", ""))
-        length = response.headers.get("Content-Length")
-        if length and length.isdigit() and int(length) > limit_mb * 1024 * 1024:
-            raise _too_large(limit_mb)
+        response, current = _follow(session, url, allow_private)
+        _check_response(response, limit_mb)
 
         def chunks():
             for chunk in response.iter_content(CHUNK):
@@ -269,7 +282,7 @@ def fetch_url(url: str, scratch: str, limit_mb: int, timeout: int, allow_private
             raise APIError(422, "fetch_failed", f"The download took longer than {timeout} s.") from exc
         raise APIError(422, "fetch_failed", f"Could not download the URL: {type(exc).__name__}.") from exc
     finally:
-        watchdog.cancel()
+        watchdog.timer.cancel()
         session.close()
 
 

@@ -1,1 +1,1 @@
-"""Benchmarks and their data generators."""
+"""The benchmarks: `make bench` (speed, throughput, the autoscaler) and `make bench-quality`."""

@@ -17,11 +17,11 @@ import psutil
 from redis import Redis
 from rq import Worker
 
-from bench.generate import write_csv
-from bench.util import scratch_database, wait_until
+from harness.databases import migrate, scratch_database
+from harness.generate import write_csv
+from harness.processes import reap_all, start_worker, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 HOLD = "bench:hold"
 
 
@@ -41,8 +41,7 @@ class Bench:
         self.env = dict(os.environ, REDIS_URL=redis_url, DATABASE_URL=database_url, STORAGE_DIR=storage,
                         LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
         self.redis = Redis.from_url(redis_url)
-        subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=self.env, check=True,
-                       capture_output=True)
+        migrate(self.env)
         from app import create_app
         from app.config import Config, normalize_database_url
         self.app = create_app(Config().override(SQLALCHEMY_DATABASE_URI=normalize_database_url(database_url), REDIS_URL=redis_url,
@@ -89,18 +88,19 @@ class Bench:
 
 
 def start_workers(bench: Bench, n: int) -> list[subprocess.Popen]:
-    procs = [subprocess.Popen([sys.executable, "scripts/worker.py", "--queue", "eda_fast", "--name",
-                               f"fixed-{i}-{uuid.uuid4().hex[:6]}"], cwd=ROOT, env=bench.env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i in range(n)]
-    wait_until(lambda: len(bench.workers("fixed-")) == n, 300, f"{n} fixed workers did not start")
+    procs = [start_worker(bench.env, "--queue", "eda_fast", "--name", f"fixed-{i}-{uuid.uuid4().hex[:6]}")
+             for i in range(n)]
+    try:
+        wait_until(lambda: len(bench.workers("fixed-")) == n, 300, f"{n} fixed workers did not start")
+    except BaseException:
+        stop(procs)
+        raise
     return procs
 
 
 def stop(procs: list[subprocess.Popen]) -> None:
-    for proc in procs:
-        proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        proc.wait(120)
+    """SIGTERM to every worker at once (a warm shutdown), two minutes for them all, then their sessions killed."""
+    reap_all(procs, grace=120)
 
 
 def drain(bench: Bench, ids: list[str], count_workers, timeout: float = 1800) -> dict:
@@ -136,7 +136,7 @@ def fixed_pool(bench: Bench, small: Path, jobs: int, size: int) -> dict:
 
 def autoscaled(bench: Bench, small: Path, jobs: int, max_workers: int, big: Path) -> dict:
     ids = bench.hold(small, jobs)
-    scaler = subprocess.Popen([sys.executable, "scripts/autoscaler.py", "--max", f"eda_fast={max_workers}",
+    scaler = subprocess.Popen([sys.executable, "-m", "scripts.autoscaler", "--max", f"eda_fast={max_workers}",
                                "--max", "eda_deep=0"], cwd=ROOT, env=bench.env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.generate import SHAPES
+from harness.generate import SHAPES
 from jobs.pipeline.load import inspect, load_step
 from jobs.pipeline.runner import PipelineOptions, run_pipeline
 
@@ -30,7 +30,7 @@ def data_path(rows: int, columns: int, shape: str) -> Path:
 def measure(rows: int, columns: int, mode: str, shape: str) -> dict:
     path = data_path(rows, columns, shape)
     if not path.exists():  # generate in another process: its peak memory must not count here
-        subprocess.run([sys.executable, "-m", "bench.generate", str(path), "--rows", str(rows),
+        subprocess.run([sys.executable, "-m", "harness.generate", str(path), "--rows", str(rows),
                         "--columns", str(columns), "--shape", shape], check=True, capture_output=True)
     base = rss_mb()
     started = time.perf_counter()

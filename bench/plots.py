@@ -11,7 +11,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
-from bench.generate import messy_frame
+from harness.generate import messy_frame
 from jobs.pipeline.coerce import repair_types
 from jobs.pipeline.eda import run_eda
 from jobs.pipeline.load import MISSING_TOKENS

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -15,13 +14,13 @@ from pathlib import Path
 import requests
 from redis import Redis
 
-from bench.generate import write_csv
 from bench.pipeline import data_path
-from bench.util import free_port
+from harness.databases import migrate
+from harness.generate import write_csv
+from harness.processes import reap_all, start_gunicorn, start_worker, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-BIN = Path(sys.executable).parent
 # One anonymous user uploads everything: per-user quotas would answer 429 mid-run.
 NO_QUOTAS = {"MAX_JOBS_IN_FLIGHT": "0", "UPLOAD_RATE_LIMIT": "off", "USER_STORAGE_MB": "0"}
 
@@ -38,37 +37,34 @@ class Stack:
         self.env = dict(os.environ, REDIS_URL=redis_url, STORAGE_DIR=self.tmp.name, PYTHONPATH=str(ROOT),
                         DATABASE_URL=os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{self.tmp.name}/bench.db"),
                         LOG_LEVEL="WARNING", **NO_QUOTAS)
-        self.base = f"http://127.0.0.1:{free_port()}"
         self.workers = workers
         self.procs: list[subprocess.Popen] = []
 
     def __enter__(self) -> "Stack":
         Redis.from_url(self.env["REDIS_URL"]).flushdb()
-        subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=self.env, check=True,
-                       capture_output=True)
-        port = self.base.rsplit(":", 1)[1]
-        for cmd in ([[str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4",
-                      "--worker-class", "gthread", "--timeout", "300", "wsgi:app"]]
-                    + [[sys.executable, "scripts/worker.py"]] * self.workers):
-            self.procs.append(subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL,
-                                               stderr=subprocess.DEVNULL))
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                answer = requests.get(self.base + "/health/workers", timeout=5)
-                # Every worker registered: a throughput run must not start with part of the pool.
-                if answer.status_code == 200 and answer.json()["workers"]["workers"] >= self.workers:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("stack did not start")
+        migrate(self.env)
+        try:
+            web, self.base = start_gunicorn(self.env, "--workers", "1", "--threads", "4", "--worker-class", "gthread",
+                                            timeout=300)
+            self.procs.append(web)
+            self.procs += [start_worker(self.env) for _ in range(self.workers)]
+            # Every worker registered: a throughput run must not start with part of the pool.
+            wait_until(self.pool_ready, 60, "stack did not start")
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def pool_ready(self) -> bool:
+        try:
+            answer = requests.get(self.base + "/health/workers", timeout=5)
+        except requests.RequestException:
+            return False
+        return answer.status_code == 200 and answer.json()["workers"]["workers"] >= self.workers
 
     def __exit__(self, *exc) -> None:
-        for proc in self.procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            proc.wait(30)
+        reap_all(self.procs, grace=30)  # SIGTERM to all at once: a warm shutdown each, then their sessions killed
+        self.procs.clear()
         Redis.from_url(self.env["REDIS_URL"]).flushdb()
         self.tmp.cleanup()
 

@@ -105,13 +105,7 @@ def _run(dataset: Dataset) -> dict:
 
     storage = current_app.extensions["storage"]
     options = PipelineOptions.from_stored(dataset.mode, dataset.target, dataset.options)
-    info = FileInfo(format=dataset.file_format, encoding=dataset.encoding, delimiter=dataset.delimiter)
-    limit = current_app.config["MAX_DECODED_MB"]
-    with storage.local_path(dataset.raw_key) as path:
-        # Refused before a frame exists when the shape or a Parquet sample already says too large.
-        check_estimate(path, info.format, dataset.rows, dataset.columns, limit)
-        frame, load_logs = load_step(path, info, na_values=options.na_values)
-    check_decoded(frame, limit)
+    frame, load_logs = _load(storage, dataset, options)
     advise = advisor_from_config(current_app.config) if dataset.mode != Mode.FAST else None
     prefix = run_prefix(dataset.id, number)
     parallel = current_app.config["JOB_PARALLEL"] and cores_to_spare(current_app.extensions["redis"],
@@ -132,12 +126,7 @@ def _run(dataset: Dataset) -> dict:
     served = dataset.cleaned_key  # the previous run's outputs, served until this commit
     dataset.cleaned_key, dataset.features_key = csv_key, features_key
     dataset.cleaned_rows, dataset.cleaned_columns = result.frame.shape
-    summary = dict(result.summary, formulas_neutralised=escaped)  # per CSV; >0: a .safe.csv copy is served
-    if result.validation is not None:
-        summary["validation"] = validation_summary(result.validation, options.plan)
-    advisor = advisor_outcome(dataset.mode, summary.get("advisor"), advise is not None)
-    if advisor is not None:
-        summary["advisor"] = advisor
+    summary = _summary(dataset.mode, result, options, escaped, advise is not None)
     dataset.summary, dataset.features = summary, result.feature_descriptions
     dataset.statistics = result.statistics
     dataset.stage, dataset.progress = None, 100
@@ -161,13 +150,39 @@ def _run(dataset: Dataset) -> dict:
     publish_state(current_app.extensions["redis"], dataset)
     announce(current_app.extensions["redis"], dataset, run)
     _drop_outputs(storage, dataset.id, served, prefix, stale)
-    connection, queue = current_app.extensions["redis"], queue_for_mode(dataset.mode)
+    _count_completed(current_app.extensions["redis"], dataset)
+    return {"dataset_id": dataset.id, "status": dataset.status}
+
+
+def _load(storage, dataset: Dataset, options: PipelineOptions):
+    info = FileInfo(format=dataset.file_format, encoding=dataset.encoding, delimiter=dataset.delimiter)
+    limit = current_app.config["MAX_DECODED_MB"]
+    with storage.local_path(dataset.raw_key) as path:
+        # Refused before a frame exists when the shape or a Parquet sample already says too large.
+        check_estimate(path, info.format, dataset.rows, dataset.columns, limit)
+        frame, load_logs = load_step(path, info, na_values=options.na_values)
+    check_decoded(frame, limit)
+    return frame, load_logs
+
+
+def _summary(mode: str, result, options: PipelineOptions, escaped: dict, advised: bool) -> dict:
+    summary = dict(result.summary, formulas_neutralised=escaped)  # per CSV; >0: a .safe.csv copy is served
+    if result.validation is not None:
+        summary["validation"] = validation_summary(result.validation, options.plan)
+    advisor = advisor_outcome(mode, summary.get("advisor"), advised)
+    if advisor is not None:
+        summary["advisor"] = advisor
+    return summary
+
+
+def _count_completed(connection, dataset: Dataset) -> None:
+    """The queue's completion rate and outcome counts, and the mode's durations (the autoscaler reads them)."""
+    queue = queue_for_mode(dataset.mode)
     record_completion(connection, queue)
     record_outcome(connection, queue, "completed")
     seconds = (dataset.completed_at - dataset.started_at).total_seconds()
     record_duration(connection, dataset.mode, seconds)
     log.info("dataset %s completed in %.1f s: %s", dataset.id, seconds, dataset.progress_info)
-    return {"dataset_id": dataset.id, "status": dataset.status}
 
 
 def _replace_records(dataset: Dataset, load_logs: list[dict], result) -> None:

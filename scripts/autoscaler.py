@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Start and stop workers (local processes or Heroku dynos) by queue depth and job age; one JSON line per tick."""
 from __future__ import annotations
 
@@ -7,20 +6,17 @@ import json
 import logging
 import signal
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
-from redis import Redis  # noqa: E402
-from redis.exceptions import RedisError  # noqa: E402
-from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
-
-from app.config import shown_url  # noqa: E402
-from jobs.queues import QUEUE_NAMES  # noqa: E402
-from jobs.scaling.autoscaler import Autoscaler  # noqa: E402
-from jobs.scaling.heroku import HerokuBackend, HerokuError, parse_process_types  # noqa: E402
-from jobs.scaling.local import LocalBackend  # noqa: E402
-from jobs.scaling.policy import DEFAULT_POLICIES, ScalingPolicy  # noqa: E402
+from app.config import shown_url
+from jobs.queues import QUEUE_NAMES
+from jobs.scaling.autoscaler import Autoscaler
+from jobs.scaling.heroku import HerokuBackend, HerokuError, parse_process_types
+from jobs.scaling.local import LocalBackend
+from jobs.scaling.policy import DEFAULT_POLICIES, ScalingPolicy
 
 BASE = ScalingPolicy(0, 0)  # the thresholds' defaults: the flags' defaults are the policy's own
 

@@ -1,13 +1,9 @@
-#!/usr/bin/env python
 """Datasets by status from the database, and the ones stuck in queued or processing."""
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Upload many datasets at once over HTTP, follow each to the end, report latencies and failures."""
 from __future__ import annotations
 
@@ -7,9 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.loadtest import LoadRun, render, stderr_progress  # noqa: E402
+from bench.loadtest import LoadRun, render, stderr_progress
+from jobs.pipeline.names import MODES, Mode
 
 
 def sample_csv(rows: int) -> bytes:
@@ -25,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--url", default="http://localhost:8000", help="the service's base URL")
     p.add_argument("--num", type=int, default=50, help="datasets to upload")
     p.add_argument("--concurrent", type=int, default=10, help="requests in flight at once")
-    p.add_argument("--mode", choices=["fast", "smart", "deep"], default="fast")
+    p.add_argument("--mode", choices=MODES, default=Mode.FAST)
     p.add_argument("--file", type=Path, help="file to upload (default: a generated messy CSV)")
     p.add_argument("--rows", type=int, default=500, help="rows of the generated CSV")
     p.add_argument("--user-id", default="load-test")

@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Show the dataset queues, their workers, the autoscaler's last decision and Redis health."""
 from __future__ import annotations
 
@@ -7,15 +6,12 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from redis import Redis
+from redis.exceptions import RedisError
 
-from redis import Redis  # noqa: E402
-from redis.exceptions import RedisError  # noqa: E402
-
-from app.config import Config, shown_url  # noqa: E402
-from jobs.scaling.monitor import render, snapshot  # noqa: E402
+from app.config import Config, shown_url
+from jobs.scaling.monitor import render, snapshot
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Run one RQ worker on the dataset queues, with pandas and the pipeline preloaded."""
 from __future__ import annotations
 
@@ -6,15 +5,13 @@ import argparse
 import logging
 import os
 import sys
-from pathlib import Path
 
 # Read by pyarrow as it loads: its default pool (jemalloc) reserves ~1 GB of address space on first use, which
 # every job's RLIMIT_AS (JOB_MEMORY_MB) would count; the system allocator was no slower (measured).
 os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jobs.queues import QUEUE_NAMES  # noqa: E402
-from jobs.worker import build_worker, preload  # noqa: E402
+from jobs.queues import QUEUE_NAMES
+from jobs.worker import build_worker, preload
 
 
 def main(argv: list[str] | None = None) -> int:

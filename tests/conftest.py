@@ -1,6 +1,7 @@
-"""Shared fixtures: config, app, client, real Redis and database, burst worker, sample frames."""
+"""Shared fixtures: config, app, client, real Redis and database, burst worker, sample frames; the upload helpers."""
 from __future__ import annotations
 
+import io
 import shutil
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 from app import create_app  # noqa: E402
 from app.config import TestConfig, test_settings  # noqa: E402
 from app.extensions import db as _db  # noqa: E402
-from bench.util import wait_until as poll  # noqa: E402
+from harness.processes import wait_until as poll  # noqa: E402
 from jobs.queues import QUEUE_NAMES  # noqa: E402
 
 
@@ -80,6 +81,20 @@ def client(app, db):
 
 
 @pytest.fixture()
+def configure(app, monkeypatch):
+    """Change the shared app's settings for one test: `configure(MAX_ROWS=10, ...)`, as often as it likes.
+
+    Every key gets back exactly what it held before (or is removed again if it was not set), pass or fail:
+    monkeypatch.setitem remembers each first value and undoes in reverse order after the test (so a test's own
+    `monkeypatch.undo()` puts these back too).
+    """
+    def change(**values) -> None:
+        for key, value in values.items():
+            monkeypatch.setitem(app.config, key, value)
+    return change
+
+
+@pytest.fixture()
 def run_worker(app, redis_conn):
     """Run every queued job in this process with a real RQ burst worker."""
     from rq import SimpleWorker
@@ -113,3 +128,22 @@ def wait_until(condition, timeout: float, message: str, every: float = 0.2):
         return poll(condition, timeout, message, every)
     except TimeoutError:
         pytest.fail(message)
+
+
+def upload(client, data: bytes, name: str = "d.csv", *, path: str = "/dataset/upload", headers: dict | None = None,
+           environ_base: dict | None = None, **fields):
+    """POST `data` as the file part of a multipart form (like `curl -F file=@name`), `fields` as its other parts.
+
+    Returns the response. `path` is another form target (the HTML page's `/upload`); `headers` and `environ_base`
+    go to the test client as they are.
+    """
+    form = {"file": (io.BytesIO(data), name), **fields}
+    return client.post(path, data=form, content_type="multipart/form-data", headers=headers,
+                       environ_base=environ_base or {})
+
+
+def accepted(client, data: bytes, name: str = "d.csv", **options) -> dict:
+    """`upload`, which must answer 202 (the error body shows otherwise); returns the JSON body."""
+    response = upload(client, data, name, **options)
+    assert response.status_code == 202, response.json
+    return response.json

@@ -7,7 +7,7 @@ from pathlib import Path
 
 # Importable here, not where the script goes: blocked, so a script that needs one fails (pyarrow blocked also
 # makes pandas use its own string type, as a pandas-and-numpy-only install does).
-BLOCKED = ("pyarrow", "scipy", "sklearn", "matplotlib", "rapidfuzz", "app", "jobs", "bench", "tests")
+BLOCKED = ("pyarrow", "scipy", "sklearn", "matplotlib", "rapidfuzz", "app", "jobs", "bench", "harness", "tests")
 _RUN = ("import runpy, sys\n"
         "for name in {blocked!r}:\n"
         "    sys.modules[name] = None\n"

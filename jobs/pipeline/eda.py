@@ -239,66 +239,23 @@ def run_eda(frame: pd.DataFrame, roles: dict[str, str] | None = None, *, max_fig
     rows, roles = len(frame), roles or {}
     picks = np.sort(np.random.default_rng(SEED).choice(rows, sample_rows, replace=False)) \
         if rows > sample_rows else None
-    columns, plans, skips, values, counts_of, numeric, categorical = {}, [], {}, {}, {}, {}, {}
-    for position, name in enumerate(column_names(frame.columns)):
-        series = frame.iloc[:, position]
-        role = roles.get(str(frame.columns[position])) or judge_role(series, name)
-        numbers = float_values(series) if role == "numeric" else None
-        counts_of[name] = None if numbers is not None else value_counts(series)
-        stats = columns[name] = column_statistics(series, role, numbers, counts_of[name])
-        if numbers is not None:
-            stats["log_scale"] = bool((stats.get("min") or 0) > 0 and stats.get("skew", 0) > 1)
-        reason = "all_missing" if stats["count"] == 0 else None if role in CHARTS else role
-        if reason:
-            stats["note"] = column_note(reason, stats)
-            skips.setdefault(reason, []).append(name)
-            continue
-        plans.append((name, CHARTS[role]))
-        if numbers is not None:
-            numeric[name] = numbers if picks is None else numbers[picks]
-            values[name] = chart_values(numbers, picks, np.isfinite)
-        elif role in ("categorical", "boolean"):
-            categorical[name] = series if picks is None else series.iloc[picks]
-        elif role == "datetime":
-            moments = (series.dt.tz_convert(None) if series.dt.tz is not None else series).to_numpy()
-            values[name] = chart_values(moments, picks, lambda a: ~np.isnat(a))
-
-    budget, overview, dropped = max_figures, [], []
-    for kind, wanted in (("heatmap", len(numeric) >= 2), ("missing", any(s["missing"] for s in columns.values()))):
-        if wanted:
-            (overview if budget else dropped).append(kind)
-            budget -= 1 if budget else 0
-    chosen, capped = [], []
-    for name, kinds in plans:  # in frame order; once one column's charts do not fit, later ones wait too
-        if capped or len(kinds) > budget:
-            capped.append(name)
-            continue
-        chosen.append((name, kinds))
-        budget -= len(kinds)
+    seen = _Columns.of(frame, roles, picks)
+    columns, skips, values, counts_of, numeric = seen.stats, seen.skips, seen.values, seen.counts_of, seen.numeric
+    overview, dropped, chosen, capped = _budget(seen.plans, len(numeric) >= 2,
+                                                any(s["missing"] for s in columns.values()), max_figures)
     skips.update({"figure_cap": capped} if capped else {})
 
     painter = _Painter(dpi, f"sample of {sample_rows:,} of {rows:,} rows" if picks is not None else "")
     figures, statistics = [], {"rows": rows, "column_count": frame.shape[1],
                                "sampled_rows": sample_rows if picks is not None else None,
-                               "correlations": correlations(numeric, categorical, strongest_columns)}
+                               "correlations": correlations(numeric, seen.categorical, strongest_columns)}
     with warnings.catch_warnings():
         # Names in scripts the bundled font lacks draw as boxes; a warning per glyph is only noise.
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
         mine, theirs = _shares(chosen, len(overview)) if parallel and len(chosen) >= PARALLEL_CHARTS else (chosen, [])
         later = in_background(_draw, painter, theirs, columns, values, counts_of, top_k, parallel=bool(theirs))
         if "heatmap" in overview:
-            names = list(numeric)
-            matrix = np.column_stack([numeric[n] for n in names])
-            if len(names) > heatmap_max:
-                keep = strongest_columns(matrix, heatmap_max)
-                names, matrix = [names[i] for i in keep], matrix[:, keep]
-            ordered = heatmap_order(names, statistics["correlations"])  # strongest pairs first, side by side
-            matrix = matrix[:, [names.index(n) for n in ordered]]
-            names = ordered
-            figures.append(painter.heatmap(names, correlation(matrix), len(numeric), picks is not None))
-            statistics["heatmap"] = {"columns": names, "numeric_columns": len(numeric), "rule": (
-                f"the {len(names)} with the largest mean absolute correlation with the others"
-                if len(names) < len(numeric) else "all numeric columns")}
+            figures.append(_heatmap(painter, numeric, statistics, heatmap_max, picks is not None))
         if "missing" in overview:
             shares = pd.Series({n: s["missing"] / rows for n, s in columns.items() if s["missing"]})
             figures.append(painter.missing(shares.sort_values(ascending=False, kind="stable"), len(columns)))
@@ -318,6 +275,82 @@ def run_eda(frame: pd.DataFrame, roles: dict[str, str] | None = None, *, max_fig
     statistics.update(figures=len(figures), figure_cap={"limit": max_figures, "skipped": capped,
                                                         "skipped_overview": dropped, "rule": rule}, columns=columns)
     return statistics, figures, eda_logs(figures, skips, statistics, max_figures)
+
+
+@dataclass
+class _Columns:
+    """What one pass over the columns learns: statistics, what to chart, and the (sampled) values to chart."""
+
+    stats: dict = field(default_factory=dict)
+    plans: list = field(default_factory=list)  # (name, chart kinds) in frame order
+    skips: dict = field(default_factory=dict)  # reason -> names without a chart
+    values: dict = field(default_factory=dict)
+    counts_of: dict = field(default_factory=dict)
+    numeric: dict = field(default_factory=dict)
+    categorical: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, roles: dict[str, str], picks: np.ndarray | None) -> _Columns:
+        seen = cls()
+        for position, name in enumerate(column_names(frame.columns)):
+            series = frame.iloc[:, position]
+            role = roles.get(str(frame.columns[position])) or judge_role(series, name)
+            numbers = float_values(series) if role == "numeric" else None
+            seen.counts_of[name] = None if numbers is not None else value_counts(series)
+            stats = seen.stats[name] = column_statistics(series, role, numbers, seen.counts_of[name])
+            if numbers is not None:
+                stats["log_scale"] = bool((stats.get("min") or 0) > 0 and stats.get("skew", 0) > 1)
+            reason = "all_missing" if stats["count"] == 0 else None if role in CHARTS else role
+            if reason:
+                stats["note"] = column_note(reason, stats)
+                seen.skips.setdefault(reason, []).append(name)
+                continue
+            seen.plans.append((name, CHARTS[role]))
+            seen.add_values(name, series, role, numbers, picks)
+        return seen
+
+    def add_values(self, name: str, series: pd.Series, role: str, numbers: np.ndarray | None,
+                   picks: np.ndarray | None) -> None:
+        if numbers is not None:
+            self.numeric[name] = numbers if picks is None else numbers[picks]
+            self.values[name] = chart_values(numbers, picks, np.isfinite)
+        elif role in ("categorical", "boolean"):
+            self.categorical[name] = series if picks is None else series.iloc[picks]
+        elif role == "datetime":
+            moments = (series.dt.tz_convert(None) if series.dt.tz is not None else series).to_numpy()
+            self.values[name] = chart_values(moments, picks, lambda a: ~np.isnat(a))
+
+
+def _budget(plans: list, heatmap: bool, missing: bool, max_figures: int) -> tuple[list, list, list, list]:
+    """(overview charts drawn, overview charts dropped, columns charted, columns capped) within max_figures."""
+    budget, overview, dropped = max_figures, [], []
+    for kind, wanted in (("heatmap", heatmap), ("missing", missing)):
+        if wanted:
+            (overview if budget else dropped).append(kind)
+            budget -= 1 if budget else 0
+    chosen, capped = [], []
+    for name, kinds in plans:  # in frame order; once one column's charts do not fit, later ones wait too
+        if capped or len(kinds) > budget:
+            capped.append(name)
+            continue
+        chosen.append((name, kinds))
+        budget -= len(kinds)
+    return overview, dropped, chosen, capped
+
+
+def _heatmap(painter: _Painter, numeric: dict, statistics: dict, heatmap_max: int, sampled: bool) -> dict:
+    """The correlation heatmap of (at most heatmap_max of) the numeric columns; says which in statistics."""
+    names = list(numeric)
+    matrix = np.column_stack([numeric[n] for n in names])
+    if len(names) > heatmap_max:
+        keep = strongest_columns(matrix, heatmap_max)
+        names, matrix = [names[i] for i in keep], matrix[:, keep]
+    ordered = heatmap_order(names, statistics["correlations"])  # strongest pairs first, side by side
+    matrix = matrix[:, [names.index(n) for n in ordered]]
+    statistics["heatmap"] = {"columns": ordered, "numeric_columns": len(numeric), "rule": (
+        f"the {len(ordered)} with the largest mean absolute correlation with the others"
+        if len(ordered) < len(numeric) else "all numeric columns")}
+    return painter.heatmap(ordered, correlation(matrix), len(numeric), sampled)
 
 
 def _shares(chosen: list, overview: int) -> tuple[list, list]:

@@ -153,41 +153,8 @@ def check(raw: pd.DataFrame, cleaned: pd.DataFrame, expected: dict) -> list[dict
         found.append(_violation("known_column", col, f"Column {col!r} is new: the plan has no decisions for it.",
                                 count=0))
     for col, rule in columns.items():
-        if col not in cleaned:
-            continue
-        series = cleaned[col]
-        if rule.get("type") and kind_of(series) != rule["type"] and not (
-                {kind_of(series), rule["type"]} <= {"integer", "number"}):
-            found.append(_violation("type", col, f"{col!r} reads as {kind_of(series)}, the plan expects "
-                                                 f"{rule['type']}.", count=int(series.notna().sum()),
-                                    expected=rule["type"], found=kind_of(series)))
-            continue
-        share = _missing_share(raw, col)
-        if "max_missing" in rule and share > rule["max_missing"]:
-            found.append(_violation("max_missing", col, f"{share:.0%} of {col!r} is missing; the plan allows "
-                                                        f"{rule['max_missing']:.0%}.", share=round(share, 4),
-                                    limit=rule["max_missing"], **_rows(raw[col].isna().to_numpy(), None, "raw")))
-        if rule.get("allowed") is not None:
-            allowed = set(rule["allowed"])
-            strangers = [v for v in series.dropna().unique() if plain(v) not in allowed]  # judged once a value
-            mask = series.isin(strangers).to_numpy(dtype=bool)
-            if mask.any():
-                unseen = sorted(str(plain(v)) for v in strangers)[:SHOWN_ROWS]
-                found.append(_violation("allowed_values", col, f"{_values(int(mask.sum()))} of {col!r} not among "
-                                        f"the plan's categories: {', '.join(map(repr, unseen[:5]))}.", values=unseen,
-                                        **_rows(mask, ids)))
-        if rule.get("range") and _comparable(series, rule["range"]):
-            low, high = rule["range"]
-            mask = _in_range(series, low, high)
-            if mask.any():
-                found.append(_violation("range", col, f"{_values(int(mask.sum()))} of {col!r} outside the plan's "
-                                        f"range [{_shown(low)}, {_shown(high)}].", range=[low, high],
-                                        **_rows(mask, ids)))
-        if rule.get("unique"):
-            mask = (series.notna() & series.duplicated(keep=False)).to_numpy(dtype=bool)
-            if mask.any():
-                found.append(_violation("unique", col, f"{int(mask.sum()):,} rows share a value of identifier "
-                                        f"{col!r}.", **_rows(mask, None)))
+        if col in cleaned:
+            found += _column_violations(raw, cleaned[col], col, rule, ids)
     for rule in expected.get("dependencies", []):
         x, y = rule["determinant"], rule["dependent"]
         if x not in cleaned or y not in cleaned or x == y:
@@ -199,4 +166,41 @@ def check(raw: pd.DataFrame, cleaned: pd.DataFrame, expected: dict) -> list[dict
                                     f"({mask.sum() / pairs:.1%}; the plan allows {limit:.1%}).",
                                     determinant=x, share=round(float(mask.sum() / pairs), 4), limit=limit,
                                     **_rows(mask, ids)))
+    return found
+
+
+def _column_violations(raw: pd.DataFrame, series: pd.Series, col: str, rule: dict, ids: pd.Series | None
+                       ) -> list[dict]:
+    """What one column of the batch breaks of its rule (a wrong type is reported alone: the rest would not apply)."""
+    if rule.get("type") and kind_of(series) != rule["type"] and not (
+            {kind_of(series), rule["type"]} <= {"integer", "number"}):
+        return [_violation("type", col, f"{col!r} reads as {kind_of(series)}, the plan expects {rule['type']}.",
+                           count=int(series.notna().sum()), expected=rule["type"], found=kind_of(series))]
+    found = []
+    share = _missing_share(raw, col)
+    if "max_missing" in rule and share > rule["max_missing"]:
+        found.append(_violation("max_missing", col, f"{share:.0%} of {col!r} is missing; the plan allows "
+                                                    f"{rule['max_missing']:.0%}.", share=round(share, 4),
+                                limit=rule["max_missing"], **_rows(raw[col].isna().to_numpy(), None, "raw")))
+    if rule.get("allowed") is not None:
+        allowed = set(rule["allowed"])
+        strangers = [v for v in series.dropna().unique() if plain(v) not in allowed]  # judged once a value
+        mask = series.isin(strangers).to_numpy(dtype=bool)
+        if mask.any():
+            unseen = sorted(str(plain(v)) for v in strangers)[:SHOWN_ROWS]
+            found.append(_violation("allowed_values", col, f"{_values(int(mask.sum()))} of {col!r} not among "
+                                    f"the plan's categories: {', '.join(map(repr, unseen[:5]))}.", values=unseen,
+                                    **_rows(mask, ids)))
+    if rule.get("range") and _comparable(series, rule["range"]):
+        low, high = rule["range"]
+        mask = _in_range(series, low, high)
+        if mask.any():
+            found.append(_violation("range", col, f"{_values(int(mask.sum()))} of {col!r} outside the plan's "
+                                    f"range [{_shown(low)}, {_shown(high)}].", range=[low, high],
+                                    **_rows(mask, ids)))
+    if rule.get("unique"):
+        mask = (series.notna() & series.duplicated(keep=False)).to_numpy(dtype=bool)
+        if mask.any():
+            found.append(_violation("unique", col, f"{int(mask.sum()):,} rows share a value of identifier "
+                                    f"{col!r}.", **_rows(mask, None)))
     return found

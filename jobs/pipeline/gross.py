@@ -90,76 +90,97 @@ def repair_gross_errors(frame: pd.DataFrame, columns: list[str], bounds: dict[st
         if spread <= 0:
             continue
         z = np.abs(log - centre) / spread
-        candidates = np.flatnonzero(known & (z > FAR))
-        if not len(candidates):
-            continue
-        usual = known & (z <= FAR)
-        if not usual.any():
+        candidates, usual = np.flatnonzero(known & (z > FAR)), known & (z <= FAR)
+        if not len(candidates) or not usual.any():
             continue
         places = decimal_places(raw[usual])
-        # Candidates a single power of ten brings home with their digits kept (41.4 x10 is 414.0, 12 x1000 is
-        # 12000; 4537 is no slipped 4.537)...
-        ks = np.array(SHIFTS, dtype=float)
-        fitting = np.abs(log[candidates, None] - ks[None, :] - centre) / spread <= FITS
-        k_of = ks[fitting.argmax(axis=1)].astype(int)
-        shifted = raw[candidates] / np.power(10.0, k_of)
-        digits = (k_of <= 0) | (places >= 6) | \
-            (np.abs(shifted - np.round(shifted, places)) <= 1e-9 * np.maximum(1.0, np.abs(shifted)))
-        slip_shaped = (fitting.sum(axis=1) == 1) & digits
-        if not slip_shaped.any():
-            continue
-        # ...and alone where they are: at least GAP from every value that looks genuine, the usual ones and the
-        # far ones whose digits say no slip made them (capital gains of 27,828 and 34,095 make 41,310 a tail).
-        genuine = np.sort(np.r_[log[usual], log[candidates[fitting.any(axis=1) & ~digits]]])
-        candidates, k_of = candidates[slip_shaped], k_of[slip_shaped]
-        # Equal values have equal z: a candidate's value occurs only among the candidates.
-        _, inverse, counts = np.unique(raw[candidates], return_inverse=True, return_counts=True)
-        at = np.searchsorted(genuine, log[candidates])
-        below = np.abs(log[candidates] - genuine[np.clip(at - 1, 0, len(genuine) - 1)])
-        above = np.abs(log[candidates] - genuine[np.clip(at, 0, len(genuine) - 1)])
-        keep = (counts[inverse] <= max(2, int(CROWD * known.sum()))) & (np.minimum(below, above) >= GAP)
-        shaped = list(zip(candidates[keep], k_of[keep]))
+        shaped = _slips(raw, log, candidates, usual, (centre, spread), places, int(known.sum()))
         if not shaped:
             continue
         if sampled is None:
             sampled = pd.DataFrame({c: _logs(frame[c].iloc[sample]) for c in columns})
         related = _predictor(frame, col, log, sampled, sample, usual)
-        residual = None
-        if related is not None:
-            fit = related[1][usual] - log[usual]
-            residual = 1.4826 * float(np.nanmedian(np.abs(fit - np.nanmedian(fit)))) or None
-        # Mostly zeros (capital gains, rain): the few amounts are a sparse, heavy tail, no usual range to slip from.
-        sparse_tail = float((raw[np.isfinite(raw)] == 0).mean()) >= ZERO_SHARE
-        rows, shifts = [], []
-        for i, k in shaped:
-            confirmed = related is not None and residual is not None and np.isfinite(related[1][i])
-            if confirmed:
-                predicted = related[1][i]
-                if abs(log[i] - k - predicted) > FAR * residual or abs(log[i] - predicted) <= 2 * FAR * residual:
-                    continue
-            # The low tail holds genuine small values a tenth of the usual (22 seats, a 0.75 lb preemie): raising
-            # one tenfold needs a witness, and so does a value inside the column's domain (89 in a percentage)
-            # or in a column that is mostly zeros.
-            elif z[i] <= ALONE or k == -1 or sparse_tail or col in bounds and bounds[col][0] <= raw[i] <= bounds[col][1]:
-                continue
-            rows.append(i)
-            shifts.append(k)
-        if not rows:
-            continue
-        fixed = np.round(raw[rows] / np.power(10.0, shifts), places + 3)
-        column = out[col].copy()
-        if pd.api.types.is_integer_dtype(column) and not np.allclose(fixed, np.round(fixed)):
-            column = column.astype("float64")
-        column.iloc[rows] = np.round(fixed) if pd.api.types.is_integer_dtype(column) else fixed
-        out[col] = column
-        examples = [{"row": int(r), "from": plain(raw[r]), "to": plain(v), "factor": f"10^{k}"}
-                    for r, v, k in list(zip(rows, fixed, shifts))[:EXAMPLES]]
-        logs.append(entry("repair_decimal_shift", column=col, count=len(rows),
-                          params={"examples": examples, "rows": [int(r) for r in rows[:100]],
-                                  "confirmed_by": related[0] if related else None, "far_z": FAR,
-                                  "alone_z": ALONE, "fits_z": FITS},
-                          before=column_stats(frame[col]), after=column_stats(out[col]),
-                          message=f"{len(rows):,} values were a power of ten off the column's range "
-                                  + (f"(and off what {related[0]!r} predicts)" if related else "(far outside it)")
-                                  + f"; divided back, e.g. {examples[0]['from']} → {examples[0]['to']}."))
+        rows, shifts = _witnessed(shaped, related, raw, log, z, usual, bounds.get(col))
+        if rows:
+            fixed = _shift_back(out, col, raw, rows, shifts, places)
+            logs.append(_logged(frame, out, col, raw, rows, fixed, shifts, related))
     return out, logs
+
+
+def _slips(raw: np.ndarray, log: np.ndarray, candidates: np.ndarray, usual: np.ndarray, scale: tuple[float, float],
+           places: int, known: int) -> list[tuple[int, int]]:
+    """(row, power of ten) of the far values shaped like a decimal slip, and alone where they are."""
+    centre, spread = scale
+    # Candidates a single power of ten brings home with their digits kept (41.4 x10 is 414.0, 12 x1000 is
+    # 12000; 4537 is no slipped 4.537)...
+    ks = np.array(SHIFTS, dtype=float)
+    fitting = np.abs(log[candidates, None] - ks[None, :] - centre) / spread <= FITS
+    k_of = ks[fitting.argmax(axis=1)].astype(int)
+    shifted = raw[candidates] / np.power(10.0, k_of)
+    digits = (k_of <= 0) | (places >= 6) | \
+        (np.abs(shifted - np.round(shifted, places)) <= 1e-9 * np.maximum(1.0, np.abs(shifted)))
+    slip_shaped = (fitting.sum(axis=1) == 1) & digits
+    if not slip_shaped.any():
+        return []
+    # ...and alone where they are: at least GAP from every value that looks genuine, the usual ones and the
+    # far ones whose digits say no slip made them (capital gains of 27,828 and 34,095 make 41,310 a tail).
+    genuine = np.sort(np.r_[log[usual], log[candidates[fitting.any(axis=1) & ~digits]]])
+    candidates, k_of = candidates[slip_shaped], k_of[slip_shaped]
+    # Equal values have equal z: a candidate's value occurs only among the candidates.
+    _, inverse, counts = np.unique(raw[candidates], return_inverse=True, return_counts=True)
+    at = np.searchsorted(genuine, log[candidates])
+    below = np.abs(log[candidates] - genuine[np.clip(at - 1, 0, len(genuine) - 1)])
+    above = np.abs(log[candidates] - genuine[np.clip(at, 0, len(genuine) - 1)])
+    keep = (counts[inverse] <= max(2, int(CROWD * known))) & (np.minimum(below, above) >= GAP)
+    return list(zip(candidates[keep], k_of[keep]))
+
+
+def _witnessed(shaped: list[tuple[int, int]], related, raw: np.ndarray, log: np.ndarray, z: np.ndarray,
+               usual: np.ndarray, domain: tuple[float, float] | None) -> tuple[list[int], list[int]]:
+    """The slips a related column confirms, or, without one, those far enough out to need no witness."""
+    residual = None
+    if related is not None:
+        fit = related[1][usual] - log[usual]
+        residual = 1.4826 * float(np.nanmedian(np.abs(fit - np.nanmedian(fit)))) or None
+    # Mostly zeros (capital gains, rain): the few amounts are a sparse, heavy tail, no usual range to slip from.
+    sparse_tail = float((raw[np.isfinite(raw)] == 0).mean()) >= ZERO_SHARE
+    rows, shifts = [], []
+    for i, k in shaped:
+        confirmed = related is not None and residual is not None and np.isfinite(related[1][i])
+        if confirmed:
+            predicted = related[1][i]
+            if abs(log[i] - k - predicted) > FAR * residual or abs(log[i] - predicted) <= 2 * FAR * residual:
+                continue
+        # The low tail holds genuine small values a tenth of the usual (22 seats, a 0.75 lb preemie): raising
+        # one tenfold needs a witness, and so does a value inside the column's domain (89 in a percentage)
+        # or in a column that is mostly zeros.
+        elif z[i] <= ALONE or k == -1 or sparse_tail or domain is not None and domain[0] <= raw[i] <= domain[1]:
+            continue
+        rows.append(i)
+        shifts.append(k)
+    return rows, shifts
+
+
+def _shift_back(out: pd.DataFrame, col: str, raw: np.ndarray, rows: list[int], shifts: list[int], places: int
+                ) -> np.ndarray:
+    fixed = np.round(raw[rows] / np.power(10.0, shifts), places + 3)
+    column = out[col].copy()
+    if pd.api.types.is_integer_dtype(column) and not np.allclose(fixed, np.round(fixed)):
+        column = column.astype("float64")
+    column.iloc[rows] = np.round(fixed) if pd.api.types.is_integer_dtype(column) else fixed
+    out[col] = column
+    return fixed
+
+
+def _logged(frame: pd.DataFrame, out: pd.DataFrame, col: str, raw: np.ndarray, rows: list[int], fixed: np.ndarray,
+            shifts: list[int], related) -> dict:
+    examples = [{"row": int(r), "from": plain(raw[r]), "to": plain(v), "factor": f"10^{k}"}
+                for r, v, k in list(zip(rows, fixed, shifts))[:EXAMPLES]]
+    return entry("repair_decimal_shift", column=col, count=len(rows),
+                 params={"examples": examples, "rows": [int(r) for r in rows[:100]],
+                         "confirmed_by": related[0] if related else None, "far_z": FAR,
+                         "alone_z": ALONE, "fits_z": FITS},
+                 before=column_stats(frame[col]), after=column_stats(out[col]),
+                 message=f"{len(rows):,} values were a power of ten off the column's range "
+                         + (f"(and off what {related[0]!r} predicts)" if related else "(far outside it)")
+                         + f"; divided back, e.g. {examples[0]['from']} → {examples[0]['to']}.")

@@ -257,8 +257,7 @@ def outliers_and_fences(frame: pd.DataFrame, *, method: str = "iqr", strategy: s
     return out, logs
 
 
-def _handle(frame, method, strategy, threshold, max_flagged_share, columns, flag_columns, bounds, fences):
-    t = _check_method(method, threshold)
+def _check_arguments(frame: pd.DataFrame, strategy: str, max_flagged_share: float, columns) -> None:
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; got {strategy!r}")
     if isinstance(max_flagged_share, bool) or not isinstance(max_flagged_share, Real) \
@@ -268,14 +267,94 @@ def _handle(frame, method, strategy, threshold, max_flagged_share, columns, flag
         unknown = [c for c in columns if c not in frame.columns]
         if unknown:
             raise ValueError(f"columns not in the frame: {unknown!r}")
+
+
+def _too_many(series: pd.Series, name, params: dict, share: float, span: str, how: str, max_flagged_share: float
+              ) -> dict:
+    return entry("outliers_reported", column=str(name), params={**params, "max_flagged_share": plain(max_flagged_share)},
+                 before=column_stats(series), after=column_stats(series),
+                 message=f"{_pct(share)} of values lie outside the fences {span} ({how}); more than "
+                         f"{_pct(max_flagged_share)} is " + ("drift from the plan's batch" if params["method"] == "plan"
+                                                            else "a feature of the data") + ", not an error: left "
+                         "unchanged.")
+
+
+class _Handling:
+    """One pass over the columns: what each strategy changes, and the rows `remove` drops at the end."""
+
+    def __init__(self, frame: pd.DataFrame, strategy: str, flag_columns: bool):
+        self.frame, self.strategy, self.flag_columns = frame, strategy, flag_columns
+        self.out = frame.copy(deep=False)  # copy-on-write: columns are copied only where a value changes
+        self.logs: list[dict] = []
+        self.flags: dict = {}
+        self.doomed = np.zeros(len(frame), bool)
+        self.removed: list[tuple[int, int]] = []  # (log index, column position) whose "after" waits for the drop
+        self.taken = set(frame.columns)
+
+    def apply(self, position: int, name, flagged: np.ndarray, raw: np.ndarray, params: dict, fence: tuple) -> None:
+        series, (lower, upper) = self.frame.iloc[:, position], fence
+        count, span, how = params["flagged"], f"[{_num(lower)}, {_num(upper)}]", _describe(params)
+        after = None
+        if self.strategy == "remove":
+            self.doomed |= flagged
+            self.removed.append((len(self.logs), position))
+            message = f"Removed {count:,} rows with values outside {span} ({how})."
+        elif self.strategy == "flag":
+            message = self._flag(name, series, flagged, raw, params, span, how)
+            after = column_stats(series)
+        else:
+            new, message = self._change(series, flagged, params, fence, span, how)
+            self.out.isetitem(position, new)
+            after = column_stats(new)
+        self.logs.append(entry(f"outliers_{self.strategy}", column=str(name), count=count, params=params,
+                               before=column_stats(series), after=after, message=message))
+
+    def _flag(self, name, series, flagged, raw, params, span, how) -> str:
+        params["rows"] = np.flatnonzero(flagged)[:100].tolist()
+        message = f"Flagged {params['flagged']:,} values outside {span} ({how}), left unchanged: e.g. " \
+                  f"{', '.join(_num(v) for v in raw[flagged][:3])}."
+        if self.flag_columns:
+            flag_name = _free_name(f"{name}_outlier", self.taken)
+            self.taken.add(flag_name)
+            self.flags[flag_name] = pd.Series(flagged, index=self.frame.index, dtype=bool)
+            params["flag_column"] = str(flag_name)
+            message += f" Marked in new column {str(flag_name)!r}."
+        return message
+
+    def _change(self, series, flagged, params, fence, span, how) -> tuple[pd.Series, str]:
+        new, median = handled(series, flagged, *fence, self.strategy)
+        count = params["flagged"]
+        if self.strategy == "clip":
+            return new, f"Clipped {count:,} values outside {span} ({how})."
+        if self.strategy == "null":
+            return new, f"Set {count:,} values outside {span} to missing ({how})."
+        params["median"] = plain(median)
+        return new, f"Replaced {count:,} values outside {span} with the median of the rest ({_num(median)}) ({how})."
+
+    def finish(self, method: str, t: float) -> tuple[pd.DataFrame, list[dict]]:
+        out, logs = self.out, self.logs
+        if self.flags:
+            out = pd.concat([out, pd.DataFrame(self.flags, index=self.frame.index)], axis=1)
+        if self.removed:
+            total = int(self.doomed.sum())
+            out = out.loc[~self.doomed].reset_index(drop=True)
+            for index, position in self.removed:
+                logs[index]["after"] = column_stats(out.iloc[:, position])
+            logs.append(entry("remove_outlier_rows", count=total,
+                              params={"method": method, "threshold": t,
+                                      "columns": [logs[i]["column"] for i, _ in self.removed]},
+                              before={"rows": len(self.frame)}, after={"rows": len(out)},
+                              message=f"Removed {total:,} rows with an outlier in at least one of "
+                                      f"{len(self.removed)} columns."))
+        return out, logs
+
+
+def _handle(frame, method, strategy, threshold, max_flagged_share, columns, flag_columns, bounds, fences):
+    t = _check_method(method, threshold)
+    _check_arguments(frame, strategy, max_flagged_share, columns)
     wanted = None if columns is None else set(columns)
     bounds, learned = bounds or {}, {}
-    out = frame.copy(deep=False)  # copy-on-write: columns are copied only where a value changes
-    logs: list[dict] = []
-    flags: dict = {}
-    doomed = np.zeros(len(frame), bool)
-    removed: list[tuple[int, int]] = []  # (log index, column position) whose "after" waits for the drop
-    taken = set(frame.columns)
+    handling = _Handling(frame, strategy, flag_columns)
     for position, name in enumerate(frame.columns):
         if wanted is not None and name not in wanted:
             continue
@@ -293,58 +372,10 @@ def _handle(frame, method, strategy, threshold, max_flagged_share, columns, flag
                 params.get("zero_share") is not None or (fences.get(str(name)) or {}).get("zeros_kept", False))}
         if "skipped" in params or not params["flagged"]:
             continue
-        lower, upper = found
-        count, span, how = params["flagged"], f"[{_num(lower)}, {_num(upper)}]", _describe(params)
         if share > max_flagged_share or share == 1:  # fences that exclude everything describe nothing
-            logs.append(entry("outliers_reported", column=str(name), params={
-                **params, "max_flagged_share": plain(max_flagged_share)},
-                before=column_stats(series), after=column_stats(series),
-                message=f"{_pct(share)} of values lie outside the fences {span} ({how}); more than "
-                        f"{_pct(max_flagged_share)} is " + ("drift from the plan's batch" if params["method"] == "plan"
-                                                           else "a feature of the data") + ", not an error: left "
-                        "unchanged."))
+            span = f"[{_num(found[0])}, {_num(found[1])}]"
+            handling.logs.append(_too_many(series, name, params, share, span, _describe(params), max_flagged_share))
             continue
-        after = None
-        if strategy == "remove":
-            doomed |= flagged
-            removed.append((len(logs), position))
-            message = f"Removed {count:,} rows with values outside {span} ({how})."
-        elif strategy == "flag":
-            params["rows"] = np.flatnonzero(flagged)[:100].tolist()
-            after = column_stats(series)
-            message = f"Flagged {count:,} values outside {span} ({how}), left unchanged: e.g. " \
-                      f"{', '.join(_num(v) for v in raw[flagged][:3])}."
-            if flag_columns:
-                flag_name = _free_name(f"{name}_outlier", taken)
-                taken.add(flag_name)
-                flags[flag_name] = pd.Series(flagged, index=frame.index, dtype=bool)
-                params["flag_column"] = str(flag_name)
-                message += f" Marked in new column {str(flag_name)!r}."
-        else:
-            new, median = handled(series, flagged, lower, upper, strategy)
-            if strategy == "clip":
-                message = f"Clipped {count:,} values outside {span} ({how})."
-            elif strategy == "null":
-                message = f"Set {count:,} values outside {span} to missing ({how})."
-            else:
-                params["median"] = plain(median)
-                message = f"Replaced {count:,} values outside {span} with the median of the rest " \
-                          f"({_num(median)}) ({how})."
-            out.isetitem(position, new)
-            after = column_stats(new)
-        logs.append(entry(f"outliers_{strategy}", column=str(name), count=count, params=params,
-                          before=column_stats(series), after=after, message=message))
-    if flags:
-        out = pd.concat([out, pd.DataFrame(flags, index=frame.index)], axis=1)
-    if removed:
-        total = int(doomed.sum())
-        out = out.loc[~doomed].reset_index(drop=True)
-        for index, position in removed:
-            logs[index]["after"] = column_stats(out.iloc[:, position])
-        logs.append(entry("remove_outlier_rows", count=total,
-                          params={"method": method, "threshold": t,
-                                  "columns": [logs[i]["column"] for i, _ in removed]},
-                          before={"rows": len(frame)}, after={"rows": len(out)},
-                          message=f"Removed {total:,} rows with an outlier in at least one of "
-                                  f"{len(removed)} columns."))
+        handling.apply(position, name, flagged, raw, params, found)
+    out, logs = handling.finish(method, t)
     return out, logs, learned

@@ -136,55 +136,26 @@ def _run(frame: pd.DataFrame, options: PipelineOptions, report: Progress, advise
     report(Stage.CLEANING, 50, f"Planning missing values for {int(out.isna().any().sum())} columns{asking}")
     before_impute = out
     usable = [r for r in rules if r["dependent"] not in sparse and r["determinant"] not in sparse]
-    skipped: list[dict] = []
-    if plan is not None:
-        plans, skipped = replayed_gaps(plan, out.drop(columns=sparse), roles, options.target, usable, out.columns)
-        advisor = {"asked": [], "used": False, "error": None, "report": None, "model": None}
-    else:
-        plans, advisor = plan_missing(out.drop(columns=sparse), roles, options.mode, options.target, advise,
-                                      rules=usable, repairs=type_logs + repair_logs)
+    plans, advisor, skipped = _fill_plans(out.drop(columns=sparse), roles, options, advise, usable,
+                                          type_logs + repair_logs, out.columns)
     out, fill_logs = apply_decisions(out, plans, indicators=options.missing_indicators)
     trail.record("missing_values", before_impute, out, fill_logs)
     left_out = set(sparse) | {e["column"] for e in fill_logs if e["action"] == "drop_column"}
     imputed = pd.concat([imputed_cells(before_fill, after_dependencies, dependency_logs),
                          imputed_cells(before_impute, out, fill_logs)], ignore_index=True)
 
-    # The output feature is what a model learns: its values are not clipped or guessed.
-    quantities = [c for c, r in roles.items() if r in QUANTITIES and c in out.columns and c != options.target]
-    outlier_logs: list[dict] = []
-    if options.outliers != "off":
-        report(Stage.OUTLIERS, 65, f"Checking {len(quantities)} numeric columns for outliers")
-        checked = out
-        out, outlier_logs = outliers_and_fences(out, method=options.outlier_method, strategy=options.outliers,
-                                                columns=quantities, flag_columns=options.outlier_columns,
-                                                bounds=_bounds(out, roles, quantities),
-                                                fences=pinned_fences(plan) if plan else None)
-        trail.record("outliers", checked, out, outlier_logs)
+    out, outlier_logs = _outliers(out, roles, options, trail, report) if options.outliers != "off" else (out, [])
     features, feature_logs, descriptions = None, [], []
     if options.features:
         report(Stage.FEATURES, 78, "Engineering model-ready features")
-        model = out.drop(columns=[c for c in out.columns if c in left_out])
-        aim = options.target if options.target in model.columns else None
-        if plan is not None and plan.get("features"):  # the plan's columns, encoders and scalers
-            features, feature_logs, descriptions = replay_features(model, plan["features"], aim)
-        else:
-            features, feature_logs, descriptions = engineer_features(
-                model, target=aim, roles={c: r for c, r in roles.items() if c in model.columns},
-                scaling=options.scaling)
+        features, feature_logs, descriptions = _features(out.drop(columns=[c for c in out.columns if c in left_out]),
+                                                         roles, options)
 
     if parallel:
         report(Stage.EDA, 88, "Finishing the plots")
     statistics, figures, eda_logs = eda()
-    validation = None
-    if plan is not None:
-        broken = check(frame, out, plan.get("expectations", {}))
-        validation = {"passed": not broken and not skipped, "violations": broken, "skipped": skipped}
-        if options.strict and (validation["violations"] or skipped):
-            raise PlanViolation(_broken(validation))
-    units = {e["column"]: e["params"]["unit"] for e in type_logs if e["action"] == "convert_unit"}
-    for col, unit in units.items():  # a number read from '12.0 oz' keeps its unit beside its statistics
-        if col in statistics.get("columns", {}):
-            statistics["columns"][col]["unit"] = unit
+    validation = None if plan is None else _validation(frame, out, plan, skipped, options.strict)
+    units = _units(type_logs, statistics)
     formats = _date_formats(type_logs, out)
     changes, changed = cell_changes(frame, out, trail, type_logs, formats)
     summary = {
@@ -201,15 +172,67 @@ def _run(frame: pd.DataFrame, options: PipelineOptions, report: Progress, advise
     }
     logs = {"cleaning": type_logs + dup_logs + label_logs + drop_logs + eda_logs + repair_logs + fill_logs,
             "outliers": outlier_logs, "features": feature_logs}
-    result_report = None
-    if options.mode == Mode.DEEP:
-        base = rule_based_report(before_fill, plans, advisor["asked"], summary, logs)
-        result_report = merge_advisor_report(base, advisor["report"]) if advisor["used"] else base
+    result_report = _deep_report(before_fill, plans, advisor, summary, logs) if options.mode == Mode.DEEP else None
     return PipelineResult(frame=out, features=features, feature_descriptions=descriptions, logs=logs,
                           summary=summary, report=result_report, statistics=statistics, figures=figures,
                           imputed=imputed, formats=formats, changes=changes,
                           repairs={"cells": trail.judged, "complete": trail.complete}, dependencies=rules,
                           expectations=learn(frame, out, roles, usable, statistics), validation=validation)
+
+
+def _outliers(out: pd.DataFrame, roles: dict[str, str], options: PipelineOptions, trail: Trail, report: Progress
+              ) -> tuple[pd.DataFrame, list[dict]]:
+    # The output feature is what a model learns: its values are not clipped or guessed.
+    quantities = [c for c, r in roles.items() if r in QUANTITIES and c in out.columns and c != options.target]
+    report(Stage.OUTLIERS, 65, f"Checking {len(quantities)} numeric columns for outliers")
+    handled, logs = outliers_and_fences(out, method=options.outlier_method, strategy=options.outliers,
+                                        columns=quantities, flag_columns=options.outlier_columns,
+                                        bounds=_bounds(out, roles, quantities),
+                                        fences=pinned_fences(options.plan) if options.plan else None)
+    trail.record("outliers", out, handled, logs)
+    return handled, logs
+
+
+def _units(type_logs: list[dict], statistics: dict) -> dict[str, str]:
+    """The unit each converted column was read in; a number read from '12.0 oz' keeps it beside its statistics."""
+    units = {e["column"]: e["params"]["unit"] for e in type_logs if e["action"] == "convert_unit"}
+    for col, unit in units.items():
+        if col in statistics.get("columns", {}):
+            statistics["columns"][col]["unit"] = unit
+    return units
+
+
+def _deep_report(before_fill: pd.DataFrame, plans: dict, advisor: dict, summary: dict, logs: dict) -> dict:
+    base = rule_based_report(before_fill, plans, advisor["asked"], summary, logs)
+    return merge_advisor_report(base, advisor["report"]) if advisor["used"] else base
+
+
+def _fill_plans(frame: pd.DataFrame, roles: dict[str, str], options: PipelineOptions, advise: Advise | None,
+                rules: list[dict], repairs: list[dict], columns) -> tuple[dict, dict, list[dict]]:
+    """How each gap is filled: the plan's decisions (and those it could not apply), else heuristics and advisor."""
+    plan = options.plan
+    if plan is not None:
+        plans, skipped = replayed_gaps(plan, frame, roles, options.target, rules, columns)
+        return plans, {"asked": [], "used": False, "error": None, "report": None, "model": None}, skipped
+    plans, advisor = plan_missing(frame, roles, options.mode, options.target, advise, rules=rules, repairs=repairs)
+    return plans, advisor, []
+
+
+def _features(model: pd.DataFrame, roles: dict[str, str], options: PipelineOptions):
+    aim = options.target if options.target in model.columns else None
+    if options.plan is not None and options.plan.get("features"):  # the plan's columns, encoders and scalers
+        return replay_features(model, options.plan["features"], aim)
+    return engineer_features(model, target=aim, roles={c: r for c, r in roles.items() if c in model.columns},
+                             scaling=options.scaling)
+
+
+def _validation(frame: pd.DataFrame, out: pd.DataFrame, plan: dict, skipped: list[dict], strict: bool) -> dict:
+    """What the batch broke of the plan's expectations; strict: a failure instead."""
+    broken = check(frame, out, plan.get("expectations", {}))
+    validation = {"passed": not broken and not skipped, "violations": broken, "skipped": skipped}
+    if strict and (broken or skipped):
+        raise PlanViolation(_broken(validation))
+    return validation
 
 
 def _broken(validation: dict) -> str:

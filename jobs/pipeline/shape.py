@@ -54,41 +54,12 @@ def json_shape(path: str | Path, info, limits: Limits) -> tuple[int, list[str]]:
     "jsonl" when a second top-level value follows the first.
     """
     lines = info.format == "jsonl"
-    rows, keys = 0, {}
-    depth = values = lists = 0
-    record = 1 if lines else 0  # nesting depth of the records; 0 not known yet, -1 no more
+    walk = _Records(limits, lines)
     try:
         with _utf8(path, info.encoding) as fh:
             for event, value in ijson.basic_parse(fh, buf_size=JSON_READ_BYTES, multiple_values=True,
                                                   use_float=True):
-                if event == "map_key":
-                    if depth == record and value not in keys:
-                        limits.check_name(value)
-                        keys[value] = None
-                        limits.check_columns(len(keys), at_least=True)
-                elif event in _OPEN:
-                    depth += 1
-                    if depth > limits.json_depth:
-                        raise limits.too_deep()
-                    if depth == 1:
-                        values += 1
-                        if values > 1 and not lines:
-                            raise _SecondValue
-                        record = record if lines else 2 if event == "start_array" else 0
-                    elif depth == 2 and record in (0, -1) and event == "start_array":
-                        lists += 1  # a list inside the top object: its items are the records
-                        record = 3
-                    if depth == record:
-                        if event != "start_map":
-                            raise LoadError(NOT_RECORDS)
-                        rows += 1
-                        limits.check_rows(rows, at_least=True)
-                elif event in _CLOSE:
-                    if depth == 2 and record == 3:
-                        record = -1
-                    depth -= 1
-                elif depth == 0 or depth == record - 1:
-                    raise LoadError(NOT_RECORDS)  # a bare value, or a value where a record belongs
+                walk.step(event, value)
     except _SecondValue:
         info.format = "jsonl"
         return json_shape(path, info, limits)
@@ -98,9 +69,52 @@ def json_shape(path: str | Path, info, limits: Limits) -> tuple[int, list[str]]:
         if isinstance(exc, LoadError):
             raise
         raise LoadError("The file is not valid JSON (or not in the text encoding it seems to use).") from exc
-    if values == 0 or (not lines and lists != 1 and record != 2):
+    if walk.values == 0 or (not lines and walk.lists != 1 and walk.record != 2):
         raise LoadError(NOT_RECORDS)
-    return rows, list(keys)
+    return walk.rows, list(walk.keys)
+
+
+class _Records:
+    """json_shape's walk over parser events: where the records are, how many, and their keys."""
+
+    def __init__(self, limits: Limits, lines: bool):
+        self.limits, self.lines = limits, lines
+        self.rows, self.keys = 0, {}
+        self.depth = self.values = self.lists = 0
+        self.record = 1 if lines else 0  # nesting depth of the records; 0 not known yet, -1 no more
+
+    def step(self, event: str, value) -> None:
+        if event == "map_key":
+            if self.depth == self.record and value not in self.keys:
+                self.limits.check_name(value)
+                self.keys[value] = None
+                self.limits.check_columns(len(self.keys), at_least=True)
+        elif event in _OPEN:
+            self._open(event)
+        elif event in _CLOSE:
+            if self.depth == 2 and self.record == 3:
+                self.record = -1
+            self.depth -= 1
+        elif self.depth == 0 or self.depth == self.record - 1:
+            raise LoadError(NOT_RECORDS)  # a bare value, or a value where a record belongs
+
+    def _open(self, event: str) -> None:
+        self.depth += 1
+        if self.depth > self.limits.json_depth:
+            raise self.limits.too_deep()
+        if self.depth == 1:
+            self.values += 1
+            if self.values > 1 and not self.lines:
+                raise _SecondValue
+            self.record = self.record if self.lines else 2 if event == "start_array" else 0
+        elif self.depth == 2 and self.record in (0, -1) and event == "start_array":
+            self.lists += 1  # a list inside the top object: its items are the records
+            self.record = 3
+        if self.depth == self.record:
+            if event != "start_map":
+                raise LoadError(NOT_RECORDS)
+            self.rows += 1
+            self.limits.check_rows(self.rows, at_least=True)
 
 
 def parquet_shape(path: str | Path, limits: Limits) -> tuple[int, list[str]]:

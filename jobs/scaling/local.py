@@ -41,7 +41,7 @@ class LocalBackend:
         names = []
         for _ in range(count):
             name = f"auto-{queue}-{uuid.uuid4().hex[:8]}"  # the monitor tells ours apart by the prefix
-            process = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "worker.py"), "--queue", queue,
+            process = subprocess.Popen([sys.executable, "-m", "scripts.worker", "--queue", queue,
                                         "--name", name], cwd=ROOT, env=self.env or os.environ.copy())
             self.workers.append(Managed(name, queue, process))
             names.append(name)

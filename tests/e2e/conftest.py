@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -15,11 +14,10 @@ import requests
 from redis import Redis
 from rq import Worker
 
-from bench.util import alive, free_port, kill_and_wait, reap, scratch_database
-from tests.conftest import wait_until
+from harness.databases import migrate, scratch_database
+from harness.processes import ROOT, alive, describe, free_port, kill_and_wait, marked, reap, start_gunicorn, \
+    start_redis, start_worker
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 # In the environment of every process a module's tests start, so of their children too (RQ's horse and
 # scheduler, an autoscaler's workers): how a test finds what it left running, whatever its parent.
 MARK = "WRANGLER_E2E_RUN"
@@ -55,29 +53,6 @@ def database(settings, tmp_path_factory):
         yield fresh
 
 
-def start_redis(port: int) -> subprocess.Popen:
-    """A redis-server of our own on `port` (nothing kept on disk), once it answers; in a session of its own."""
-    proc = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-                             "--appendonly", "no"], start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        wait_until(lambda: proc.poll() is not None or serves(port, proc.pid), 10, "private redis-server did not start",
-                   every=0.05)
-        assert proc.poll() is None, f"redis-server could not listen on port {port}"
-    except BaseException:
-        reap(proc, grace=0)
-        raise
-    return proc
-
-
-def serves(port: int, pid: int) -> bool:
-    """The Redis answering on `port` is the process `pid` (not another run's server that took the port)."""
-    try:
-        return Redis(port=port, socket_connect_timeout=0.5).info("server")["process_id"] == pid
-    except Exception:  # noqa: BLE001 - not up yet, whatever the reason
-        return False
-
-
 @pytest.fixture(scope="module")
 def redis_url():
     """A Redis for this module alone: no other module, test run or leftover worker shares its queues."""
@@ -103,31 +78,8 @@ def env(database, redis_url, tmp_path_factory):
                   # Load tests upload many files as one user; fairness limits have their own tests.
                   MAX_JOBS_IN_FLIGHT="0", UPLOAD_RATE_LIMIT="off",
                   **{MARK: uuid.uuid4().hex})
-    subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=values, check=True,
-                   capture_output=True)
+    migrate(values)
     return values
-
-
-def start_gunicorn(env: dict, *options: str, output=subprocess.DEVNULL) -> tuple[subprocess.Popen, str]:
-    """gunicorn serving wsgi:app on a free port, once /health answers 200; in a session of its own (`reap` it).
-    Its stdout and stderr go to `output` (an open file to read its log lines)."""
-    port = free_port()
-    proc = subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--timeout", "120", *options,
-                             "wsgi:app"], cwd=ROOT, env=env, start_new_session=True, stdout=output, stderr=output)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: healthy(base), 60, "gunicorn did not become healthy", every=0.1)
-    except BaseException:
-        reap(proc, grace=5)
-        raise
-    return proc, base
-
-
-def healthy(base: str) -> bool:
-    try:
-        return requests.get(base + "/health", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 @pytest.fixture(scope="module")
@@ -141,12 +93,11 @@ def server(env):
 
 @pytest.fixture()
 def workers(env):
-    """Start `scripts/worker.py` processes; afterwards each gets a warm shutdown and is reaped with its session."""
+    """Start `python -m scripts.worker` processes; afterwards each gets a warm shutdown and is reaped with its session."""
     started: list[subprocess.Popen] = []
 
     def start(*extra: str, env_extra: dict | None = None, output=subprocess.DEVNULL) -> subprocess.Popen:
-        proc = subprocess.Popen([sys.executable, "scripts/worker.py", *extra], cwd=ROOT, env={**env, **(env_extra or {})},
-                                start_new_session=True, stdout=output, stderr=output)
+        proc = start_worker({**env, **(env_extra or {})}, *extra, output=output)
         started.append(proc)
         return proc
     yield start
@@ -156,24 +107,7 @@ def workers(env):
 
 def strays(env: dict) -> list[psutil.Process]:
     """Live processes started, directly or not, by this module's tests, but for those kept for the module."""
-    found = []
-    for process in psutil.process_iter():
-        try:
-            if os.getsid(process.pid) not in KEEP and process.environ().get(MARK) == env[MARK] and alive(process):
-                found.append(process)
-        except (OSError, psutil.Error):  # gone meanwhile, or not ours to read
-            continue
-    return found
-
-
-def describe(processes: list[psutil.Process]) -> list[str]:
-    out = []
-    for process in processes:
-        try:
-            out.append(f"{process.pid} {' '.join(process.cmdline()[1:3])}")
-        except psutil.Error:
-            out.append(f"{process.pid} (gone)")
-    return out
+    return marked(MARK, env[MARK], KEEP)
 
 
 def forget_dead_workers(connection: Redis, env: dict) -> None:

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from bench.util import reap
+from harness.processes import BIN, ROOT, reap, start_gunicorn
 from tests.conftest import wait_until
-from tests.e2e.conftest import BIN, ROOT, start_gunicorn
 
 pytestmark = pytest.mark.timeout(600)
 CONFIG = Path(__file__).with_name("schemathesis.toml")

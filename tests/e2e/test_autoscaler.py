@@ -13,7 +13,7 @@ import requests
 from redis import Redis
 from rq import Worker
 
-from bench.generate import write_csv
+from harness.generate import write_csv
 from jobs.queues import get_queue
 from jobs.scaling.local import LocalBackend
 from jobs.keys import DECISION_KEY
@@ -33,7 +33,7 @@ def ours(connection, queue: str) -> list[Worker]:
 def test_burst_grows_drains_shrinks_replaces_crashes_and_stops_cleanly(server, env, tmp_path):
     connection = Redis.from_url(env["REDIS_URL"])
     scaler = subprocess.Popen(
-        [sys.executable, "scripts/autoscaler.py", "--interval", "0.5", "--scale-up", "3", "--scale-down", "1",
+        [sys.executable, "-m", "scripts.autoscaler", "--interval", "0.5", "--scale-up", "3", "--scale-down", "1",
          "--up-cooldown", "0", "--down-cooldown", "2", "--max", "eda_fast=3", "--max", "eda_deep=1",
          "--stop-deadline", "20"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -111,7 +111,7 @@ def test_worker_past_the_stop_deadline_is_killed_and_its_job_requeued_without_a_
                                                                                     tmp_path):
     connection = Redis.from_url(env["REDIS_URL"])
     scaler = subprocess.Popen(
-        [sys.executable, "scripts/autoscaler.py", "--interval", "0.5", "--min", "eda_fast=1", "--max", "eda_fast=1",
+        [sys.executable, "-m", "scripts.autoscaler", "--interval", "0.5", "--min", "eda_fast=1", "--max", "eda_fast=1",
          "--stop-deadline", "1"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until(lambda: len(ours(connection, "eda_fast")) == 1, 60, "the worker never started")
@@ -136,7 +136,7 @@ def test_dry_run_once_prints_one_decision_line_and_starts_nothing(env, redis_con
     for n in range(4):
         enqueue_dataset(redis_conn, f"dry-{n}", "deep")
     try:
-        done = subprocess.run([sys.executable, "scripts/autoscaler.py", "--once", "--dry-run", "--scale-up", "2",
+        done = subprocess.run([sys.executable, "-m", "scripts.autoscaler", "--once", "--dry-run", "--scale-up", "2",
                                "--scale-down", "1"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
         (line,) = done.stdout.splitlines()
         deep = next(d for d in json.loads(line)["decisions"] if d["queue"] == "eda_deep")
@@ -149,13 +149,13 @@ def test_dry_run_once_prints_one_decision_line_and_starts_nothing(env, redis_con
 
 def test_heroku_backend_from_the_cli(env):
     from tests.fakes.heroku import FakeHeroku
-    missing = subprocess.run([sys.executable, "scripts/autoscaler.py", "--backend", "heroku", "--once"], cwd=ROOT,
+    missing = subprocess.run([sys.executable, "-m", "scripts.autoscaler", "--backend", "heroku", "--once"], cwd=ROOT,
                              env={k: v for k, v in env.items() if not k.startswith("HEROKU_")},
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode != 0 and "HEROKU_API_KEY and HEROKU_APP_NAME" in missing.stderr
     fake = FakeHeroku("wrangler-prod", "k", {"worker": 0})
     try:
-        done = subprocess.run([sys.executable, "scripts/autoscaler.py", "--backend", "heroku", "--once"], cwd=ROOT,
+        done = subprocess.run([sys.executable, "-m", "scripts.autoscaler", "--backend", "heroku", "--once"], cwd=ROOT,
                               env=dict(env, HEROKU_API_KEY="k", HEROKU_APP_NAME="wrangler-prod",
                                        HEROKU_API_URL=fake.url), capture_output=True, text=True, timeout=60)
         fast = next(d for d in json.loads(done.stdout)["decisions"] if d["queue"] == "eda_fast")

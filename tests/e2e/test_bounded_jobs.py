@@ -5,7 +5,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -23,11 +22,11 @@ from app.extensions import db
 from app.ingest import Intake
 from app.models import Dataset
 from app.services import submit_dataset
-from bench.generate import write_csv
+from harness.generate import write_csv
+from harness.processes import start_worker
 from jobs.pipeline.load import inspect
 from tests.conftest import wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 ROWS, WIDTH = 200_000, 16_000  # one 16 KB value repeated: ~0.5 MB on disk, 3 GB decoded
 
 
@@ -69,9 +68,7 @@ def submit(site, path: Path, tmp_path: Path) -> str:
 def burst_worker(env, on_start=None, **settings) -> tuple[int, float]:
     """Run a forking burst worker until the queues are empty; its exit code and peak RSS (MB) of it and
     its job processes (wait4 reports the largest of the tree)."""
-    proc = subprocess.Popen([sys.executable, "scripts/worker.py", "--burst"], cwd=ROOT,
-                            env={**env, **{k: str(v) for k, v in settings.items()}},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start_worker({**env, **{k: str(v) for k, v in settings.items()}}, "--burst")
     watchdog = threading.Timer(180, proc.kill)
     watchdog.start()
     try:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from bench.generate import write_csv
+from harness.generate import write_csv
+from harness.processes import BIN, ROOT, start_gunicorn
 from tests.conftest import wait_until
-from tests.e2e.conftest import BIN, ROOT, start_gunicorn
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.chrome.options import Options  # noqa: E402

@@ -10,7 +10,7 @@ import requests
 from redis import Redis
 from rq.job import Job, JobStatus
 
-from bench.generate import write_csv
+from harness.generate import write_csv
 from jobs.queues import job_id_for
 from tests.conftest import wait_until
 from tests.e2e.conftest import curl, upload, wait_for

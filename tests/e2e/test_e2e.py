@@ -16,8 +16,8 @@ import requests
 from redis import Redis
 from rq.job import Job, JobStatus
 
-from bench.generate import write_csv
-from bench.util import reap
+from harness.generate import write_csv
+from harness.processes import reap, start_worker
 from tests.conftest import wait_until
 from tests.e2e.conftest import curl, upload, wait_for
 
@@ -74,9 +74,7 @@ def test_sigkilled_worker_job_runs_again(server, workers, tmp_path):
 
 def test_sigtermed_worker_puts_its_job_back_before_the_platform_kills_it(server, env, workers, tmp_path):
     # Heroku's model: SIGTERM to every process of the dyno, SIGKILL 30 s later.
-    worker = subprocess.Popen([sys.executable, "scripts/worker.py"], cwd=ROOT, start_new_session=True,
-                              env=dict(env, WORKER_SHUTDOWN_GRACE="2"), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    worker = start_worker(dict(env, WORKER_SHUTDOWN_GRACE="2"))
     try:
         body = upload(server, write_csv(tmp_path / "long.csv", 300_000, 16))
         wait_for(server, body["dataset_id"], lambda s: s["status"] == "processing", 60)
@@ -97,7 +95,7 @@ def test_sigtermed_worker_puts_its_job_back_before_the_platform_kills_it(server,
 
 def test_check_job_status_lists_stuck_datasets(server, env, tmp_path):
     body = upload(server, write_csv(tmp_path / "wait.csv", 50, 4))  # no worker runs in this test
-    script = [sys.executable, "scripts/check_job_status.py", "--json"]
+    script = [sys.executable, "-m", "scripts.check_job_status", "--json"]
     fresh = subprocess.run([*script, "--stuck-after", "3600"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert fresh.returncode == 0 and json.loads(fresh.stdout)["by_status"]["queued"] >= 1
 
@@ -106,7 +104,7 @@ def test_check_job_status_lists_stuck_datasets(server, env, tmp_path):
         return done if done.returncode == 1 else None
     stuck = wait_until(listed_as_stuck, 60, "the waiting dataset was never listed as stuck", every=0.5)
     assert body["dataset_id"] in {d["dataset_id"] for d in json.loads(stuck.stdout)["stuck"]}
-    table = subprocess.run([sys.executable, "scripts/check_job_status.py", "--stuck-after", "1"], cwd=ROOT, env=env,
+    table = subprocess.run([sys.executable, "-m", "scripts.check_job_status", "--stuck-after", "1"], cwd=ROOT, env=env,
                            capture_output=True, text=True).stdout
     assert "queued:" in table and body["dataset_id"] in table
 
@@ -114,7 +112,7 @@ def test_check_job_status_lists_stuck_datasets(server, env, tmp_path):
 def test_load_test_script_reports_every_dataset(server, workers):
     workers()
     workers()
-    done = subprocess.run([sys.executable, "scripts/load_test.py", "--url", server, "--num", "12", "--concurrent", "6",
+    done = subprocess.run([sys.executable, "-m", "scripts.load_test", "--url", server, "--num", "12", "--concurrent", "6",
                            "--rows", "200", "--json", "--timeout", "120"], cwd=ROOT, capture_output=True, text=True)
     report = json.loads(done.stdout)
     assert done.returncode == 0 and report["ok"], report
@@ -124,10 +122,10 @@ def test_load_test_script_reports_every_dataset(server, workers):
 
 
 def test_load_test_script_counts_refusals_as_failures(server):
-    done = subprocess.run([sys.executable, "scripts/load_test.py", "--url", server, "--num", "3", "--concurrent", "3",
+    done = subprocess.run([sys.executable, "-m", "scripts.load_test", "--url", server, "--num", "3", "--concurrent", "3",
                            "--mode", "nonsense"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 2  # argparse refuses the mode before anything is sent
-    bad = subprocess.run([sys.executable, "scripts/load_test.py", "--url", server, "--num", "2", "--concurrent", "2",
+    bad = subprocess.run([sys.executable, "-m", "scripts.load_test", "--url", server, "--num", "2", "--concurrent", "2",
                           "--rows", "0"], cwd=ROOT, capture_output=True, text=True)  # header only: 422 each
     assert bad.returncode == 1 and "upload: HTTP 422 x2" in bad.stdout
 

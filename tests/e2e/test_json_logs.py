@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from bench.util import reap
-from tests.e2e.conftest import curl, start_gunicorn, wait_for
+from harness.processes import reap, start_gunicorn
+from tests.e2e.conftest import curl, wait_for
 
 pytestmark = pytest.mark.timeout(180)
 

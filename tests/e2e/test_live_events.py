@@ -9,9 +9,9 @@ import time
 
 import requests
 
-from bench.generate import write_csv
-from bench.util import reap
-from tests.e2e.conftest import start_gunicorn, upload
+from harness.generate import write_csv
+from harness.processes import reap, start_gunicorn
+from tests.e2e.conftest import upload
 
 STREAMS = 10  # held open at once against one web process of 16 threads (EVENTS_MAX_STREAMS 12)
 

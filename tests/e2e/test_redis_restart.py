@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from bench.generate import write_csv
-from bench.util import reap
+from harness.generate import write_csv
+from harness.processes import free_port, reap, start_gunicorn, start_redis
 from tests.conftest import wait_until
-from tests.e2e.conftest import free_port, start_gunicorn, start_redis, upload
+from tests.e2e.conftest import upload
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(300)
@@ -27,7 +27,7 @@ def stack(env, tmp_path):
     values = dict(env, REDIS_URL=f"redis://127.0.0.1:{port}/0", RECONCILE_GRACE_SECONDS="2",
                   WORKER_MAINTENANCE_INTERVAL="2", STORAGE_DIR=str(tmp_path / "storage"))
     web, base = start_gunicorn(values, "--workers", "2", "--threads", "4", "--worker-class", "gthread")
-    scaler = subprocess.Popen([sys.executable, "scripts/autoscaler.py", "--interval", "1", "--max", "eda_fast=2",
+    scaler = subprocess.Popen([sys.executable, "-m", "scripts.autoscaler", "--interval", "1", "--max", "eda_fast=2",
                                "--scale-up", "4", "--scale-down", "1", "--up-cooldown", "2"], cwd=ROOT, env=values,
                               start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     state = {"redis": redis, "port": port, "base": base}
@@ -63,7 +63,7 @@ def test_redis_restarted_empty_mid_run_loses_nothing(stack, tmp_path):
 
 
 def test_fifty_concurrent_uploads_all_complete(stack):
-    done = subprocess.run([sys.executable, "scripts/load_test.py", "--url", stack["base"], "--num", "50",
+    done = subprocess.run([sys.executable, "-m", "scripts.load_test", "--url", stack["base"], "--num", "50",
                            "--concurrent", "50", "--rows", "300", "--json", "--timeout", "240"],
                           cwd=ROOT, capture_output=True, text=True)
     report = json.loads(done.stdout)

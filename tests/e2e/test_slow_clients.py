@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from bench.util import reap
-from tests.e2e.conftest import start_gunicorn, wait_for
+from harness.processes import reap, start_gunicorn
+from tests.e2e.conftest import wait_for
 
 THREADS = 2  # the one web process under test; every test uses more slow peers than this
 HEAD = b"GET /health HTTP/1.1\r\nHost: localhost\r\nUser-Agent: slowloris\r\nAccept: */*\r\n\r\n"

@@ -44,7 +44,7 @@ class FakeHeroku:
                         return self._reply(422, {"id": "invalid_params", "message": "Invalid quantity."})
                     fake.formation[process_type] = quantity
                 self._reply(200, {"type": process_type, "quantity": fake.formation[process_type],
-                                  "command": "python scripts/worker.py", "size": "standard-1X"})
+                                  "command": "python -m scripts.worker", "size": "standard-1X"})
 
             def do_GET(self):  # noqa: N802 - http.server's naming
                 self._handle("GET")

@@ -1,15 +1,18 @@
-"""Integration fixtures shared by modules: S3 through moto's server on loopback, and the app on it."""
+"""Integration fixtures shared by modules: S3 through moto's server on loopback, and the app on it; tokens;
+the orders table the mode tests upload and the plan tests' feed."""
 from __future__ import annotations
 
 import os
 import socket
 
 import boto3
+import numpy as np
+import pandas as pd
 import pytest
 from moto.server import ThreadedMotoServer
 
 from app import create_app
-from tests.conftest import make_config
+from tests.conftest import make_config, upload
 from tests.fakes.gemini import FakeGemini
 
 BUCKET = "wrangler-test"
@@ -97,3 +100,48 @@ def make_token(token_app, user: str, *collabs: str, operator: bool = False) -> s
 
 def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
+
+
+def orders_csv(n: int = 120, seed: int = 2) -> bytes:
+    """Orders with prices as text that track x (about 30% "?"), city spellings, gaps, day-first dates."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(100, 15, n).round(1)
+    frame = pd.DataFrame({"order_id": range(1, n + 1), "x": x, "price": [f"${v:,.2f}" for v in 3 * x + 7],
+                          "city": rng.choice(["Oslo", "oslo ", "Rome"], n), "sold": rng.choice(["yes", "no"], n),
+                          "when": pd.date_range("2024-01-01", periods=n).strftime("%d/%m/%Y")})
+    frame = frame.astype(object)
+    frame.loc[rng.random(n) < 0.3, "price"] = "?"
+    frame.loc[rng.random(n) < 0.15, "city"] = ""
+    return frame.to_csv(index=False).encode()
+
+
+def upload_orders(client, data: bytes | None = None, **fields):
+    """`upload` as orders.csv: `orders_csv()` unless `data` is given."""
+    return upload(client, data or orders_csv(), "orders.csv", **fields)
+
+
+# The plan tests' feed: batches uploaded as orders.csv by the user "feed", read back as that user.
+FEED = "feed"
+
+
+def csv(frame: pd.DataFrame) -> bytes:
+    return frame.to_csv(index=False).encode()
+
+
+def upload_feed(client, data: bytes, **fields):
+    """`upload` as orders.csv by the feed (`user_id` in `fields` says otherwise)."""
+    return upload(client, data, "orders.csv", **{"user_id": FEED, **fields})
+
+
+def get(client, path: str):
+    """GET `path` as the feed."""
+    return client.get(path + ("&" if "?" in path else "?") + f"user_id={FEED}")
+
+
+def cleaned(client, run_worker, data: bytes, **fields) -> tuple[str, dict]:
+    """Upload a batch as the feed (202 or the test fails), run the worker; the dataset id and its status."""
+    response = upload_feed(client, data, **fields)
+    assert response.status_code == 202, response.json
+    run_worker()
+    dataset_id = response.json["dataset_id"]
+    return dataset_id, get(client, f"/dataset/{dataset_id}/status").json

@@ -9,17 +9,13 @@ from rq import Queue
 from rq.job import Job
 
 from app.models import Dataset, StepLog
+from tests.conftest import upload
 
 CSV = b"id,price,ok,age,city\n1,\"$1,200\",yes,30,Paris\n2,$5,no,,Rome\n3,?,Y,40,\n3,?,Y,40,\n4,$8,N,NA,Paris\n"
 
 
-def upload(client, data: bytes = CSV, name: str = "sales.csv", **fields):
-    form = {"file": (io.BytesIO(data), name), **fields}
-    return client.post("/dataset/upload", data=form, content_type="multipart/form-data")
-
-
 def test_upload_queues_a_job_with_only_the_id(client, redis_conn):
-    response = upload(client, user_id="alice", collaboration_id="team1", mode="smart")
+    response = upload(client, CSV, "sales.csv", user_id="alice", collaboration_id="team1", mode="smart")
     assert response.status_code == 202, response.json
     body = response.json
     assert (body["rows"], body["columns"], body["status"], body["mode"]) == (5, 5, "queued", "smart")
@@ -31,13 +27,13 @@ def test_upload_queues_a_job_with_only_the_id(client, redis_conn):
 
 
 def test_deep_goes_to_deep_queue(client, redis_conn):
-    body = upload(client, mode="deep").json
+    body = upload(client, CSV, "sales.csv", mode="deep").json
     assert Queue("eda_deep", connection=redis_conn).job_ids == [body["job_id"]]
     assert Job.fetch(body["job_id"], connection=redis_conn).timeout == 1800
 
 
 def test_worker_cleans_and_downloads_work(client, run_worker, db):
-    body = upload(client, user_id="alice").json
+    body = upload(client, CSV, "sales.csv", user_id="alice").json
     dataset_id = body["dataset_id"]
     assert client.get(f"/dataset/{dataset_id}/cleaned").status_code == 409
     assert run_worker()
@@ -67,7 +63,7 @@ def test_worker_cleans_and_downloads_work(client, run_worker, db):
 
 def test_rerun_is_idempotent(client, run_worker, app, db):
     from jobs.process import process_dataset
-    dataset_id = upload(client).json["dataset_id"]
+    dataset_id = upload(client, CSV, "sales.csv").json["dataset_id"]
     run_worker()
     count = StepLog.query.filter_by(dataset_id=dataset_id).count()
     process_dataset(dataset_id)
@@ -78,7 +74,7 @@ def test_rerun_is_idempotent(client, run_worker, app, db):
 
 
 def test_other_users_get_404(client):
-    dataset_id = upload(client, user_id="alice", collaboration_id="team1").json["dataset_id"]
+    dataset_id = upload(client, CSV, "sales.csv", user_id="alice", collaboration_id="team1").json["dataset_id"]
     assert client.get(f"/dataset/{dataset_id}/status?user_id=bob").status_code == 404
     assert client.get(f"/dataset/{dataset_id}/status?user_id=bob&collaboration_id=team1").status_code == 200
     assert client.get(f"/dataset/{dataset_id}/raw?user_id=alice").status_code == 200
@@ -87,8 +83,8 @@ def test_other_users_get_404(client):
 
 
 def test_list_is_newest_first_and_pages(client):
-    ids = [upload(client, user_id="carol").json["dataset_id"] for _ in range(5)]
-    upload(client, user_id="dave")
+    ids = [upload(client, CSV, "sales.csv", user_id="carol").json["dataset_id"] for _ in range(5)]
+    upload(client, CSV, "sales.csv", user_id="dave")
     first = client.get("/datasets?user_id=carol&limit=2").json
     assert [d["dataset_id"] for d in first["datasets"]] == ids[::-1][:2]
     second = client.get(f"/datasets?user_id=carol&limit=2&cursor={first['next_cursor']}").json
@@ -122,7 +118,7 @@ def test_health(client):
 
 def test_job_failure_is_recorded_then_retried(client, run_worker, app, db, redis_conn):
     from rq.registry import ScheduledJobRegistry
-    body = upload(client).json
+    body = upload(client, CSV, "sales.csv").json
     dataset = db.session.get(Dataset, body["dataset_id"])
     app.extensions["storage"].delete(dataset.raw_key)  # the job will not find its input
     run_worker()
@@ -135,7 +131,7 @@ def test_job_failure_is_recorded_then_retried(client, run_worker, app, db, redis
 
 def test_job_failure_without_retries_is_failed(client, app, db):
     from jobs.process import process_dataset
-    body = upload(client).json
+    body = upload(client, CSV, "sales.csv").json
     dataset = db.session.get(Dataset, body["dataset_id"])
     app.extensions["storage"].delete(dataset.raw_key)
     with pytest.raises(Exception, match="no such object"):

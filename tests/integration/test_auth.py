@@ -1,23 +1,16 @@
 """Token mode: 401 without a good token, the token decides the user, others' datasets answer 404, pages' sessions."""
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
 
 from app import create_app
 from app.models import ApiToken
-from tests.conftest import make_config
+from tests.conftest import accepted, make_config, upload
 from tests.integration.conftest import bearer, make_token
 
 CSV = b"a,b,c\n1,2,x\n3,,y\n5,6,\n7,8,x\n"
-
-
-def upload(tc, token: str, **fields) -> tuple[int, dict]:
-    response = tc.post("/dataset/upload", data={"file": (io.BytesIO(CSV), "d.csv"), **fields},
-                       content_type="multipart/form-data", headers=bearer(token))
-    return response.status_code, response.json
 
 
 @pytest.mark.parametrize("method,path", [
@@ -40,19 +33,19 @@ def test_health_stays_open_for_platform_probes(tc):
 
 def test_the_token_decides_the_user(token_app, tc):
     alice = make_token(token_app, "alice", "lab")
-    status, body = upload(tc, alice)
-    assert status == 202
+    body = accepted(tc, CSV, headers=bearer(alice))
     assert tc.get(f"/dataset/{body['dataset_id']}/status", headers=bearer(alice)).json["user_id"] == "alice"
-    assert upload(tc, alice, user_id="bob")[0] == 403  # cannot upload as someone else
-    assert upload(tc, alice, collaboration_id="other-lab")[0] == 403  # nor into a collaboration it is not in
-    assert upload(tc, alice, collaboration_id="lab")[0] == 202
+    assert upload(tc, CSV, headers=bearer(alice), user_id="bob").status_code == 403  # cannot upload as someone else
+    # nor into a collaboration it is not in
+    assert upload(tc, CSV, headers=bearer(alice), collaboration_id="other-lab").status_code == 403
+    assert upload(tc, CSV, headers=bearer(alice), collaboration_id="lab").status_code == 202
 
 
 def test_others_datasets_answer_404_and_collaborators_see_shared_ones(token_app, tc):
     alice, bob, carol = make_token(token_app, "alice", "lab"), make_token(token_app, "bob"), \
         make_token(token_app, "carol", "lab")
-    _, private = upload(tc, alice)
-    _, shared = upload(tc, alice, collaboration_id="lab")
+    private = upload(tc, CSV, headers=bearer(alice)).json
+    shared = upload(tc, CSV, headers=bearer(alice), collaboration_id="lab").json
     for path in ("status", "raw", "cleaned", "eda/graphs", "logs/cleaning", "features", "view"):
         assert tc.get(f"/dataset/{private['dataset_id']}/{path}", headers=bearer(bob)).status_code == 404, path
         assert tc.get(f"/dataset/{private['dataset_id']}/{path}", headers=bearer(carol)).status_code == 404, path
@@ -89,9 +82,9 @@ def test_bad_names_are_refused_by_the_cli(token_app, tc):
 
 def test_quotas_count_per_token_user(token_app, tc):
     alice, bob = make_token(token_app, "alice"), make_token(token_app, "bob")
-    assert upload(tc, alice, mode="smart")[0] == 202
-    assert upload(tc, alice, mode="smart")[0] == 429
-    assert upload(tc, bob, mode="smart")[0] == 202  # bob's quota is his own
+    assert upload(tc, CSV, headers=bearer(alice), mode="smart").status_code == 202
+    assert upload(tc, CSV, headers=bearer(alice), mode="smart").status_code == 429
+    assert upload(tc, CSV, headers=bearer(bob), mode="smart").status_code == 202  # bob's quota is his own
 
 
 def test_pages_ask_for_a_token_and_remember_it_in_a_strict_cookie(token_app, tc):
@@ -117,11 +110,9 @@ def test_cookie_requests_from_other_sites_are_refused(token_app, tc):
     forged_login = tc.post("/login", data={"token": token}, headers={"Sec-Fetch-Site": "cross-site"})
     assert forged_login.status_code == 403  # login CSRF: another site cannot sign a browser in as someone
     assert tc.post("/login", data={"token": token}, headers={"Sec-Fetch-Site": "same-origin"}).status_code == 303
-    forged = tc.post("/upload", data={"file": (io.BytesIO(CSV), "d.csv")}, content_type="multipart/form-data",
-                     headers={"Origin": "https://evil.example"})
+    forged = upload(tc, CSV, path="/upload", headers={"Origin": "https://evil.example"})
     assert forged.status_code == 403
-    api = tc.post("/dataset/upload", data={"file": (io.BytesIO(CSV), "d.csv")}, content_type="multipart/form-data",
-                  headers={**bearer(token), "Origin": "https://evil.example"})
+    api = upload(tc, CSV, headers={**bearer(token), "Origin": "https://evil.example"})
     assert api.status_code == 202  # bearer calls carry no ambient credentials: no CSRF to fear
 
 

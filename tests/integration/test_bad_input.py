@@ -7,7 +7,7 @@ import json
 import pytest
 
 from app.models import Dataset
-from tests.conftest import stored_files
+from tests.conftest import stored_files, upload
 
 WIDE = (",".join(f"c{i}" for i in range(501)) + "\n" + ",".join("1" for _ in range(501)) + "\n").encode()
 TALL = b"a\n" + b"1\n" * 1001
@@ -47,11 +47,9 @@ CASES = [
 
 
 @pytest.fixture()
-def limited_client(app, db):
-    saved = {k: app.config[k] for k in ("MAX_ROWS", "MAX_COLUMNS", "MAX_UPLOAD_MB", "MAX_CONTENT_LENGTH")}
-    app.config.update(MAX_ROWS=1000, MAX_COLUMNS=500, MAX_UPLOAD_MB=2, MAX_CONTENT_LENGTH=3 * 1024 * 1024)
-    yield app.test_client()
-    app.config.update(saved)
+def limited_client(app, db, configure):
+    configure(MAX_ROWS=1000, MAX_COLUMNS=500, MAX_UPLOAD_MB=2, MAX_CONTENT_LENGTH=3 * 1024 * 1024)
+    return app.test_client()
 
 
 @pytest.mark.parametrize("label,request_kwargs,status,code", CASES, ids=[c[0] for c in CASES])
@@ -66,7 +64,7 @@ def test_rejected_upload_leaves_nothing(limited_client, app, db, redis_conn, lab
 
 
 def test_body_over_the_request_limit_is_json_413(limited_client):
-    response = limited_client.post("/dataset/upload", **multipart(b"a\n" + b"1\n" * 2_000_000, "huge.csv"))
+    response = upload(limited_client, b"a\n" + b"1\n" * 2_000_000, "huge.csv")
     assert response.status_code == 413 and response.json["error"]["code"] == "too_large"
 
 

@@ -1,28 +1,25 @@
 """GET /dataset/{id}/correlations and the dataset page's correlation table, through a real worker."""
 from __future__ import annotations
 
-import io
 
 import numpy as np
 import pandas as pd
 
 from app.extensions import db
 from app.models import Dataset
+from tests.conftest import accepted
 
 
-def _upload(client) -> str:
+def pairs_csv() -> bytes:
     rng = np.random.default_rng(3)
     x = rng.normal(size=300)
     frame = pd.DataFrame({"x": x, "y": 2 * x + rng.normal(0, 0.2, 300), "noise": rng.normal(size=300),
                           "band": np.where(x > 0, "up", "down")})
-    form = {"file": (io.BytesIO(frame.to_csv(index=False).encode()), "pairs.csv")}
-    response = client.post("/dataset/upload", data=form, content_type="multipart/form-data")
-    assert response.status_code == 202, response.json
-    return response.json["dataset_id"]
+    return frame.to_csv(index=False).encode()
 
 
 def test_correlations_are_served_and_shown(client, run_worker):
-    dataset_id = _upload(client)
+    dataset_id = accepted(client, pairs_csv(), "pairs.csv")["dataset_id"]
     early = client.get(f"/dataset/{dataset_id}/correlations")
     assert early.status_code == 409 and early.json["error"]["code"] == "not_ready"
     run_worker()
@@ -39,7 +36,7 @@ def test_correlations_are_served_and_shown(client, run_worker):
 
 
 def test_a_dataset_cleaned_before_the_analysis_existed_says_so(client, run_worker, app):
-    dataset_id = _upload(client)
+    dataset_id = accepted(client, pairs_csv(), "pairs.csv")["dataset_id"]
     run_worker()
     with app.app_context():
         dataset = db.session.get(Dataset, dataset_id)

@@ -1,26 +1,18 @@
 """DELETE /dataset/{id} removes rows, files and the queued job; retention purges old raw files only."""
 from __future__ import annotations
 
-import io
 import json
 from datetime import timedelta
 
 from app.models import CleaningReport, Dataset, Graph, ModeUsage, StepLog, utcnow
 from app.retention import purge_if_due
-from tests.conftest import stored_files
+from tests.conftest import accepted, stored_files
 
 CSV = b"a,b,c\n1,2,x\n3,,y\n5,6,\n7,8,x\n9,10,y\n"
 
 
-def upload(client, **fields) -> dict:
-    response = client.post("/dataset/upload", data={"file": (io.BytesIO(CSV), "d.csv"), "user_id": "u1", **fields},
-                           content_type="multipart/form-data")
-    assert response.status_code == 202, response.json
-    return response.json
-
-
 def test_delete_completed_dataset_removes_rows_and_files_but_not_quota_use(app, client, db, run_worker):
-    body = upload(client, mode="smart")
+    body = accepted(client, CSV, user_id="u1", mode="smart")
     run_worker()
     dataset_id = body["dataset_id"]
     assert Graph.query.filter_by(dataset_id=dataset_id).count() > 0
@@ -38,7 +30,7 @@ def test_delete_completed_dataset_removes_rows_and_files_but_not_quota_use(app, 
 
 
 def test_delete_queued_dataset_takes_its_job_off_the_queue(app, client, db, redis_conn, run_worker):
-    body = upload(client)
+    body = accepted(client, CSV, user_id="u1")
     assert redis_conn.llen("rq:queue:eda_fast") == 1
     assert client.delete(f"/dataset/{body['dataset_id']}?user_id=u1").status_code == 204
     assert redis_conn.llen("rq:queue:eda_fast") == 0 and not redis_conn.exists(f"rq:job:{body['job_id']}")
@@ -47,7 +39,7 @@ def test_delete_queued_dataset_takes_its_job_off_the_queue(app, client, db, redi
 
 
 def test_delete_while_processing_is_refused(client, db):
-    body = upload(client)
+    body = accepted(client, CSV, user_id="u1")
     dataset = db.session.get(Dataset, body["dataset_id"])
     dataset.status = "processing"
     db.session.commit()
@@ -56,9 +48,9 @@ def test_delete_while_processing_is_refused(client, db):
 
 
 def test_retention_purges_old_finished_raw_files_only(app, client, db, run_worker, redis_conn):
-    old, recent = upload(client)["dataset_id"], upload(client)["dataset_id"]
+    old, recent = accepted(client, CSV, user_id="u1")["dataset_id"], accepted(client, CSV, user_id="u1")["dataset_id"]
     run_worker()
-    waiting = upload(client)["dataset_id"]  # queued: its job still needs the raw file
+    waiting = accepted(client, CSV, user_id="u1")["dataset_id"]  # queued: its job still needs the raw file
     for dataset_id in (old, waiting):
         db.session.get(Dataset, dataset_id).updated_at = utcnow() - timedelta(days=10)
     db.session.commit()

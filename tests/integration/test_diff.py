@@ -6,7 +6,7 @@ import io
 import numpy as np
 import pandas as pd
 
-from tests.integration.test_plans import cleaned, csv, get
+from tests.integration.conftest import cleaned, csv, get
 
 DUPLICATES = (10, 11)  # exact copies of row 9 (0-based): the cleaned table drops them
 

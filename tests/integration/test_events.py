@@ -7,7 +7,7 @@ import pytest
 
 from app import create_app
 from tests.conftest import make_config
-from tests.integration.test_modes import upload
+from tests.integration.conftest import upload_orders
 
 
 def read(response) -> list[tuple[str | None, dict | str]]:
@@ -27,14 +27,14 @@ def read(response) -> list[tuple[str | None, dict | str]]:
 
 
 def test_a_finished_dataset_sends_its_state_and_ends(client, run_worker):
-    dataset_id = upload(client).json["dataset_id"]
+    dataset_id = upload_orders(client).json["dataset_id"]
     run_worker()
     events = read(client.get(f"/dataset/{dataset_id}/events", buffered=False))
     assert [data["status"] for _id, data in events] == ["completed"]
 
 
 def test_resume_from_the_start_replays_every_stage_in_order(client, run_worker):
-    dataset_id = upload(client).json["dataset_id"]
+    dataset_id = upload_orders(client).json["dataset_id"]
     run_worker()
     events = read(client.get(f"/dataset/{dataset_id}/events", headers={"Last-Event-ID": "0-0"}, buffered=False))
     ids = [event_id for event_id, _data in events]
@@ -51,7 +51,7 @@ def test_resume_from_the_start_replays_every_stage_in_order(client, run_worker):
 def test_a_quiet_stream_sends_heartbeats_and_ends_in_time(settings, db, tmp_path):
     app = create_app(make_config(settings, tmp_path, EVENTS_HEARTBEAT_SECONDS=1, EVENTS_MAX_SECONDS=2))
     client = app.test_client()
-    dataset_id = upload(client).json["dataset_id"]  # queued: no worker runs it
+    dataset_id = upload_orders(client).json["dataset_id"]  # queued: no worker runs it
     events = read(client.get(f"/dataset/{dataset_id}/events", buffered=False))
     assert events[0][1]["status"] == "queued"
     beats = [data for _event_id, data in events[1:]]
@@ -62,7 +62,7 @@ def test_streams_are_capped_per_process_and_a_closed_one_frees_its_slot(settings
     app = create_app(make_config(settings, tmp_path, EVENTS_MAX_STREAMS=1, EVENTS_MAX_SECONDS=1,
                                  EVENTS_HEARTBEAT_SECONDS=1))
     client = app.test_client()
-    dataset_id = upload(client).json["dataset_id"]
+    dataset_id = upload_orders(client).json["dataset_id"]
     held = client.get(f"/dataset/{dataset_id}/events", buffered=False)  # open, never read
     refused = client.get(f"/dataset/{dataset_id}/events", buffered=False)
     assert refused.status_code == 503 and refused.json["error"]["code"] == "too_many_streams"
@@ -75,7 +75,7 @@ def test_streams_are_capped_per_process_and_a_closed_one_frees_its_slot(settings
 
 @pytest.mark.parametrize("bad", ["x", "1-2-3", "9" * 30 + "-0"])
 def test_a_malformed_last_event_id_starts_afresh(client, app, monkeypatch, bad):
-    dataset_id = upload(client).json["dataset_id"]
+    dataset_id = upload_orders(client).json["dataset_id"]
     monkeypatch.setitem(app.config, "EVENTS_MAX_SECONDS", 0)
     events = read(client.get(f"/dataset/{dataset_id}/events", headers={"Last-Event-ID": bad}, buffered=False))
     assert [data["status"] for _id, data in events] == ["queued"]

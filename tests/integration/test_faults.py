@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import errno
-import io
 
 import pytest
 from rq.job import Job
@@ -13,7 +12,7 @@ from app.extensions import db as _db
 from app.models import Dataset, ModeUsage
 from app.storage import LocalStorage
 from jobs.process import process_dataset
-from tests.conftest import make_config, stored_files
+from tests.conftest import make_config, stored_files, upload
 
 CSV = b"a,b,c\n1,2,x\n3,,y\n5,6,\n7,8,x\n"
 DEAD_DB = "postgresql://postgres@127.0.0.1:1/wrangler"  # nothing listens on port 1
@@ -40,8 +39,7 @@ def test_reads_answer_503_json_when_the_database_is_down(no_database, method, pa
 def test_upload_with_the_database_down_leaves_nothing_behind(no_database, redis_conn, tmp_path):
     down, client = no_database
     for mode in ("fast", "smart"):  # smart touches the database first (quota), fast only at the end
-        response = client.post("/dataset/upload", data={"file": (io.BytesIO(CSV), "d.csv"), "mode": mode},
-                               content_type="multipart/form-data")
+        response = upload(client, CSV, mode=mode)
         assert response.status_code == 503 and response.json["error"]["code"] == "database_unavailable", mode
     assert stored_files(down) == []
     assert redis_conn.llen("rq:queue:eda_fast") == 0
@@ -53,8 +51,7 @@ def test_database_lost_at_commit_rolls_everything_back(app, client, db, redis_co
     def lost(*_args, **_kwargs):
         raise OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
     monkeypatch.setattr(db.session, "commit", lost)
-    response = client.post("/dataset/upload", data={"file": (io.BytesIO(CSV), "d.csv"), "mode": "smart"},
-                           content_type="multipart/form-data")
+    response = upload(client, CSV, mode="smart")
     monkeypatch.undo()
     assert response.status_code == 503
     assert Dataset.query.count() == 0 and ModeUsage.query.count() == 0  # quota not spent either
@@ -63,8 +60,7 @@ def test_database_lost_at_commit_rolls_everything_back(app, client, db, redis_co
 
 def test_storage_failure_fails_the_attempt_with_the_reason_and_the_retry_completes(app, client, db, monkeypatch,
                                                                                   redis_conn, run_worker):
-    body = client.post("/dataset/upload", data={"file": (io.BytesIO(CSV), "d.csv")},
-                       content_type="multipart/form-data").json
+    body = upload(client, CSV).json
     real_put = LocalStorage.put_file
 
     def full_disk(self, key, path):
@@ -88,8 +84,7 @@ def test_storage_failure_fails_the_attempt_with_the_reason_and_the_retry_complet
 
 
 def test_a_recorded_file_missing_from_storage_is_a_clear_404(app, client, db, run_worker):
-    body = client.post("/dataset/upload", data={"file": (io.BytesIO(CSV), "d.csv")},
-                       content_type="multipart/form-data").json
+    body = upload(client, CSV).json
     run_worker()
     app.extensions["storage"].delete(f"datasets/{body['dataset_id']}/runs/1/cleaned.csv")  # someone emptied the disk
     response = client.get(f"/dataset/{body['dataset_id']}/cleaned")

@@ -12,6 +12,7 @@ import requests
 
 from app.models import Dataset
 from jobs.pipeline.export import safe_path, write_csv
+from tests.conftest import accepted, upload
 from tests.integration.conftest import run_jobs
 
 PAYLOADS = ["=1+1", "+1", "-1+2", "@SUM(A1)", "\t=1", "\r=1", " =1+1"]
@@ -32,13 +33,11 @@ def table_bytes() -> bytes:
 
 
 def run(client, run_worker, data: bytes, **fields) -> str:
-    form = {"file": (io.BytesIO(data), "hostile.csv"), "user_id": "mallory", **fields}
-    response = client.post("/dataset/upload", data=form, content_type="multipart/form-data")
-    assert response.status_code == 202, response.json
+    body = accepted(client, data, "hostile.csv", **{"user_id": "mallory", **fields})
     assert run_worker()
-    status = client.get(f"/dataset/{response.json['dataset_id']}/status").json
+    status = client.get(f"/dataset/{body['dataset_id']}/status").json
     assert status["status"] == "completed", status["error"]
-    return response.json["dataset_id"]
+    return body["dataset_id"]
 
 
 def download(client, path: str) -> pd.DataFrame:
@@ -164,8 +163,7 @@ def test_a_100_kb_cell_is_cut_in_logs_statistics_and_pages_never_in_data(client,
 def test_on_s3_the_safe_copy_is_a_presigned_download(s3_app, redis_conn):  # noqa: F811 - fixture
     application = s3_app()
     client = application.test_client()
-    body = client.post("/dataset/upload", data={"file": (io.BytesIO(table_bytes()), "hostile.csv"), "user_id": "u"},
-                       content_type="multipart/form-data").json
+    body = upload(client, table_bytes(), "hostile.csv", user_id="u").json
     run_jobs(application, redis_conn)
     safe, raw = client.get(f"/dataset/{body['dataset_id']}/cleaned"), client.get(
         f"/dataset/{body['dataset_id']}/cleaned?formulas=keep")

@@ -1,13 +1,12 @@
 """Plots, collaboration views and HTML pages through the API with a real worker."""
 from __future__ import annotations
 
-import io
 
 import numpy as np
 import pandas as pd
 
 from app.models import Graph
-from tests.conftest import stored_files
+from tests.conftest import stored_files, upload
 
 
 def csv_bytes(n: int = 300) -> bytes:
@@ -18,13 +17,8 @@ def csv_bytes(n: int = 300) -> bytes:
     return frame.to_csv(index=False).encode()
 
 
-def upload(client, **fields):
-    form = {"file": (io.BytesIO(csv_bytes()), "shop.csv"), **fields}
-    return client.post("/dataset/upload", data=form, content_type="multipart/form-data").json
-
-
 def test_graphs_listed_and_served_with_cache_headers(client, run_worker):
-    dataset_id = upload(client, user_id="g")["dataset_id"]
+    dataset_id = upload(client, csv_bytes(), "shop.csv", user_id="g").json["dataset_id"]
     assert client.get(f"/dataset/{dataset_id}/eda/graphs").json["graphs"] == []
     run_worker()
     body = client.get(f"/dataset/{dataset_id}/eda/graphs").json
@@ -44,7 +38,7 @@ def test_graphs_listed_and_served_with_cache_headers(client, run_worker):
 
 def test_rerun_replaces_graphs(client, run_worker, app, db):
     from jobs.process import process_dataset
-    dataset_id = upload(client)["dataset_id"]
+    dataset_id = upload(client, csv_bytes(), "shop.csv").json["dataset_id"]
     run_worker()
     before = {g.storage_key for g in Graph.query.filter_by(dataset_id=dataset_id)}
     process_dataset(dataset_id)
@@ -55,9 +49,9 @@ def test_rerun_replaces_graphs(client, run_worker, app, db):
 
 
 def test_collaboration_views(client, run_worker):
-    a = upload(client, user_id="ann", collaboration_id="lab")["dataset_id"]
-    b = upload(client, user_id="bob", collaboration_id="lab")["dataset_id"]
-    upload(client, user_id="cid", collaboration_id="other")
+    a = upload(client, csv_bytes(), "shop.csv", user_id="ann", collaboration_id="lab").json["dataset_id"]
+    b = upload(client, csv_bytes(), "shop.csv", user_id="bob", collaboration_id="lab").json["dataset_id"]
+    upload(client, csv_bytes(), "shop.csv", user_id="cid", collaboration_id="other")
     run_worker()
     graphs = client.get("/collaboration/lab/graphs").json
     assert {g["dataset_id"] for g in graphs["graphs"]} == {a, b} and graphs["graphs"][0]["database_name"] == "shop"
@@ -70,8 +64,7 @@ def test_collaboration_views(client, run_worker):
 
 def test_pages(client, run_worker):
     assert b"Clean a dataset" in client.get("/").data
-    response = client.post("/upload", data={"file": (io.BytesIO(csv_bytes()), "shop.csv"), "user_id": "web",
-                                            "mode": "fast"}, content_type="multipart/form-data")
+    response = upload(client, csv_bytes(), "shop.csv", path="/upload", user_id="web", mode="fast")
     assert response.status_code == 303 and "/view" in response.headers["Location"]
     page = client.get(response.headers["Location"]).data.decode()
     assert 'id="progress"' in page and "http-equiv=\"refresh\"" in page  # live while queued
@@ -83,8 +76,7 @@ def test_pages(client, run_worker):
 
 
 def test_form_errors_are_shown_on_the_page(client):
-    response = client.post("/upload", data={"file": (io.BytesIO(b""), "empty.csv"), "user_id": "web"},
-                           content_type="multipart/form-data")
+    response = upload(client, b"", "empty.csv", path="/upload", user_id="web")
     assert response.status_code == 422 and "The file is empty" in response.data.decode()
     response = client.post("/upload", data={"user_id": "web"}, content_type="multipart/form-data")
     assert response.status_code == 400 and "missing file" in response.data.decode()

@@ -1,13 +1,12 @@
 """Security headers on every response, the Host check (DNS rebinding) and open mode's cross-site refusal."""
 from __future__ import annotations
 
-import io
 
 import pytest
 
 from app import create_app
 from app.models import Dataset
-from tests.conftest import make_config, stored_files
+from tests.conftest import make_config, stored_files, upload
 
 CSV = b"a,b\n1,2\n3,4\n"
 HEADERS = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin"}
@@ -22,13 +21,8 @@ def assert_hardened(response, images: str = "'self'"):
     assert "unsafe-inline" not in response.headers["Content-Security-Policy"]
 
 
-def upload(client, **headers):
-    return client.post("/dataset/upload", data={"file": (io.BytesIO(CSV), "d.csv"), "user_id": "hx"},
-                       content_type="multipart/form-data", headers=headers)
-
-
 def test_every_kind_of_response_carries_the_headers(client):
-    dataset_id = upload(client).json["dataset_id"]
+    dataset_id = upload(client, CSV, user_id="hx").json["dataset_id"]
     responses = {
         "json": client.get(f"/dataset/{dataset_id}/status"), "json error": client.get("/dataset/nope/status"),
         "html": client.get("/"), "html page": client.get(f"/dataset/{dataset_id}/view"),
@@ -72,16 +66,16 @@ def test_allowed_hosts_in_token_mode_are_optional(settings, tmp_path, db):
 def test_open_mode_refuses_cross_site_posts(app, client):
     for headers in ({"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
                     {"Origin": "https://evil.example"}, {"Origin": "null"}):
-        refused = upload(client, **headers)
+        refused = upload(client, CSV, headers=headers, user_id="hx")
         assert refused.status_code == 403 and refused.json["error"]["code"] == "forbidden", headers
-    form = client.post("/upload", data={"file": (io.BytesIO(CSV), "d.csv")}, content_type="multipart/form-data",
-                       headers={"Origin": "http://attacker.example"})
+    form = upload(client, CSV, path="/upload", headers={"Origin": "http://attacker.example"})
     assert form.status_code == 403
     assert Dataset.query.count() == 0 and not [f for f in stored_files(app) if f.startswith("datasets/")]
 
-    assert upload(client, **{"Sec-Fetch-Site": "same-origin"}).status_code == 202  # our own page's form
-    assert upload(client, Origin="http://localhost").status_code == 202
-    dataset_id = upload(client).json["dataset_id"]  # curl sends neither header
+    same_origin = {"Sec-Fetch-Site": "same-origin"}  # our own page's form
+    assert upload(client, CSV, headers=same_origin, user_id="hx").status_code == 202
+    assert upload(client, CSV, headers={"Origin": "http://localhost"}, user_id="hx").status_code == 202
+    dataset_id = upload(client, CSV, user_id="hx").json["dataset_id"]  # curl sends neither header
     assert client.delete(f"/dataset/{dataset_id}?user_id=hx", headers={"Sec-Fetch-Site": "cross-site"}
                          ).status_code == 403
     assert client.get(f"/dataset/{dataset_id}/status", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 200

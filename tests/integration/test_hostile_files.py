@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from app.models import Dataset
-from tests.conftest import stored_files
+from tests.conftest import stored_files, upload
 
 # The README's documented bound for one upload in the web process is 64 MB above its resting size
 # (measured: 25 MB at most); the test allows more so that only a real regression fails it. Before
@@ -188,20 +188,17 @@ def peak() -> int:
 
 
 @pytest.fixture()
-def intake_config(app, db):
-    keys = ("MAX_ROWS", "MAX_COLUMNS", "MAX_COLUMN_NAME", "MAX_XLSX_CELLS", "UPLOAD_RATE_LIMIT")
-    saved = {k: app.config[k] for k in keys}
-    app.config.update(MAX_ROWS=1_000_000, MAX_COLUMNS=500, MAX_COLUMN_NAME=256, MAX_XLSX_CELLS=5_000_000,
-                      UPLOAD_RATE_LIMIT="")
-    yield app.config.update
-    app.config.update(saved)
+def intake_config(db, configure):
+    """The intake limits these tests are written against (no rate limit); a case changes more through the result."""
+    configure(MAX_ROWS=1_000_000, MAX_COLUMNS=500, MAX_COLUMN_NAME=256, MAX_XLSX_CELLS=5_000_000,
+              UPLOAD_RATE_LIMIT="")
+    return configure
 
 
 def upload_measured(app, data: bytes, name: str) -> tuple[object, float]:
     client = app.test_client()
     body = {"data": {"file": (io.BytesIO(data), name)}, "content_type": "multipart/form-data"}
-    warm = client.post("/dataset/upload", data={"file": (io.BytesIO(b"a,b\n"), "warm.csv")},
-                       content_type="multipart/form-data")  # a first request's lazy imports are not the file's cost
+    warm = upload(client, b"a,b\n", "warm.csv")  # a first request's lazy imports are not the file's cost
     assert warm.status_code == 422
     before = peak_reset()
     tracemalloc.start()  # Python objects and NumPy arrays, counted even where freed memory is reused

@@ -17,14 +17,7 @@ from jobs.failures import HorseKilled, JobGaveUp
 from jobs.limits import DecodedTooLarge, OutputTooLarge
 from jobs.pipeline.load import FormatError, LoadError
 from jobs.queues import is_final
-from tests.conftest import stored_files
-
-
-def upload(client, data: bytes, name: str, user: str) -> dict:
-    response = client.post("/dataset/upload", data={"file": (io.BytesIO(data), name), "user_id": user},
-                           content_type="multipart/form-data")
-    assert response.status_code == 202, response.json
-    return response.json
+from tests.conftest import accepted, stored_files
 
 
 def finished(db, redis_conn, body: dict) -> tuple[Dataset, Job]:
@@ -47,7 +40,7 @@ def long_text_csv(rows: int, width: int) -> bytes:
 def test_table_over_the_decoded_limit_fails_at_once(app, client, db, redis_conn, run_worker, monkeypatch):
     monkeypatch.setitem(app.config, "MAX_DECODED_MB", 4)
     # 2 columns × 1,500 rows is nothing by shape; the 4 KB cells are ~6 MB once loaded.
-    body = upload(client, long_text_csv(1500, 4000), "wide_cells.csv", "decoded")
+    body = accepted(client, long_text_csv(1500, 4000), "wide_cells.csv", user_id="decoded")
     run_worker()
     dataset, job = finished(db, redis_conn, body)
     assert_failed_once(dataset, job, redis_conn)
@@ -57,7 +50,7 @@ def test_table_over_the_decoded_limit_fails_at_once(app, client, db, redis_conn,
 
 def test_result_over_the_output_cap_fails_and_is_not_stored(app, client, db, redis_conn, run_worker, monkeypatch):
     monkeypatch.setitem(app.config, "MAX_OUTPUT_MB", 1)
-    body = upload(client, long_text_csv(300, 4000), "big_result.csv", "output")  # ~1.2 MB out
+    body = accepted(client, long_text_csv(300, 4000), "big_result.csv", user_id="output")  # ~1.2 MB out
     run_worker()
     dataset, job = finished(db, redis_conn, body)
     assert_failed_once(dataset, job, redis_conn)
@@ -70,7 +63,7 @@ def test_unreadable_file_fails_at_once_and_the_user_sees_no_path(app, client, db
     import pandas as pd
     buffer = io.BytesIO()
     pd.DataFrame({"a": [1, 2, 3]}).to_parquet(buffer)
-    body = upload(client, buffer.getvalue(), "ok.parquet", "unreadable")
+    body = accepted(client, buffer.getvalue(), "ok.parquet", user_id="unreadable")
     dataset = db.session.get(Dataset, body["dataset_id"])
     # The stored original is corrupted after intake: the job's read fails (LoadError), as it would every time.
     app.extensions["storage"].put_stream(dataset.raw_key, io.BytesIO(b"PAR1" + b"x" * 100 + b"PAR1"))
@@ -89,7 +82,7 @@ def test_unknown_error_names_its_class_and_an_error_id_in_the_log(app, client, d
     def broken(*_args, **_kwargs):  # an injected fault carrying what users must not see
         raise KeyError("SELECT key FROM datasets WHERE path = '/srv/wrangler/storage/datasets/x/raw.csv'")
     monkeypatch.setattr("jobs.process.run_pipeline", broken)
-    body = upload(client, b"a,b\n1,2\n3,4\n", "d.csv", "unknown")
+    body = accepted(client, b"a,b\n1,2\n3,4\n", "d.csv", user_id="unknown")
     with caplog.at_level(logging.ERROR, logger="jobs.process"):
         run_worker()
     dataset, job = finished(db, redis_conn, body)

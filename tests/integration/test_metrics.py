@@ -1,11 +1,11 @@
 """GET /metrics after real jobs: parsed with prometheus-client's own parser."""
 from __future__ import annotations
 
-import io
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.models import Dataset
+from tests.conftest import upload
 
 
 def samples(client) -> dict:
@@ -20,10 +20,8 @@ def samples(client) -> dict:
 
 def test_metrics_after_jobs(client, run_worker, app, db):
     for _ in range(2):
-        client.post("/dataset/upload", data={"file": (io.BytesIO(b"a,b\n1,2\n,3\n"), "d.csv")},
-                    content_type="multipart/form-data")
-    broken = client.post("/dataset/upload", data={"file": (io.BytesIO(b"a,b\n1,2\n"), "e.csv"), "mode": "deep"},
-                         content_type="multipart/form-data").json["dataset_id"]
+        upload(client, b"a,b\n1,2\n,3\n")
+    broken = upload(client, b"a,b\n1,2\n", "e.csv", mode="deep").json["dataset_id"]
     app.extensions["storage"].delete(db.session.get(Dataset, broken).raw_key)
     before = samples(client)
     assert before[("wrangler_queue_depth", (("queue", "eda_fast"),))] == 2

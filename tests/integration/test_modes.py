@@ -10,55 +10,39 @@ import pandas as pd
 
 from app.models import CleaningReport, ModeUsage
 from tests.fakes.gemini import text_reply
-
-
-def csv_bytes(n: int = 120, seed: int = 2) -> bytes:
-    rng = np.random.default_rng(seed)
-    x = rng.normal(100, 15, n).round(1)
-    frame = pd.DataFrame({"order_id": range(1, n + 1), "x": x, "price": [f"${v:,.2f}" for v in 3 * x + 7],
-                          "city": rng.choice(["Oslo", "oslo ", "Rome"], n), "sold": rng.choice(["yes", "no"], n),
-                          "when": pd.date_range("2024-01-01", periods=n).strftime("%d/%m/%Y")})
-    frame = frame.astype(object)
-    frame.loc[rng.random(n) < 0.3, "price"] = "?"
-    frame.loc[rng.random(n) < 0.15, "city"] = ""
-    return frame.to_csv(index=False).encode()
-
-
-def upload(client, data: bytes | None = None, **fields):
-    form = {"file": (io.BytesIO(data or csv_bytes()), "orders.csv"), **fields}
-    return client.post("/dataset/upload", data=form, content_type="multipart/form-data")
+from tests.integration.conftest import upload_orders
 
 
 def test_quota_is_429_before_anything_is_stored(client, app):
     for _ in range(3):
-        assert upload(client, user_id="q", mode="smart").status_code == 202
-    response = upload(client, user_id="q", mode="smart")
+        assert upload_orders(client, user_id="q", mode="smart").status_code == 202
+    response = upload_orders(client, user_id="q", mode="smart")
     assert response.status_code == 429 and response.json["error"]["code"] == "quota_exceeded"
     assert response.json["error"]["details"] == {"mode": "smart", "limit": 3, "used": 3, "window_hours": 0,
                                                  "setting": "SMART_QUOTA"}
     assert "SMART_QUOTA" in response.json["error"]["message"]  # the operator knows what raises it
-    assert upload(client, user_id="q", mode="deep").status_code == 202
-    deep = upload(client, user_id="q", mode="deep")
+    assert upload_orders(client, user_id="q", mode="deep").status_code == 202
+    deep = upload_orders(client, user_id="q", mode="deep")
     assert deep.status_code == 429 and deep.json["error"]["details"]["setting"] == "DEEP_QUOTA"
     assert "DEEP_QUOTA=1" in deep.json["error"]["message"] and "QUOTA_WINDOW_HOURS" not in deep.json["error"]["message"]
-    assert upload(client, user_id="q", mode="fast").status_code == 202  # unlimited
-    assert upload(client, user_id="other", mode="deep").status_code == 202
+    assert upload_orders(client, user_id="q", mode="fast").status_code == 202  # unlimited
+    assert upload_orders(client, user_id="other", mode="deep").status_code == 202
     assert ModeUsage.query.filter_by(user_id="q").count() == 4
 
 
 def test_rejected_upload_does_not_use_quota(client):
-    assert upload(client, b"a,b\n", user_id="r", mode="deep").status_code == 422
-    assert upload(client, user_id="r", mode="deep").status_code == 202
+    assert upload_orders(client, b"a,b\n", user_id="r", mode="deep").status_code == 422
+    assert upload_orders(client, user_id="r", mode="deep").status_code == 202
 
 
 def test_quota_window(client, app, db, monkeypatch):
     monkeypatch.setitem(app.config, "QUOTA_WINDOW_HOURS", 1)
-    assert upload(client, user_id="w", mode="deep").status_code == 202
+    assert upload_orders(client, user_id="w", mode="deep").status_code == 202
     usage = ModeUsage.query.filter_by(user_id="w").one()
     usage.created_at = usage.created_at.replace(year=2000)  # outside the window now
     db.session.commit()
-    assert upload(client, user_id="w", mode="deep").status_code == 202
-    error = upload(client, user_id="w", mode="deep").json["error"]
+    assert upload_orders(client, user_id="w", mode="deep").status_code == 202
+    error = upload_orders(client, user_id="w", mode="deep").json["error"]
     assert "DEEP_QUOTA=1, QUOTA_WINDOW_HOURS=1" in error["message"]
     assert (error["details"]["setting"], error["details"]["window_setting"]) == ("DEEP_QUOTA", "QUOTA_WINDOW_HOURS")
 
@@ -70,7 +54,7 @@ def test_concurrent_uploads_cannot_exceed_the_quota(app, db):
     def one():
         client = app.test_client()
         barrier.wait()
-        results.append(upload(client, user_id="race", mode="smart").status_code)
+        results.append(upload_orders(client, user_id="race", mode="smart").status_code)
 
     threads = [threading.Thread(target=one) for _ in range(8)]
     for t in threads:
@@ -85,7 +69,7 @@ def test_smart_mode_asks_the_advisor_and_logs_it(client, run_worker, gemini):
     gemini.reply = text_reply(json.dumps({"columns": [
         {"column": "price", "action": "regression", "params": {"predictors": ["x"]}, "reasoning": "tracks x",
          "confidence": 0.9}]}))
-    dataset_id = upload(client, user_id="s", mode="smart").json["dataset_id"]
+    dataset_id = upload_orders(client, user_id="s", mode="smart").json["dataset_id"]
     run_worker()
     assert client.get(f"/dataset/{dataset_id}/status").json["status"] == "completed"
     entries = client.get(f"/dataset/{dataset_id}/logs/cleaning").json["entries"]
@@ -100,7 +84,7 @@ def test_smart_mode_asks_the_advisor_and_logs_it(client, run_worker, gemini):
 
 
 def test_deep_mode_report_without_key(client, run_worker):
-    dataset_id = upload(client, user_id="d", mode="deep", target="x").json["dataset_id"]
+    dataset_id = upload_orders(client, user_id="d", mode="deep", target="x").json["dataset_id"]
     assert client.get(f"/dataset/{dataset_id}/report").status_code == 409
     run_worker()
     status = client.get(f"/dataset/{dataset_id}/status").json
@@ -129,7 +113,7 @@ def clean_table_with_a_far_value() -> bytes:
 
 
 def test_deep_report_lists_what_was_flagged_and_left_alone(client, run_worker):
-    dataset_id = upload(client, clean_table_with_a_far_value(), user_id="h", mode="deep").json["dataset_id"]
+    dataset_id = upload_orders(client, clean_table_with_a_far_value(), user_id="h", mode="deep").json["dataset_id"]
     run_worker()
     report = client.get(f"/dataset/{dataset_id}/report").json
     assert report["source"] == "heuristic" and report["changed"] == []
@@ -147,7 +131,7 @@ def test_deep_report_lists_what_was_flagged_and_left_alone(client, run_worker):
 
 
 def test_reports_recorded_before_the_lists_answer_empty_lists(client, run_worker, db):
-    dataset_id = upload(client, user_id="old", mode="deep").json["dataset_id"]
+    dataset_id = upload_orders(client, user_id="old", mode="deep").json["dataset_id"]
     run_worker()
     CleaningReport.query.filter_by(dataset_id=dataset_id).one().details = None
     db.session.commit()
@@ -159,7 +143,7 @@ def test_reports_recorded_before_the_lists_answer_empty_lists(client, run_worker
 
 def test_smart_mode_advisor_failure_is_reported(client, run_worker, gemini):
     gemini.reply = text_reply("not json at all")
-    dataset_id = upload(client, user_id="s2", mode="smart").json["dataset_id"]
+    dataset_id = upload_orders(client, user_id="s2", mode="smart").json["dataset_id"]
     run_worker()
     status = client.get(f"/dataset/{dataset_id}/status").json
     assert status["status"] == "completed" and status["advisor"]["used"] is False
@@ -168,7 +152,7 @@ def test_smart_mode_advisor_failure_is_reported(client, run_worker, gemini):
 
 
 def test_fast_mode_has_no_advisor_state(client, run_worker):
-    dataset_id = upload(client, user_id="f0").json["dataset_id"]
+    dataset_id = upload_orders(client, user_id="f0").json["dataset_id"]
     run_worker()
     status = client.get(f"/dataset/{dataset_id}/status").json
     assert status["advisor"] is None and "heuristics" not in status["progress_info"]
@@ -176,7 +160,7 @@ def test_fast_mode_has_no_advisor_state(client, run_worker):
 
 
 def test_features_endpoint_and_table(client, run_worker):
-    dataset_id = upload(client, user_id="f", target="x").json["dataset_id"]
+    dataset_id = upload_orders(client, user_id="f", target="x").json["dataset_id"]
     assert client.get(f"/dataset/{dataset_id}/features").status_code == 409
     run_worker()
     body = client.get(f"/dataset/{dataset_id}/features").json

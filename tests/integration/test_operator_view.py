@@ -2,14 +2,13 @@
 an upload that could not be queued saying so."""
 from __future__ import annotations
 
-import io
 
 from rq import Worker
 
 from app import create_app
 from app.config import shown_url
 from jobs.worker import WranglerWorker
-from tests.conftest import make_config
+from tests.conftest import make_config, upload
 
 DOWN = "redis://127.0.0.1:1/0"  # nothing listens there
 
@@ -41,8 +40,7 @@ def test_a_worker_registers_again_once_redis_forgot_it(app, redis_conn):
 def test_an_upload_redis_could_not_queue_says_so(app, db, settings):
     down = create_app(make_config(settings, app.config["STORAGE_DIR"], REDIS_URL=DOWN))
     client = down.test_client()
-    body = client.post("/dataset/upload", data={"file": (io.BytesIO(b"a,b\n1,2\n"), "d.csv")},
-                       content_type="multipart/form-data").json
+    body = upload(client, b"a,b\n1,2\n").json
     assert body["enqueued"] is False
     status = client.get(f"/dataset/{body['dataset_id']}/status").json
     assert status["status"] == "queued" and "queue (Redis) is unreachable" in status["progress_info"]

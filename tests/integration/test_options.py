@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from app.models import Dataset
-from tests.conftest import stored_files
+from tests.conftest import stored_files, upload
 
 DEFAULTS = {"na_values": [], "roles": {}, "outliers": "flag", "outlier_columns": False,
             "missing_indicators": False, "features": True}
@@ -32,11 +32,6 @@ def table_bytes(n: int = 80, seed: int = 5) -> bytes:
 
 
 TABLE = table_bytes()
-
-
-def upload(client, data: bytes = TABLE, **fields):
-    form = {"file": (io.BytesIO(data), "orders.csv"), **fields}
-    return client.post("/dataset/upload", data=form, content_type="multipart/form-data")
 
 
 def cleaned(client, dataset_id: str) -> pd.DataFrame:
@@ -74,7 +69,7 @@ def url_client(app, db, monkeypatch):
 # -- accepted and stored ---------------------------------------------------------------------------
 
 def test_defaults_are_stored_and_shown(client, db):
-    body = upload(client).json
+    body = upload(client, TABLE, "orders.csv").json
     assert body["options"] == DEFAULTS
     assert db.session.get(Dataset, body["dataset_id"]).options == DEFAULTS
     status = client.get(f"/dataset/{body['dataset_id']}/status").json
@@ -97,7 +92,7 @@ def test_defaults_are_stored_and_shown(client, db):
     ({"outliers": "", "na_values": "", "roles": ""}, {}),  # empty form fields mean the default
 ])
 def test_each_option_is_stored(client, db, fields, stored):
-    response = upload(client, **fields)
+    response = upload(client, TABLE, "orders.csv", **fields)
     assert response.status_code == 202, response.json
     expected = {**DEFAULTS, **stored}
     assert response.json["options"] == expected
@@ -135,7 +130,7 @@ BOOLEANS = ["true", "false", "1", "0", "yes", "no"]
     ({"na_values": "x" * 51}, "na_values", None),
 ])
 def test_invalid_option_is_400_and_leaves_nothing(client, app, db, redis_conn, fields, field, allowed):
-    response = upload(client, user_id="bad", mode="deep", **fields)
+    response = upload(client, TABLE, "orders.csv", user_id="bad", mode="deep", **fields)
     assert response.status_code == 400, response.json
     error = response.json["error"]
     assert error["code"] == "invalid_parameter" and error["details"]["field"] == field
@@ -149,7 +144,7 @@ def test_invalid_option_is_400_and_leaves_nothing(client, app, db, redis_conn, f
         assert "50" in error["message"]
     assert Dataset.query.count() == 0 and stored_files(app) == []
     assert redis_conn.llen("rq:queue:eda_deep") == 0
-    assert upload(client, user_id="bad", mode="deep").status_code == 202  # no quota was used
+    assert upload(client, TABLE, "orders.csv", user_id="bad", mode="deep").status_code == 202  # no quota was used
 
 
 def test_invalid_json_body_values_are_400(url_client, server, app, db):
@@ -162,20 +157,21 @@ def test_invalid_json_body_values_are_400(url_client, server, app, db):
 
 
 def test_roles_naming_an_unknown_column_is_422(client, app, db):
-    response = upload(client, user_id="r", mode="smart", roles=json.dumps({"zip": "code", "postcode": "code"}))
+    response = upload(client, TABLE, "orders.csv", user_id="r", mode="smart",
+                      roles=json.dumps({"zip": "code", "postcode": "code"}))
     assert response.status_code == 422
     error = response.json["error"]
     assert error["code"] == "unknown_column" and "'postcode'" in error["message"]
     assert error["details"]["unknown"] == ["postcode"] and error["details"]["field"] == "roles"
     assert error["details"]["columns"] == ["order", "amount", "score", "zip", "city"]
     assert Dataset.query.count() == 0 and stored_files(app) == []
-    assert upload(client, user_id="r", mode="smart").status_code == 202  # the quota was given back
+    assert upload(client, TABLE, "orders.csv", user_id="r", mode="smart").status_code == 202  # the quota was given back
 
 
 # -- the options reach the pipeline ------------------------------------------------------------------
 
 def test_default_flags_outliers_and_changes_no_value(client, run_worker):
-    dataset_id = upload(client).json["dataset_id"]
+    dataset_id = upload(client, TABLE, "orders.csv").json["dataset_id"]
     assert client.get(f"/dataset/{dataset_id}/imputed").status_code == 409
     run_worker()
     frame = cleaned(client, dataset_id)
@@ -189,8 +185,8 @@ def test_default_flags_outliers_and_changes_no_value(client, run_worker):
 
 
 def test_clip_changes_the_gross_value_and_flag_columns_are_added(client, run_worker):
-    clipped = upload(client, outliers="clip").json["dataset_id"]
-    flagged = upload(client, outlier_columns="true").json["dataset_id"]
+    clipped = upload(client, TABLE, "orders.csv", outliers="clip").json["dataset_id"]
+    flagged = upload(client, TABLE, "orders.csv", outlier_columns="true").json["dataset_id"]
     run_worker()
     assert cleaned(client, clipped)["amount"].max() < GROSS
     frame = cleaned(client, flagged)
@@ -198,7 +194,7 @@ def test_clip_changes_the_gross_value_and_flag_columns_are_added(client, run_wor
 
 
 def test_na_values_turn_a_token_into_missing_and_imputed_cells_are_listed(client, run_worker):
-    dataset_id = upload(client, na_values="n.v.", missing_indicators="true").json["dataset_id"]
+    dataset_id = upload(client, TABLE, "orders.csv", na_values="n.v.", missing_indicators="true").json["dataset_id"]
     run_worker()
     status = client.get(f"/dataset/{dataset_id}/status").json
     assert status["status"] == "completed", status["error"]
@@ -216,7 +212,7 @@ def test_na_values_turn_a_token_into_missing_and_imputed_cells_are_listed(client
 
 
 def test_features_off_skips_the_feature_step(client, run_worker, app):
-    dataset_id = upload(client, features="false").json["dataset_id"]
+    dataset_id = upload(client, TABLE, "orders.csv", features="false").json["dataset_id"]
     run_worker()
     status = client.get(f"/dataset/{dataset_id}/status").json
     assert status["status"] == "completed", status["error"]

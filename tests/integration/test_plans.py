@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from tests.fakes.gemini import text_reply
-from tests.integration.conftest import bearer, make_token
+from tests.conftest import upload
+from tests.integration.conftest import bearer, cleaned, csv, get, make_token, upload_feed
 from tests.standalone import run_plan_script
 
 
@@ -26,27 +27,6 @@ def batch(n: int = 150, seed: int = 2) -> pd.DataFrame:
     frame.loc[rng.random(n) < 0.3, "price"] = "?"
     frame.loc[rng.random(n) < 0.1, "x"] = None
     return frame
-
-
-def csv(frame: pd.DataFrame) -> bytes:
-    return frame.to_csv(index=False).encode()
-
-
-def upload(client, data: bytes, **fields):
-    form = {"file": (io.BytesIO(data), "orders.csv"), "user_id": "feed", **fields}
-    return client.post("/dataset/upload", data=form, content_type="multipart/form-data")
-
-
-def cleaned(client, run_worker, data: bytes, **fields) -> tuple[str, dict]:
-    response = upload(client, data, **fields)
-    assert response.status_code == 202, response.json
-    run_worker()
-    dataset_id = response.json["dataset_id"]
-    return dataset_id, get(client, f"/dataset/{dataset_id}/status").json
-
-
-def get(client, path: str):
-    return client.get(path + ("&" if "?" in path else "?") + "user_id=feed")
 
 
 def test_a_plan_replays_its_own_batch_byte_for_byte_without_asking_the_advisor(client, run_worker, gemini):
@@ -127,7 +107,7 @@ def test_the_next_batch_is_cleaned_the_same_way_and_its_drift_reported_with_rows
     assert gaps["table"] == "raw" and gaps["count"] >= 100 and gaps["rows"][:3] == [1, 2, 3]
     assert found[("unique", "order_id")]["rows"] == [12, 13]
 
-    strict = upload(client, csv(drifted), plan_from=first, strict="true")
+    strict = upload_feed(client, csv(drifted), plan_from=first, strict="true")
     assert strict.status_code == 202
     run_worker()
     status = get(client, f"/dataset/{strict.json['dataset_id']}/status").json
@@ -176,17 +156,17 @@ def test_the_next_batch_is_cleaned_the_same_way_and_its_drift_reported_with_rows
                            "range": [0, 1], "decimals": 1, "fallback": 0.5}}}}), 422, "invalid_plan"),
 ])
 def test_an_untrusted_plan_is_refused_before_anything_is_stored(client, app, plan, status, code):
-    response = upload(client, csv(batch()), plan=plan)
+    response = upload_feed(client, csv(batch()), plan=plan)
     assert (response.status_code, response.json["error"]["code"]) == (status, code), response.json
     assert get(client, "/datasets").json["count"] == 0
 
 
 def test_plan_routes_answer_for_what_is_not_there(client, run_worker):
-    waiting = upload(client, csv(batch())).json["dataset_id"]
+    waiting = upload_feed(client, csv(batch())).json["dataset_id"]
     assert get(client, f"/dataset/{waiting}/plan").status_code == 409
-    assert upload(client, csv(batch()), plan_from=waiting).status_code == 409  # no plan yet
-    assert upload(client, csv(batch()), plan_from="0" * 32).status_code == 404
-    assert upload(client, csv(batch()), strict="true").json["error"]["code"] == "invalid_parameter"
+    assert upload_feed(client, csv(batch()), plan_from=waiting).status_code == 409  # no plan yet
+    assert upload_feed(client, csv(batch()), plan_from="0" * 32).status_code == 404
+    assert upload_feed(client, csv(batch()), strict="true").json["error"]["code"] == "invalid_parameter"
     run_worker()
     assert get(client, f"/dataset/{waiting}/validation").status_code == 404  # cleaned without a plan
 
@@ -223,8 +203,8 @@ def test_saved_plans_are_versioned_listed_and_applied_by_name(client, run_worker
     assert ("range", "x") in violations(client, newest)  # the tightened range is what the batch is held to
     older, status = cleaned(client, run_worker, csv(batch(seed=3)), plan_name="weekly-orders", plan_version="1")
     assert status["options"]["plan"]["plan_version"] == 1 and ("range", "x") not in violations(client, older)
-    assert upload(client, csv(batch()), plan_name="nope").status_code == 404
-    assert upload(client, csv(batch()), plan_name="weekly-orders", plan_version="x").status_code == 400
+    assert upload_feed(client, csv(batch()), plan_name="nope").status_code == 404
+    assert upload_feed(client, csv(batch()), plan_name="weekly-orders", plan_version="x").status_code == 400
 
 
 def test_saved_plans_are_owned_like_datasets_in_token_mode(token_app, tc):
@@ -237,8 +217,7 @@ def test_saved_plans_are_owned_like_datasets_in_token_mode(token_app, tc):
     assert tc.get("/plans/shared/versions/1", headers=bearer(bob)).status_code == 404
     assert tc.get("/plans", headers=bearer(bob)).json["plans"] == []
     assert tc.get("/plans/shared/versions/1", headers=bearer(carol)).json["expectations"]["columns"]["x"]
-    stranger = tc.post("/dataset/upload", data={"file": (io.BytesIO(csv(batch())), "o.csv"), "plan_name": "shared"},
-                       content_type="multipart/form-data", headers=bearer(bob))
+    stranger = upload(tc, csv(batch()), "o.csv", headers=bearer(bob), plan_name="shared")
     assert stranger.status_code == 404
 
 
@@ -255,7 +234,7 @@ def test_a_deleted_version_is_gone_and_its_number_not_reused(client):
     assert client.delete("/plans/old?user_id=someone").status_code == 404  # not theirs to see
     assert client.delete("/plans/old?user_id=feed").status_code == 204
     assert get(client, "/plans").json["plans"] == []
-    assert upload(client, csv(batch()), plan_name="old").status_code == 404
+    assert upload_feed(client, csv(batch()), plan_name="old").status_code == 404
 
 
 def test_only_the_owner_deletes_a_shared_plan(token_app, tc):
@@ -283,18 +262,16 @@ def test_strict_reprocess_keeps_the_plan_and_a_plan_keeps_its_target(client, run
     again = client.post(f"/dataset/{second}/reprocess", data={"strict": "true", "user_id": "feed"})
     assert again.status_code == 202, again.json
     assert again.json["options"]["plan"] == {"dataset_id": first, "run": 1} and again.json["target"] == "price"
-    other = upload(client, csv(batch()), plan_from=first, target="x")
+    other = upload_feed(client, csv(batch()), plan_from=first, target="x")
     assert (other.status_code, other.json["error"]["details"]["plan_target"]) == (400, "price")
 
 
 def test_an_anonymous_uploader_applies_the_plans_it_saved(client, run_worker):
-    response = client.post("/dataset/upload", data={"file": (io.BytesIO(csv(batch())), "o.csv")},
-                           content_type="multipart/form-data")
+    response = upload(client, csv(batch()), "o.csv")
     run_worker()
     dataset_id = response.json["dataset_id"]
     assert client.post("/plans", data={"name": "mine", "dataset_id": dataset_id}).status_code == 201
-    applied = client.post("/dataset/upload", data={"file": (io.BytesIO(csv(batch(seed=3))), "o.csv"),
-                                                   "plan_name": "mine"}, content_type="multipart/form-data")
+    applied = upload(client, csv(batch(seed=3)), "o.csv", plan_name="mine")
     assert applied.status_code == 202 and applied.json["options"]["plan"] == {"plan_name": "mine", "plan_version": 1}
 
 
@@ -324,8 +301,7 @@ def test_the_exported_script_reproduces_the_cleaned_download_of_each_batch(clien
 
 
 def test_a_file_the_script_cannot_read_gets_a_clear_409(client, run_worker):
-    form = {"file": (io.BytesIO(batch().to_json(orient="records").encode()), "orders.json"), "user_id": "feed"}
-    response = client.post("/dataset/upload", data=form, content_type="multipart/form-data")
+    response = upload(client, batch().to_json(orient="records").encode(), "orders.json", user_id="feed")
     assert response.status_code == 202
     run_worker()
     dataset_id = response.json["dataset_id"]

@@ -63,13 +63,12 @@ def test_completions_per_minute_from_real_jobs(client, run_worker, redis_conn):
 
 def test_monitor_json_and_table(db, redis_conn, settings):
     enqueue_dataset(redis_conn, "m1", "deep")
-    script = Path(__file__).resolve().parents[2] / "scripts" / "monitor_redis.py"
-    out = subprocess.run([sys.executable, str(script), "--url", settings["redis_url"], "--json"],
-                         capture_output=True, text=True, check=True).stdout
+    monitor, root = [sys.executable, "-m", "scripts.monitor_redis", "--url", settings["redis_url"]], \
+        Path(__file__).resolve().parents[2]
+    out = subprocess.run([*monitor, "--json"], cwd=root, capture_output=True, text=True, check=True).stdout
     data = json.loads(out)
     deep = next(q for q in data["queues"] if q["queue"] == "eda_deep")
     assert deep["queued"] == 1 and deep["workers"] == {"busy": 0, "idle": 0, "min": 0, "max": 5}
     assert data["redis"]["used_memory"] > 0 and data["autoscaler"] is None
-    table = subprocess.run([sys.executable, str(script), "--url", settings["redis_url"]],
-                           capture_output=True, text=True, check=True).stdout
+    table = subprocess.run(monitor, cwd=root, capture_output=True, text=True, check=True).stdout
     assert "eda_deep" in table and "(0..5)" in table and "no decision published yet" in table

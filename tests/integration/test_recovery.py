@@ -1,7 +1,6 @@
 """The database is the source of truth: uploads survive Redis outages and lost jobs."""
 from __future__ import annotations
 
-import io
 import time
 
 from rq.executions import Execution
@@ -12,15 +11,14 @@ from app import create_app
 from app.models import Dataset
 from jobs.queues import job_id_for
 from jobs.recovery import reclaim_abandoned, recover
-from tests.conftest import make_config
+from tests.conftest import make_config, upload
 
 CSV = b"a,b\n1,x\n,y\n3,\n"
 
 
 def test_upload_accepted_while_redis_is_down(app, db, settings, tmp_path, redis_conn, run_worker):
     down = create_app(make_config(settings, app.config["STORAGE_DIR"], REDIS_URL="redis://127.0.0.1:1/0"))
-    response = down.test_client().post("/dataset/upload", data={"file": (io.BytesIO(CSV), "d.csv")},
-                                       content_type="multipart/form-data")
+    response = upload(down.test_client(), CSV)
     assert response.status_code == 202 and response.json["enqueued"] is False
     dataset_id = response.json["dataset_id"]
     assert db.session.get(Dataset, dataset_id).status == "queued"
@@ -35,16 +33,14 @@ def test_upload_accepted_while_redis_is_down(app, db, settings, tmp_path, redis_
 
 
 def test_grace_period_protects_in_flight_uploads(client, db, redis_conn):
-    body = client.post("/dataset/upload", data={"file": (io.BytesIO(CSV), "d.csv")},
-                       content_type="multipart/form-data").json
+    body = upload(client, CSV).json
     Job.fetch(body["job_id"], connection=redis_conn).delete()
     assert recover(redis_conn, grace_seconds=3600)["enqueued"] == []
     assert recover(redis_conn, grace_seconds=0)["enqueued"] == [body["dataset_id"]]
 
 
 def test_reconcile_cli(app, client, db, redis_conn):
-    body = client.post("/dataset/upload", data={"file": (io.BytesIO(CSV), "d.csv")},
-                       content_type="multipart/form-data").json
+    body = upload(client, CSV).json
     redis_conn.flushdb()  # Redis restarted and lost everything
     result = app.test_cli_runner().invoke(args=["reconcile", "--grace", "0"])
     assert result.exit_code == 0 and body["dataset_id"] in result.output
@@ -53,8 +49,7 @@ def test_reconcile_cli(app, client, db, redis_conn):
 
 def started_job(client, db, redis_conn, heartbeat_until: float, worker_name: str = "w") -> tuple[str, str]:
     """What a worker leaves behind when it dies mid-job: the job STARTED, the dataset processing."""
-    body = client.post("/dataset/upload", data={"file": (io.BytesIO(CSV), "d.csv")},
-                       content_type="multipart/form-data").json
+    body = upload(client, CSV).json
     job = Job.fetch(body["job_id"], connection=redis_conn)
     registry = StartedJobRegistry("eda_fast", connection=redis_conn)
     redis_conn.lrem("rq:queue:eda_fast", 0, job.id)
@@ -104,8 +99,7 @@ def test_recovery_lock_allows_one_pass_at_a_time(db, redis_conn):
 
 def test_a_dataset_that_finished_meanwhile_is_not_requeued(client, db, redis_conn, monkeypatch):
     import jobs.recovery as recovery
-    body = client.post("/dataset/upload", data={"file": (io.BytesIO(CSV), "d.csv")},
-                       content_type="multipart/form-data").json
+    body = upload(client, CSV).json
     Job.fetch(body["job_id"], connection=redis_conn).delete()
 
     def finishes_meanwhile(connection, dataset_id):  # the worker completes between look and claim
@@ -122,8 +116,7 @@ def test_a_dataset_that_finished_meanwhile_is_not_requeued(client, db, redis_con
 
 
 def test_started_job_without_a_worker_entry_is_not_live(client, db, redis_conn):
-    body = client.post("/dataset/upload", data={"file": (io.BytesIO(CSV), "d.csv")},
-                       content_type="multipart/form-data").json
+    body = upload(client, CSV).json
     redis_conn.lrem("rq:queue:eda_fast", 0, body["job_id"])
     Job.fetch(body["job_id"], connection=redis_conn).set_status(JobStatus.STARTED)  # holder crashed
     assert recover(redis_conn, grace_seconds=0)["enqueued"] == [body["dataset_id"]]

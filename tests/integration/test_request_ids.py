@@ -10,6 +10,7 @@ from rq.job import Job
 
 from app.logs import configure_logging
 from jobs.queues import job_id_for
+from tests.conftest import upload
 
 
 @pytest.fixture()
@@ -23,11 +24,6 @@ def json_lines(app):
     configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
     for logger in loggers:
         logger.setLevel(logging.NOTSET)
-
-
-def _upload(client, **headers):
-    form = {"file": (io.BytesIO(b"a,b\n1,x\n2,y\n3,x\n4,y\n"), "small.csv")}
-    return client.post("/dataset/upload", data=form, content_type="multipart/form-data", headers=headers)
 
 
 def test_a_sane_request_id_is_echoed_and_a_bad_one_replaced(client):
@@ -44,7 +40,7 @@ def test_error_bodies_name_the_request(client):
 
 
 def test_web_and_worker_lines_of_a_dataset_share_its_request_id(client, run_worker, redis_conn, json_lines):
-    response = _upload(client, **{"X-Request-ID": "upload-77"})
+    response = upload(client, b"a,b\n1,x\n2,y\n3,x\n4,y\n", "small.csv", headers={"X-Request-ID": "upload-77"})
     assert response.status_code == 202 and response.headers["X-Request-ID"] == "upload-77"
     dataset_id = response.json["dataset_id"]
     assert Job.fetch(job_id_for(dataset_id), connection=redis_conn).meta["request_id"] == "upload-77"

@@ -1,7 +1,6 @@
 """Job control through the API and a real burst worker: cancel a queued run, reprocess, the run history."""
 from __future__ import annotations
 
-import io
 import time
 
 from rq import Queue
@@ -11,8 +10,8 @@ from app import create_app
 from app.models import Dataset, Graph, ModeUsage, Run
 from app.tokens import create_token
 from jobs.queues import FAST_QUEUE, delete_job, job_id_for
-from tests.conftest import make_config
-from tests.integration.test_modes import upload
+from tests.conftest import make_config, upload
+from tests.integration.conftest import upload_orders
 
 
 def _status(client, dataset_id: str) -> dict:
@@ -20,7 +19,7 @@ def _status(client, dataset_id: str) -> dict:
 
 
 def test_cancel_a_queued_run_gives_its_quota_back_and_leaves_nothing_queued(client, app, redis_conn, run_worker):
-    dataset_id = upload(client, user_id="c", mode="smart").json["dataset_id"]
+    dataset_id = upload_orders(client, user_id="c", mode="smart").json["dataset_id"]
     assert ModeUsage.query.filter_by(user_id="c").count() == 1
     response = client.post(f"/dataset/{dataset_id}/cancel")
     assert response.status_code == 200, response.json
@@ -39,7 +38,7 @@ def test_cancel_a_queued_run_gives_its_quota_back_and_leaves_nothing_queued(clie
 
 def test_a_job_taken_after_its_cancel_does_nothing(client, db, run_worker):
     """Redis kept the job (its removal failed): the worker finds the dataset cancelled and leaves it."""
-    dataset_id = upload(client, user_id="late").json["dataset_id"]
+    dataset_id = upload_orders(client, user_id="late").json["dataset_id"]
     Dataset.query.filter_by(id=dataset_id).update({"status": "cancelled"})
     db.session.commit()
     run_worker()
@@ -48,7 +47,7 @@ def test_a_job_taken_after_its_cancel_does_nothing(client, db, run_worker):
 
 
 def test_reprocess_keeps_serving_the_last_run_until_the_new_one_completes(client, app, run_worker):
-    dataset_id = upload(client, user_id="r").json["dataset_id"]
+    dataset_id = upload_orders(client, user_id="r").json["dataset_id"]
     run_worker()
     first = client.get(f"/dataset/{dataset_id}/cleaned").data
     assert _status(client, dataset_id)["status"] == "completed"
@@ -83,7 +82,7 @@ def test_reprocess_keeps_serving_the_last_run_until_the_new_one_completes(client
 
 def test_reprocess_while_an_expired_execution_is_still_listed(client, db, redis_conn, run_worker):
     """RQ keeps an execution's registry entry a minute past its hash; deleting the old job then must not fail."""
-    dataset_id = upload(client, user_id="x").json["dataset_id"]
+    dataset_id = upload_orders(client, user_id="x").json["dataset_id"]
     Dataset.query.filter_by(id=dataset_id).update({"status": "failed"})  # its job stays in Redis
     db.session.commit()
     job = Job.fetch(job_id_for(dataset_id), connection=redis_conn)
@@ -96,7 +95,7 @@ def test_reprocess_while_an_expired_execution_is_still_listed(client, db, redis_
 
 def test_deleting_a_job_that_vanished_since_it_was_fetched(client, redis_conn):
     """A worker finishing a job deletes it (no result kept): one fetched just before is gone, not an error."""
-    dataset_id = upload(client, user_id="y").json["dataset_id"]
+    dataset_id = upload_orders(client, user_id="y").json["dataset_id"]
     job = Job.fetch(job_id_for(dataset_id), connection=redis_conn)
     redis_conn.delete(job.key)
     delete_job(job)
@@ -104,7 +103,7 @@ def test_deleting_a_job_that_vanished_since_it_was_fetched(client, redis_conn):
 
 
 def test_reprocess_checks_mode_columns_and_quota(client, db):
-    dataset_id = upload(client, user_id="v").json["dataset_id"]
+    dataset_id = upload_orders(client, user_id="v").json["dataset_id"]
     Dataset.query.filter_by(id=dataset_id).update({"status": "failed"})
     db.session.commit()
     bad_mode = client.post(f"/dataset/{dataset_id}/reprocess", data={"mode": "turbo"})
@@ -125,9 +124,7 @@ def test_token_mode_only_the_owner_cancels(settings, db, tmp_path):
     _, member = create_token("member", collaborations=["lab"])
     client = token_app.test_client()
     as_owner, as_member = {"Authorization": f"Bearer {owner}"}, {"Authorization": f"Bearer {member}"}
-    response = client.post("/dataset/upload", data={"file": (io.BytesIO(b"a,b\n1,2\n3,4\n"), "t.csv"),
-                                                    "collaboration_id": "lab"},
-                           headers=as_owner, content_type="multipart/form-data")
+    response = upload(client, b"a,b\n1,2\n3,4\n", "t.csv", headers=as_owner, collaboration_id="lab")
     dataset_id = response.json["dataset_id"]
     assert client.post(f"/dataset/{dataset_id}/cancel", headers=as_member).status_code == 403
     assert client.get(f"/dataset/{dataset_id}/runs", headers=as_member).status_code == 200  # members see runs
@@ -135,7 +132,7 @@ def test_token_mode_only_the_owner_cancels(settings, db, tmp_path):
 
 
 def test_the_dataset_page_cancels_and_shows_it(client):
-    dataset_id = upload(client, user_id="p").json["dataset_id"]
+    dataset_id = upload_orders(client, user_id="p").json["dataset_id"]
     page = client.get(f"/dataset/{dataset_id}/view?user_id=p").get_data(as_text=True)
     assert 'id="cancel"' in page
     response = client.post(f"/dataset/{dataset_id}/view/cancel?user_id=p")

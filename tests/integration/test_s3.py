@@ -10,7 +10,7 @@ import requests
 
 from app import create_app
 from app.storage import MissingObject, S3Storage
-from tests.conftest import make_config
+from tests.conftest import make_config, upload
 from tests.integration.conftest import BUCKET, keys, run_jobs
 
 CSV = b"a,b,c\n1,2,x\n3,,y\n5,6,\n7,8,x\n9,10,y\n"
@@ -78,8 +78,7 @@ def test_presigned_urls_use_signature_v4_and_name_the_download(s3_url, raw_s3, t
 def test_the_service_on_s3_uploads_processes_redirects_and_deletes(s3_app, raw_s3, redis_conn, tmp_path):
     application = s3_app()
     client = application.test_client()
-    body = client.post("/dataset/upload", data={"file": (io.BytesIO(CSV), "sales.csv"), "user_id": "u"},
-                       content_type="multipart/form-data").json
+    body = upload(client, CSV, "sales.csv", user_id="u").json
     dataset_id = body["dataset_id"]
     assert keys(raw_s3) == [f"w/datasets/{dataset_id}/raw.csv"]
     run_jobs(application, redis_conn)

@@ -1,7 +1,6 @@
 """Completion webhooks through a real burst worker to a receiver on loopback: signed, retried, guarded."""
 from __future__ import annotations
 
-import io
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,8 +13,8 @@ from app import create_app
 from app.tokens import create_token
 from jobs.queues import QUEUE_NAMES, WEBHOOK_QUEUE
 from jobs.webhooks import verify
-from tests.conftest import make_config
-from tests.integration.test_modes import upload
+from tests.conftest import make_config, upload
+from tests.integration.conftest import upload_orders
 
 SECRET = "s3cret-for-tests"
 
@@ -73,7 +72,7 @@ def work(app, redis_conn) -> None:
 
 def test_completion_is_delivered_signed_and_retried_after_a_500(client, app, redis_conn, hooks, receiver):
     hook = receiver(500)
-    body = upload(client, callback_url=hook.url).json
+    body = upload_orders(client, callback_url=hook.url).json
     work(app, redis_conn)
     assert len(hook.received) == 2  # the 500, then the retry that got 200
     for headers, raw in hook.received:
@@ -98,7 +97,7 @@ def test_an_old_signature_is_refused_by_the_receiver_check():
 
 def test_a_cancel_is_announced_and_a_reprocess_keeps_the_webhook(client, app, redis_conn, hooks, receiver):
     hook = receiver()
-    dataset_id = upload(client, callback_url=hook.url).json["dataset_id"]
+    dataset_id = upload_orders(client, callback_url=hook.url).json["dataset_id"]
     client.post(f"/dataset/{dataset_id}/cancel")
     work(app, redis_conn)
     assert client.post(f"/dataset/{dataset_id}/reprocess").status_code == 202
@@ -110,11 +109,11 @@ def test_a_cancel_is_announced_and_a_reprocess_keeps_the_webhook(client, app, re
 def test_private_addresses_are_refused_at_intake_and_at_delivery(client, app, redis_conn, monkeypatch, receiver):
     monkeypatch.setitem(app.config, "WEBHOOK_SECRET", SECRET)
     hook = receiver()
-    refused = upload(client, callback_url=hook.url)
+    refused = upload_orders(client, callback_url=hook.url)
     assert refused.status_code == 400 and refused.json["error"]["code"] == "forbidden_url"
     monkeypatch.setitem(app.config, "ALLOW_PRIVATE_URLS", True)
     monkeypatch.setattr(jobs.webhooks, "WEBHOOK_RETRIES", (0,))
-    dataset_id = upload(client, callback_url=hook.url).json["dataset_id"]
+    dataset_id = upload_orders(client, callback_url=hook.url).json["dataset_id"]
     monkeypatch.setitem(app.config, "ALLOW_PRIVATE_URLS", False)  # as when its name rebinds to a private address
     work(app, redis_conn)
     assert hook.received == []
@@ -125,7 +124,7 @@ def test_private_addresses_are_refused_at_intake_and_at_delivery(client, app, re
 
 def test_a_callback_needs_a_signing_secret(client, app, monkeypatch):
     monkeypatch.setitem(app.config, "ALLOW_PRIVATE_URLS", True)
-    response = upload(client, callback_url="http://127.0.0.1:9/hook")
+    response = upload_orders(client, callback_url="http://127.0.0.1:9/hook")
     assert response.status_code == 400 and response.json["error"]["code"] == "webhook_unsigned"
 
 
@@ -136,8 +135,7 @@ def test_a_token_default_callback_is_signed_with_the_tokens_secret(settings, db,
     hook = receiver()
     row, token = create_token("hooked", callback_url=hook.url)
     client = token_app.test_client()
-    response = client.post("/dataset/upload", data={"file": (io.BytesIO(b"a,b\n1,2\n3,4\n"), "t.csv")},
-                           headers={"Authorization": f"Bearer {token}"}, content_type="multipart/form-data")
+    response = upload(client, b"a,b\n1,2\n3,4\n", "t.csv", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 202, response.json
     work(token_app, redis_conn)
     (headers, raw), = hook.received

@@ -12,11 +12,9 @@ from urllib.parse import quote
 
 import psutil
 import pytest
-import requests
 import yaml
-from redis import Redis
 
-from bench.util import free_port, wait_until
+from harness.processes import free_port, healthy, reap, start_redis, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "s3cr3t/p@ss word%"  # characters a URL must percent-encode
@@ -34,7 +32,8 @@ def test_procfile_process_types():
     assert "$PORT" in types["web"] or "${PORT" in types["web"]
     assert types["web"].startswith("gunicorn ") and "wsgi:app" in types["web"]
     assert types["release"] == "flask --app wsgi db upgrade"
-    assert (ROOT / types["worker"].split()[1]).is_file()
+    worker = types["worker"].split()  # `python scripts/worker.py` or `python -m scripts.worker`
+    assert (ROOT / (worker[2].replace(".", "/") + ".py" if worker[1] == "-m" else worker[1])).is_file()
 
 
 def test_web_runs_gunicorn_conf():
@@ -120,27 +119,12 @@ def locked_redis(tmp_path_factory):
     if not shutil.which("redis-server"):
         pytest.skip("redis-server is not installed")
     port = free_port()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--requirepass", PASSWORD,
-                             "--save", "", "--appendonly", "no", "--dir", str(tmp_path_factory.mktemp("redis"))],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    connection = Redis(port=port, password=PASSWORD, socket_connect_timeout=1)
+    proc = start_redis(port, "--requirepass", PASSWORD, "--dir", str(tmp_path_factory.mktemp("redis")),
+                       password=PASSWORD)
     try:
-        wait_until(lambda: _answers(connection), 10, "redis-server did not start", every=0.05)
         yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
-def _answers(connection: Redis) -> bool:
-    try:
-        return connection.ping()
-    except Exception:  # noqa: BLE001 - not up yet, whatever the reason
-        return False
+        reap(proc, grace=10)
 
 
 def url_for(port: int, password: str = PASSWORD, user: str = "") -> str:
@@ -187,7 +171,8 @@ def test_make_run_binds_loopback_and_prints_no_redis_password(locked_redis, tmp_
         proc = subprocess.Popen(["scripts/start_all.sh"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:
-        wait_until(lambda: _healthy(port) or proc.poll() is not None, 90, "make run did not come up", every=0.2)
+        wait_until(lambda: healthy(f"http://127.0.0.1:{port}") or proc.poll() is not None, 90, "make run did not come up",
+                   every=0.2)
         assert proc.poll() is None, log.read_text()
         listening = {(c.laddr.ip, c.laddr.port) for p in [psutil.Process(proc.pid), *psutil.Process(proc.pid)
                      .children(recursive=True)] for c in _connections(p) if c.status == psutil.CONN_LISTEN}
@@ -198,13 +183,6 @@ def test_make_run_binds_loopback_and_prints_no_redis_password(locked_redis, tmp_
     output = log.read_text()
     assert f"http://127.0.0.1:{port}" in output and "redis://***@127.0.0.1" in output
     assert not leaks(output), output
-
-
-def _healthy(port: int) -> bool:
-    try:
-        return requests.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def _connections(process: psutil.Process) -> list:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("app", "jobs", "scripts", "bench")
+PACKAGES = ("app", "jobs", "scripts", "bench", "harness")
 # What of the web side a worker may use: the models, storage, configuration and the intake and views both share.
 WORKER_MAY_USE = {"app", "app.config", "app.extensions", "app.models", "app.storage", "app.errors", "app.logs",
                   "app.options", "app.ingest", "app.direct", "app.retention", "app.views", "app.layout"}

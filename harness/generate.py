@@ -1,5 +1,4 @@
-"""Generators of messy tabular data for benchmarks and large-file tests: a realistic shape (default) and the
-older simple one."""
+"""Generated messy tables for benchmarks and large-file tests: a realistic shape (default) and the older simple one."""
 from __future__ import annotations
 
 import argparse

@@ -1,0 +1,1 @@
+"""What the tests and the benchmarks both stand on: a running stack's processes, scratch databases, generated data."""
