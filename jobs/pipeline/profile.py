@@ -96,6 +96,8 @@ def code_evidence(series: pd.Series, name: str) -> str | None:
     # name, plain, grouped and international digits may mix ('0365590131', '+47 70096565').
     written = digits | grouped | (digits & False if numeric else sample.str.match(_INTERNATIONAL.pattern))
     if hinted and written.mean() >= 0.95 and (not digits.any() or width.median() >= 4):
+        if not digits.any():  # every value grouped or international ('+47 70096565'): no plain width to give
+            return f"name {name!r} names a code and the values are digit groups (phone or account format)"
         return f"name {name!r} names a code and the values are whole numbers of {int(width.median())}+ digits"
     return None
 

@@ -151,6 +151,14 @@ def test_a_phone_column_mixing_plain_and_international_numbers_stays_as_written(
     assert out["delta"].tolist() == [12, -3, 7, 0, 1] * 10  # signed small numbers are quantities, not phones
 
 
+def test_a_phone_column_of_international_numbers_only_stays_as_written():
+    """No plain digit string to measure: the code is still recognised by its name (this raised on NaN)."""
+    values = [f"+47 {70000000 + 7919 * i}" for i in range(60)]
+    out, logs = repair_types(pd.DataFrame({"phone_intl": values, "n": range(60)}))
+    assert out["phone_intl"].tolist() == values
+    assert not any(e["column"] == "phone_intl" and e["action"].startswith("convert_") for e in logs)
+
+
 def test_numeric_codes_detected_from_values_and_names_but_quantities_are_not():
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"zip": rng.integers(10000, 99999, 200), "provider_number": rng.integers(10000, 10100, 200),
